@@ -1,0 +1,32 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+# nbgrader calls `alembic` and `jupyter` from PATH: put the environment's bin/ first.
+RUN     := PATH="$(abspath $(VENV))/bin:$$PATH"
+STAMP   := $(VENV)/.installed
+
+.PHONY: install demo test test-slow release bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	# The CPU wheel of torch lies on disk; install it before anything can ask for torch.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(RUN) xai-course demo
+
+test: $(STAMP)
+	$(RUN) $(PY) -m pytest -n 2 -q
+
+test-slow: $(STAMP)
+	$(RUN) $(PY) -m pytest -q -m slow
+
+release: $(STAMP)
+	$(RUN) xai-course release
+
+clean:
+	rm -rf build $(VENV)

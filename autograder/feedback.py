@@ -1,0 +1,63 @@
+"""How a check tells a student the outcome.
+
+A failed check raises :class:`CheckFailed`, an ``AssertionError`` (so nbgrader scores the cell 0)
+whose notebook rendering is the message alone, not a wall of autograder frames.
+"""
+from __future__ import annotations
+
+import functools
+import textwrap
+
+
+class CheckFailed(AssertionError):
+    """A wrong, incomplete or missing answer. The message says what is wrong and how to look."""
+
+    def __init__(self, question: str, reason: str):
+        self.question = question
+        self.reason = reason.strip()
+        super().__init__(f"{question}: {self.reason}")
+
+    def _render_traceback_(self):  # IPython shows these lines instead of the traceback
+        lines = [f"\x1b[31m✗ {self.question}\x1b[0m"]
+        lines += ["  " + line for line in self.reason.splitlines()]
+        return lines
+
+
+def passed(question: str, detail: str = "") -> str:
+    message = f"✓ {question}" + (f": {detail}" if detail else "")
+    print(message)
+    return message
+
+
+def not_answered(question: str, name: str) -> CheckFailed:
+    return CheckFailed(question, f"no answer yet: `{name}` is still None (or `...`). "
+                                 f"Fill in the cell above and run it, then run this check again.")
+
+
+def describe_exception(err: BaseException) -> str:
+    if isinstance(err, NotImplementedError):
+        return "the function is not implemented yet (it raises NotImplementedError)"
+    text = f"{type(err).__name__}: {err}"
+    return textwrap.shorten(text, width=400, placeholder=" ...")
+
+
+def check(question: str):
+    """Decorate a check so that *any* error in a student's code becomes a failed check, never a crash.
+
+    The wrapped function raises ``CheckFailed`` itself for wrong answers; everything else that escapes
+    (the student's function raising, returning garbage of the wrong type) is reported as the reason.
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except CheckFailed:
+                raise
+            except Exception as err:  # noqa: BLE001 - a student's error is feedback, not a crash
+                raise CheckFailed(question, f"checking your answer raised an error: {describe_exception(err)}") from None
+
+        return run
+
+    return wrap

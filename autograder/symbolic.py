@@ -1,0 +1,290 @@
+"""Is a student's SymPy answer the reference expression?
+
+Two stages, as a careful human grader would do it:
+
+1. **symbolic**: ``simplify(student - expected) == 0`` (scalars and explicit matrices);
+2. **numeric identity test**: substitute random values that satisfy the question's assumptions
+   (positive scalars, symmetric positive definite covariances, several concrete sizes for symbolic
+   dimensions) into both and compare. This accepts every equivalent form of a matrix expression, e.g.
+   ``(w.T*x)*w/(w.T*w)`` and ``w*w.T*x/(w.T*w)``, which symbolic simplification of ``MatrixSymbol``
+   products cannot decide.
+
+When the answer is wrong, the reason says why: not a SymPy expression, wrong shape (a missing
+transpose), symbols that do not belong to the question, off by a constant factor or sign, a known
+mistake from the question's catalogue, or a concrete counterexample.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Mapping
+
+import numpy as np
+import sympy
+from sympy.matrices.expressions import MatrixExpr
+
+from .feedback import CheckFailed, passed
+
+# --- how to draw values ------------------------------------------------------------------------
+
+Sampler = Callable[[np.random.Generator, tuple], np.ndarray]
+
+
+def real(rng, shape):
+    return rng.normal(size=shape) if shape else float(rng.normal())
+
+
+def positive(rng, shape):
+    return rng.uniform(0.3, 3.0, size=shape) if shape else float(rng.uniform(0.3, 3.0))
+
+
+def nonnegative(rng, shape):
+    return rng.uniform(0.0, 3.0, size=shape) if shape else float(rng.uniform(0.0, 3.0))
+
+
+def spd(rng, shape):
+    """Symmetric positive definite: ``B B^T + 0.5 I``."""
+    n = shape[0]
+    B = rng.normal(size=(n, n))
+    return B @ B.T + 0.5 * np.eye(n)
+
+
+KINDS: dict[str, Sampler] = {"real": real, "positive": positive, "nonnegative": nonnegative, "spd": spd}
+
+
+@dataclass
+class Domain:
+    """What the symbols of a question stand for.
+
+    kinds: symbol name -> one of ``KINDS`` (default: ``positive`` for symbols declared positive,
+    otherwise ``real``); dims: dimension symbol name -> sizes to try (default 2, 3 and 4).
+    """
+
+    kinds: Mapping[str, str] = field(default_factory=dict)
+    dims: Mapping[str, Iterable[int]] = field(default_factory=dict)
+    trials: int = 6
+    seed: int = 1234
+
+    def sampler(self, symbol) -> Sampler:
+        kind = self.kinds.get(symbol.name)
+        if kind is None:
+            kind = "positive" if getattr(symbol, "is_positive", False) else "real"
+        if kind not in KINDS:
+            raise ValueError(f"Domain: unknown kind {kind!r} for {symbol.name}; expected one of {sorted(KINDS)}")
+        return KINDS[kind]
+
+
+# --- coercion and inspection -----------------------------------------------------------------
+
+def is_matrix(expr) -> bool:
+    return isinstance(expr, (MatrixExpr, sympy.MatrixBase))
+
+
+def _names(expr) -> set[str]:
+    return {s.name for s in expr.free_symbols}
+
+
+def coerce(answer, namespace: Mapping[str, object] | None = None):
+    """Turn a student's answer into a SymPy object, or raise ``ValueError`` saying why it can't be."""
+    if isinstance(answer, str):
+        try:
+            return sympy.parse_expr(answer, local_dict=dict(namespace or {}))
+        except Exception as err:  # noqa: BLE001 - any parse failure is the student's to fix
+            raise ValueError(f"could not parse {answer!r} as a SymPy expression ({type(err).__name__}: {err})") from None
+    if isinstance(answer, np.ndarray):
+        raise ValueError("got a numpy array of numbers; expected a SymPy expression in the question's symbols "
+                         "(use the symbols defined in the notebook, not numeric values)")
+    if isinstance(answer, (list, tuple)):
+        try:
+            return sympy.Matrix(answer)
+        except Exception:  # noqa: BLE001
+            raise ValueError(f"got a {type(answer).__name__} that is not a vector of expressions") from None
+    if isinstance(answer, (sympy.Basic, sympy.MatrixBase)):
+        return answer
+    try:
+        return sympy.sympify(answer, strict=True)
+    except (sympy.SympifyError, TypeError):
+        raise ValueError(f"got a {type(answer).__name__}; expected a SymPy expression") from None
+
+
+_SIZED = (sympy.MatrixSymbol, sympy.Identity, sympy.ZeroMatrix, sympy.OneMatrix)
+
+
+def _dims(expr) -> set:
+    """Symbols that appear as matrix dimensions (of ``MatrixSymbol``, ``Identity``, ``ZeroMatrix``...)."""
+    out = set()
+    for m in expr.atoms(*_SIZED) | ({expr} if is_matrix(expr) else set()):
+        for d in m.shape:
+            out |= getattr(d, "free_symbols", set())
+    return out
+
+
+# --- numeric evaluation ----------------------------------------------------------------------
+
+def _draw(expected, student, domain: Domain, rng: np.random.Generator, trial: int = 0):
+    """One random substitution: dims -> ints (cycling through the sizes, smallest first, so that a
+    counterexample is small), then every symbol -> a value of its kind.
+
+    Returns the substitution as ``{name: value}`` plus the dims used.
+    """
+    dim_syms = {s.name: s for s in _dims(expected) | _dims(student)}
+    dims = {}
+    for name in sorted(dim_syms):
+        sizes = sorted(domain.dims.get(name, (2, 3, 4)))
+        dims[name] = int(sizes[trial % len(sizes)])
+    values = {}
+    for expr in (expected, student):
+        sized = expr.subs({dim_syms[n]: v for n, v in dims.items()}) if dims else expr
+        for s in sorted((sized.free_symbols - set(dim_syms.values())) | set(sized.atoms(sympy.MatrixSymbol)), key=lambda s: s.name):
+            if s.name in values or s.name in dims:
+                continue
+            shape = tuple(int(d) for d in s.shape) if isinstance(s, sympy.MatrixSymbol) else ()
+            values[s.name] = domain.sampler(s)(rng, shape)
+    return dims, values
+
+
+def evaluate(expr, dims: Mapping[str, int], values: Mapping[str, object]) -> np.ndarray:
+    """Evaluate ``expr`` with dimension sizes and symbol values given by name -> float array."""
+    if dims:
+        expr = expr.subs({s: dims[s.name] for s in _dims(expr) if s.name in dims})
+    repl = {}
+    for s in expr.free_symbols | set(expr.atoms(sympy.MatrixSymbol)):
+        if s.name not in values:
+            continue
+        v = values[s.name]
+        repl[s] = sympy.ImmutableMatrix(np.atleast_2d(v).reshape(s.shape)) if isinstance(s, sympy.MatrixSymbol) \
+            else sympy.Float(v)
+    out = expr.xreplace(repl)
+    if hasattr(out, "doit"):
+        out = out.doit()
+    if is_matrix(out):
+        out = sympy.Matrix(out).evalf()
+        arr = np.array(out.tolist(), dtype=complex)
+    else:
+        arr = np.array(complex(sympy.N(out)))
+    if np.all(np.abs(arr.imag) < 1e-9):
+        arr = arr.real
+    return arr
+
+
+def _close(a, b, rtol=1e-6, atol=1e-8) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=rtol, atol=atol))
+
+
+# --- the verdict ------------------------------------------------------------------------------
+
+@dataclass
+class Mistake:
+    """A typical wrong answer for a question and the hint it deserves."""
+
+    expr: object
+    hint: str
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str = ""
+
+
+def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterable[Mistake] = (),
+            namespace: Mapping[str, object] | None = None, allowed: Iterable[str] | None = None) -> Verdict:
+    """Decide whether ``student`` equals ``expected`` and, if not, say why.
+
+    allowed: the symbol names an answer may use (default: those of ``expected`` and its dimensions).
+    """
+    domain = domain or Domain()
+    if student is None or student is Ellipsis:
+        return Verdict(False, "no answer yet (the variable is still None)")
+    try:
+        student = coerce(student, namespace)
+    except ValueError as err:
+        return Verdict(False, str(err))
+
+    # Kind and shape.
+    if is_matrix(expected) != is_matrix(student):
+        want = f"a matrix of shape {tuple(expected.shape)}" if is_matrix(expected) else "a scalar"
+        got = f"a matrix of shape {tuple(student.shape)}" if is_matrix(student) else "a scalar"
+        return Verdict(False, f"expected {want}, got {got}")
+    if is_matrix(expected):
+        es, ss = tuple(expected.shape), tuple(student.shape)
+        if any(sympy.simplify(a - b) != 0 for a, b in zip(es, ss)):
+            for m in mistakes:  # a catalogued mistake of another shape (A^T A for A A^T)
+                if is_matrix(m.expr) and tuple(m.expr.shape) == ss and compare(student, m.expr, domain).ok:
+                    return Verdict(False, f"wrong shape: expected {es}, got {ss}. {m.hint}")
+            hint = " (a row where a column is expected: a missing or extra transpose?)" if es == ss[::-1] else ""
+            return Verdict(False, f"wrong shape: expected {es}, got {ss}{hint}")
+
+    # Symbols that do not belong.
+    allowed_names = set(allowed) if allowed is not None else _names(expected) | {s.name for s in _dims(expected)}
+    extra = sorted(_names(student) - allowed_names)
+    if extra:
+        return Verdict(False, f"your answer uses {', '.join(extra)}, which the question does not define; "
+                              f"expected an expression in {', '.join(sorted(allowed_names)) or 'numbers only'}")
+
+    # Stage 1: symbolic.
+    try:
+        if not is_matrix(expected) or isinstance(expected, sympy.MatrixBase):
+            diff = sympy.simplify(sympy.Matrix(student) - sympy.Matrix(expected)) if is_matrix(expected) \
+                else sympy.simplify(student - expected)
+            if (is_matrix(expected) and diff.is_zero_matrix) or (not is_matrix(expected) and diff == 0):
+                return Verdict(True, "equal (symbolically)")
+    except Exception:  # noqa: BLE001 - fall through to the numeric test
+        pass
+
+    # Stage 2: numeric identity test.
+    rng = np.random.default_rng(domain.seed)
+    first_bad = None
+    ratios = []
+    for trial in range(domain.trials):
+        dims, values = _draw(expected, student, domain, rng, trial)
+        try:
+            want = evaluate(expected, dims, values)
+            got = evaluate(student, dims, values)
+        except Exception as err:  # noqa: BLE001
+            return Verdict(False, f"your expression cannot be evaluated: {type(err).__name__}: {err}")
+        if not _close(got, want):
+            first_bad = first_bad or (dims, values, want, got)
+        mask = np.abs(want) > 1e-9
+        if got.shape == want.shape and mask.any():
+            ratios.append(np.ravel(got[mask] / want[mask]))
+    if first_bad is None:
+        return Verdict(True, "equal (identical on random values satisfying the assumptions)")
+
+    # Diagnose.
+    for m in mistakes:
+        try:
+            if all(_close(evaluate(student, d, v), evaluate(m.expr, d, v))
+                   for d, v in (_draw(expected, m.expr, domain, np.random.default_rng(domain.seed + k), k)
+                                for k in range(3))):
+                return Verdict(False, m.hint)
+        except Exception:  # noqa: BLE001 - a catalogue entry that does not apply
+            continue
+    if ratios:
+        r = np.concatenate(ratios)
+        if np.allclose(r, r[0], rtol=1e-6):
+            c = float(r[0])
+            if np.isclose(c, -1):
+                return Verdict(False, "your answer has the wrong sign (it is -1 times the expected one)")
+            nice = sympy.nsimplify(c, rational=True, tolerance=1e-8)
+            return Verdict(False, f"your answer is {nice} times the expected one: a constant factor is off "
+                                  f"(check factors of 2 from differentiating squares)")
+    dims, values, want, got = first_bad
+    where = ", ".join(f"{k}={v}" for k, v in dims.items())
+    return Verdict(False, "not equal to the expected expression. Counterexample"
+                          + (f" (with {where})" if where else "") + ":\n"
+                          + "\n".join(f"  {k} = {np.round(np.asarray(v), 3).tolist()}" for k, v in values.items())
+                          + f"\n  expected {np.round(want, 4).tolist()}\n  your answer gives {np.round(got, 4).tolist()}")
+
+
+def equivalent(a, b, domain: Domain | None = None, **kwargs) -> bool:
+    """True when ``a`` and ``b`` are the same expression (symbolically or on random values)."""
+    return compare(a, b, domain, **kwargs).ok
+
+
+def check(question: str, student, expected, domain: Domain | None = None, **kwargs) -> str:
+    """Raise :class:`CheckFailed` with the reason unless ``student`` equals ``expected``."""
+    verdict = compare(student, expected, domain, **kwargs)
+    if not verdict.ok:
+        raise CheckFailed(question, verdict.reason)
+    return passed(question)
