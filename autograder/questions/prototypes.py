@@ -204,8 +204,10 @@ def activation_maximization(fn):
         want_obj, _ = _objective_and_gradient(model, target, best, lam_)
         start_obj, _ = _objective_and_gradient(model, target, x0, lam_)
         if got_obj < start_obj:
-            raise CheckFailed(q, f"the objective went down ({start_obj:.4f} at x0 -> {got_obj:.4f}): "
-                                 f"gradient *ascent* steps along +grad (or minimise the negative objective)")
+            raise CheckFailed(q, f"log p(target|x) - lam ||x||^2 is lower at your x ({got_obj:.4f}) than at x0 "
+                                 f"({start_obj:.4f}): either the steps go against the gradient (ascent steps "
+                                 f"along +grad, or minimise the negative objective), or you climb a different "
+                                 f"objective (the raw logit? no -lam ||x||^2 term?)")
         if got_obj < want_obj - 1e-3 or np.linalg.norm(g) > 1e-2:
             raise CheckFailed(q, f"not at the maximum yet on a test model (seed {seed}, target {target}, "
                                  f"lam {lam_}): objective {got_obj:.4f}, the maximum is {want_obj:.4f}; "

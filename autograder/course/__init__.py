@@ -1,0 +1,1 @@
+"""The course machinery around nbgrader: course directories, sample submissions, the demo."""

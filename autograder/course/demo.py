@@ -1,0 +1,133 @@
+"""The main job: a full nbgrader round trip on the course's own assignments.
+
+release -> three submissions per assignment (the solution, a partly wrong one, the blank release)
+-> autograde into a real gradebook -> feedback -> grade export -> a table of scores per student and
+question, checked against what each submission deserves.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import submissions as subs
+from .coursedir import CourseDir, assignments
+
+STUDENTS = {"solution": ("Sol", "Ution"), "partial": ("Part", "Ly-Wrong"), "blank": ("Blank", "Release")}
+
+
+@dataclass
+class RoundTrip:
+    course: CourseDir
+    names: list[str]
+    tests: dict = field(default_factory=dict)       # assignment -> {grade_id: points}
+    expected: dict = field(default_factory=dict)    # (student, assignment) -> {grade_id: points}
+    timings: dict = field(default_factory=dict)     # (student, assignment) -> seconds
+    scores: dict = field(default_factory=dict)      # from the gradebook
+    feedback: list = field(default_factory=list)
+    grades_csv: Path | None = None
+
+    def mismatches(self) -> list[str]:
+        """Every (student, assignment, question) whose autograded score is not the expected one."""
+        out = []
+        for key, want in self.expected.items():
+            got = self.scores.get(key)
+            if got is None:
+                out.append(f"{key}: no autograded submission in the gradebook")
+                continue
+            for gid, points in want.items():
+                score = got.get(gid, (None, None))[0]
+                if score is None or abs(score - points) > 1e-9:
+                    out.append(f"{key[0]}/{key[1]}/{gid}: expected {points}, got {score}")
+        return out
+
+
+def run(course_root: Path, names: list[str] | None = None, *, progress: bool = True) -> RoundTrip:
+    """Build a fresh course at ``course_root`` and grade the three sample submissions of each assignment."""
+    names = names or assignments()
+    course_root = Path(course_root)
+    if course_root.exists():
+        shutil.rmtree(course_root)
+    course = CourseDir(course_root).create(names)
+    rt = RoundTrip(course, names)
+    for student, (first, last) in STUDENTS.items():
+        course.add_student(student, first, last)
+
+    for name in tqdm(names, desc="release", disable=not progress):
+        release_nb = subs.read(course.release(name))
+        source_nb = subs.read(course.root / "source" / name / f"{name}.ipynb")
+        tests = subs.test_cells(source_nb)
+        rt.tests[name] = tests
+        sample = subs.sample(name)
+        made = {
+            "solution": subs.filled_in(release_nb, source_nb),
+            "partial": subs.filled_in(release_nb, source_nb, sample["answers"]),
+            "blank": release_nb,
+        }
+        for student, nb in made.items():
+            course.submit(student, name, subs.dumps(nb))
+        rt.expected[("solution", name)] = dict(tests)
+        rt.expected[("blank", name)] = {gid: 0.0 for gid in tests}
+        rt.expected[("partial", name)] = {gid: (0.0 if gid in sample["failing_tests"] else pts)
+                                          for gid, pts in tests.items()}
+
+    jobs = [(s, n) for n in names for s in STUDENTS]
+    for student, name in tqdm(jobs, desc="autograde", disable=not progress):
+        rt.timings[(student, name)] = course.autograde(name, student)
+    for name in names:
+        course.generate_feedback(name)
+    rt.feedback = sorted(course.root.glob("feedback/*/*/*.html"))
+    rt.grades_csv = course.export()
+    rt.scores = course.scores()
+    return rt
+
+
+def table(rt: RoundTrip) -> str:
+    """Scores per student and question, one block per assignment."""
+    lines = []
+    for name in rt.names:
+        tests = rt.tests[name]
+        width = max(len(g) for g in tests) if tests else 10
+        lines.append(f"\n{name}")
+        header = f"  {'question':<{width}}  " + "  ".join(f"{s:>9}" for s in STUDENTS)
+        lines += [header, "  " + "-" * (len(header) - 2)]
+        for gid, pts in tests.items():
+            cells = []
+            for student in STUDENTS:
+                score = rt.scores.get((student, name), {}).get(gid, (None, pts))[0]
+                cells.append(f"{'-' if score is None else f'{score:g}'}/{pts:g}")
+            lines.append(f"  {gid:<{width}}  " + "  ".join(f"{c:>9}" for c in cells))
+        totals, manual = [], []
+        for student in STUDENTS:
+            got = rt.scores.get((student, name), {})
+            auto = sum(s for s, _ in got.values() if s is not None)
+            totals.append(f"{auto:g}/{sum(tests.values()):g}")
+            manual.append(sum(1 for s, _ in got.values() if s is None))
+        lines.append(f"  {'autograded total':<{width}}  " + "  ".join(f"{t:>9}" for t in totals))
+        if any(manual):
+            lines.append(f"  {'awaiting manual grading':<{width}}  " + "  ".join(f"{m:>9}" for m in manual))
+    return "\n".join(lines)
+
+
+def main(course_root: Path, names: list[str] | None = None) -> int:
+    start = time.perf_counter()
+    rt = run(course_root, names)
+    elapsed = time.perf_counter() - start
+    print(table(rt))
+    print("\nautograde wall time per submission (nbgrader autograde --student, kernel start included):")
+    for (student, name), secs in rt.timings.items():
+        print(f"  {name:<12} {student:<9} {secs:6.1f} s")
+    print(f"\ngradebook:  {rt.course.root / 'gradebook.db'}")
+    print(f"grades:     {rt.grades_csv}")
+    print(f"feedback:   {len(rt.feedback)} HTML files under {rt.course.root / 'feedback'}")
+    print(f"total:      {elapsed:.1f} s")
+    bad = rt.mismatches()
+    if bad:
+        print("\nUNEXPECTED SCORES:\n  " + "\n  ".join(bad))
+        return 1
+    print("\nAll scores as expected: the solution full marks, the blank release zero, "
+          "the partly wrong submission loses exactly its wrong answers.")
+    return 0
