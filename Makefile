@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(RUN) xai-course demo
 
 test: $(STAMP)
-	$(RUN) $(PY) -m pytest -n 2 -q
+	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup -q
 
 test-slow: $(STAMP)
 	$(RUN) $(PY) -m pytest -q -m slow

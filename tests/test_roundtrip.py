@@ -7,7 +7,8 @@ import pytest
 from autograder.course import demo
 from autograder.course.coursedir import assignments
 
-pytestmark = pytest.mark.roundtrip
+# one worker runs the whole round trip (a module-scoped fixture per worker would repeat it)
+pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("roundtrip")]
 
 
 @pytest.fixture(scope="module")

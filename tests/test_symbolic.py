@@ -97,6 +97,25 @@ QUESTIONS = {
 }
 
 
+def coincide_l2_covariance(Sigma_answer):
+    return P.coincide_with_l2(sp.ZeroMatrix(n, 1), Sigma_answer)
+
+
+def coincide_generator_covariance(Sigma_answer):
+    return P.coincide_with_generator(c, Sigma_answer)
+
+
+QUESTIONS[coincide_l2_covariance] = (
+    [I / (2 * lam), (2 * lam * I).I, I * (1 / lam) / 2, sp.Rational(1, 2) * lam ** -1 * I, I / lam - I / (2 * lam)],
+    [I / lam, 2 * lam * I, I, I / (2 * lam) + w * w.T, -I / (2 * lam), lam * I / 2],
+)
+QUESTIONS[coincide_generator_covariance] = (
+    [A * A.T / (2 * lam), (A * A.T).T / (2 * lam), A * (A.T / (2 * lam)), (A / lam) * A.T / 2,
+     A * A.T / lam - A * A.T / (2 * lam)],
+    [A.T * A / (2 * lam), A * A.T, A * A.T / lam, A * A.T / (2 * lam) + I, -A * A.T / (2 * lam)],
+)
+
+
 @pytest.mark.parametrize("check", list(QUESTIONS), ids=lambda f: f.__name__)
 def test_question_accepts_equivalent_forms(check, capsys):
     right, _ = QUESTIONS[check]
