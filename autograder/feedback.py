@@ -23,8 +23,16 @@ class CheckFailed(AssertionError):
         return lines
 
 
-def passed(question: str, detail: str = "") -> str:
-    message = f"✓ {question}" + (f": {detail}" if detail else "")
+class Passed(str):
+    """The ✓ message of a passed check. :func:`passed` prints it once; as the value of a notebook cell it
+    displays nothing, so a check cell does not echo it a second time as ``Out[..]``."""
+
+    def _ipython_display_(self):
+        pass
+
+
+def passed(question: str, detail: str = "") -> Passed:
+    message = Passed(f"✓ {question}" + (f": {detail}" if detail else ""))
     print(message)
     return message
 

@@ -93,9 +93,11 @@ def coerce(answer, namespace: Mapping[str, object] | None = None):
     if isinstance(answer, np.ndarray):
         raise ValueError("got a numpy array of numbers; expected a SymPy expression in the question's symbols "
                          "(use the symbols defined in the notebook, not numeric values)")
+    if isinstance(answer, sympy.MatrixBase):
+        return sympy.ImmutableMatrix(answer)
     if isinstance(answer, (list, tuple)):
         try:
-            return sympy.Matrix(answer)
+            return sympy.ImmutableMatrix(answer)
         except Exception:  # noqa: BLE001
             raise ValueError(f"got a {type(answer).__name__} that is not a vector of expressions") from None
     if isinstance(answer, (sympy.Basic, sympy.MatrixBase)):
@@ -112,7 +114,7 @@ _SIZED = (sympy.MatrixSymbol, sympy.Identity, sympy.ZeroMatrix, sympy.OneMatrix)
 def _dims(expr) -> set:
     """Symbols that appear as matrix dimensions (of ``MatrixSymbol``, ``Identity``, ``ZeroMatrix``...)."""
     out = set()
-    for m in expr.atoms(*_SIZED) | ({expr} if is_matrix(expr) else set()):
+    for m in [*expr.atoms(*_SIZED), *([expr] if is_matrix(expr) else [])]:  # a mutable Matrix is unhashable
         for d in m.shape:
             out |= getattr(d, "free_symbols", set())
     return out
@@ -216,7 +218,12 @@ def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterab
             return Verdict(False, f"wrong shape: expected {es}, got {ss}{hint}")
 
     # Symbols that do not belong.
-    allowed_names = set(allowed) if allowed is not None else _names(expected) | {s.name for s in _dims(expected)}
+    mistakes = list(mistakes)
+    if allowed is not None:
+        allowed_names = set(allowed)
+    else:  # the question's symbols, and those of catalogued mistakes (so their hint can be reached)
+        allowed_names = set().union(*(_names(e) | {s.name for s in _dims(e)}
+                                      for e in [expected, *(m.expr for m in mistakes if hasattr(m.expr, "free_symbols"))]))
     extra = sorted(_names(student) - allowed_names)
     if extra:
         return Verdict(False, f"your answer uses {', '.join(extra)}, which the question does not define; "

@@ -25,7 +25,7 @@ from reference import taylor as ref
 
 from .. import symbolic
 from ..feedback import CheckFailed, check, not_answered, passed
-from ..properties import Violation, arrays, as_array, check_properties, decimals
+from ..properties import Violation, arrays, as_array, assert_close, check_properties, decimals
 
 N = 3
 w = sympy.Matrix(sympy.symbols(f"w1:{N + 1}", real=True))
@@ -36,6 +36,8 @@ NAMES = {s.name for s in w} | {s.name for s in x}
 DOMAIN = symbolic.Domain(trials=6, seed=2017)
 
 M = symbolic.Mistake
+
+
 ONES = sympy.ones(N, 1)
 
 
@@ -53,6 +55,11 @@ def _normalise(question, name, answer, *, scalar):
     """Unwrap the usual containers (1x1 matrices, ``solve`` results, numpy object arrays) or say why not."""
     if answer is None or answer is Ellipsis:
         raise not_answered(question, name)
+    if isinstance(answer, str):
+        try:
+            answer = symbolic.coerce(answer)
+        except ValueError as err:
+            raise CheckFailed(question, str(err)) from None
     if isinstance(answer, dict):
         if len(answer) == 1:
             answer = next(iter(answer.values()))
@@ -66,6 +73,12 @@ def _normalise(question, name, answer, *, scalar):
         answer = sympy.Matrix(answer.tolist()) if answer.ndim == 2 else sympy.Matrix(list(answer.ravel()))
     if isinstance(answer, (list, tuple)) and scalar and len(answer) == 1:
         answer = answer[0]  # sympy.solve(eq, lam) returns [solution]
+    elif isinstance(answer, (list, tuple)) and not scalar:
+        try:
+            answer = sympy.ImmutableMatrix(answer)  # a list of components is a column vector
+        except Exception:  # noqa: BLE001
+            raise CheckFailed(question, f"`{name}` is a {type(answer).__name__} that is not a vector of "
+                                        f"expressions; expected a column vector, e.g. sp.Matrix([..., ..., ...])")
     if isinstance(answer, sympy.MatrixBase) and scalar and answer.shape == (1, 1):
         answer = answer[0, 0]  # w.T * x is a 1x1 matrix
     return answer
@@ -83,10 +96,20 @@ def _symbolic_check(question, name, answer, expected, mistakes, *, extra_names=(
                 raise CheckFailed(question, hint)
     # symbolic._dims puts a matrix answer into a set: mutable sympy.Matrix is unhashable, so compare
     # immutable copies (see the report: a one-line fix in symbolic._dims would make this unnecessary).
-    answer, expected = _immutable(answer), _immutable(expected)
+    answer, expected = _as_ours(_immutable(answer)), _immutable(expected)
     mistakes = [M(_immutable(m.expr), m.hint) for m in mistakes]
     return symbolic.check(question, answer, expected, DOMAIN, mistakes=mistakes,
                           allowed=NAMES | set(extra_names))
+
+
+def _as_ours(expr):
+    """Replace a student's own ``w1``, ``x2``, ``lam`` (say, without ``real=True``) by the question's symbols
+    of the same name, so that the symbolic stage can use their assumptions (``Abs(w1)**2 == w1**2``)."""
+    if not isinstance(expr, (sympy.Basic, sympy.MatrixBase)):
+        return expr
+    ours = {s.name: s for s in [*w, *x, lam]}
+    return expr.xreplace({s: ours[s.name] for s in expr.free_symbols
+                          if isinstance(s, sympy.Symbol) and s.name in ours and s != ours[s.name]})
 
 
 def _immutable(expr):
@@ -219,6 +242,9 @@ def root_point_properties(x_root):
         raise CheckFailed(q, str(err)) from None
     if expr.shape != (N, 1):
         raise CheckFailed(q, f"expected a column vector of shape ({N}, 1), got {expr.shape}")
+    extra = sorted({s.name for s in expr.free_symbols} - NAMES)
+    if extra:
+        raise CheckFailed(q, f"your x~ uses {', '.join(extra)}; expected an expression in w1..w3 and x1..x3 only")
     fn = _numeric_function(expr, _VECTOR_NAMES)
 
     def is_root(w, x):
@@ -269,7 +295,7 @@ def conserves(R, name="R"):
         total = sum(sympy.Matrix(symbolic.coerce(R)))
     except (ValueError, TypeError) as err:
         raise CheckFailed(q, str(err)) from None
-    return symbolic.check(q, total, f, DOMAIN, allowed=NAMES, mistakes=[
+    return symbolic.check(q, _as_ours(total), f, DOMAIN, allowed=NAMES, mistakes=[
         M(w.dot(w), "your relevances sum to ||w||^2, whatever x is: that is the sensitivity's total, not f(x)"),
         M(-f, "your relevances sum to -f(x): a sign error in (x_i - x~_i)?"),
     ])
@@ -346,9 +372,7 @@ def nearest_root(fn, thorough: bool = False):
                             expected=ref.nearest_root_linear(w, x, b), got=r)
 
     def agrees(w, x, b):
-        from ..properties import assert_close
-
-        assert_close(vector(w, x, b), ref.nearest_root_linear(w, x, b), "nearest root", rtol=1e-6, atol=1e-7)
+        assert_close(vector(w, x, b), ref.nearest_root_linear(w, x, b), "nearest root", rtol=1e-5, atol=1e-5)
 
     return check_properties(q, {"returns a vector like x": returns_vector, "f(x~) = 0": is_root,
                                 "default b = 0": default_bias_is_zero, "nearest (x - x~ parallel to w)": is_nearest,
