@@ -151,9 +151,9 @@ def check_properties(question: str, props: Mapping[str, Callable[..., None]],
         if isinstance(err, Violation):
             lines.insert(0, err.message)
             if err.expected is not None:
-                lines.append(f"  expected: {_fmt(err.expected)}")
+                lines.append(f"  expected: {_fmt(err.expected)}".replace("\n", "\n" + " " * 12))
             if err.got is not None:
-                lines.append(f"  yours:    {_fmt(err.got)}")
+                lines.append(f"  yours:    {_fmt(err.got)}".replace("\n", "\n" + " " * 12))
         elif isinstance(err, AssertionError):
             lines.insert(0, str(err) or "assertion failed")
         else:
