@@ -2,6 +2,7 @@
 
     xai-course demo      release, submit, autograde, feedback and export on every assignment
     xai-course release   regenerate exercises/ from solutions/ with nbgrader generate_assignment
+    xai-course thesis train|explain|report   the thesis pipeline (RNN cells explained through time)
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import torch
 
 from .course import demo
 from .course.coursedir import REPO, CourseDir, assignments
@@ -32,6 +35,43 @@ def release(names: list[str] | None = None, out: Path | None = None) -> list[Pat
     return written
 
 
+def thesis(args) -> int:
+    from reference.thesis import data, report
+    from reference.thesis.train import TrainConfig, load_checkpoint, train
+
+    if args.action == "train":
+        config = TrainConfig(cell=args.cell, seq_len=args.seq, dataset=args.dataset, data_dir=args.data_dir,
+                             epochs=args.epochs, lr=args.lr, seed=args.seed)
+        ckpt = args.checkpoint or Path("build/thesis") / f"{args.cell}-{args.seq}-{args.dataset}.pt"
+        _, result = train(config, ckpt)
+        verdict = "meets" if result.meets_table_4_4 else "does not meet"
+        print(f"test accuracy {result.accuracy:.4f} ({verdict} Table 4.4's criterion for {args.dataset}); "
+              f"{result.seconds:.0f} s of training; checkpoint {ckpt}")
+        return 0
+    loaded = {}
+    for path in args.checkpoint:
+        model, info = load_checkpoint(path)
+        loaded[f"{info.config.cell}-{info.config.seq_len}"] = (model, info)
+    datasets = {info.config.dataset for _, info in loaded.values()}
+    if len(datasets) != 1:
+        raise SystemExit(f"the checkpoints were trained on different datasets ({sorted(datasets)}); compare like with like")
+    test = data.load(datasets.pop(), args.data_dir)["test"]
+    X, y = torch.as_tensor(test.images), torch.as_tensor(test.labels)
+    if args.action == "explain":
+        path = report.heatmap_grid({k: m for k, (m, _) in loaded.items()}, X[:args.n], args.out)
+        print(f"wrote {path}")
+        return 0
+    measures = [report.measure(k, m, X, y, info.accuracy, klass=args.klass) for k, (m, info) in loaded.items()]
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    report.heatmap_grid({k: m for k, (m, _) in loaded.items()}, X[y == args.klass][:10], args.out_dir / "heatmaps.png")
+    report.distribution_plot(measures, args.out_dir / "distribution.png", f"class {args.klass}")
+    print(f"{'model':<12} {'accuracy':>9} {'EMD (steps)':>12} {'flip area':>10} {'last-step share':>16}")
+    for m in measures:
+        print(f"{m.name:<12} {m.accuracy:>9.4f} {m.distance:>12.3f} {m.flipping_area:>10.3f} {m.last_step_share:>16.3f}")
+    print(f"figures in {args.out_dir}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xai-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,7 +84,33 @@ def main(argv: list[str] | None = None) -> int:
     p_rel = sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
     p_rel.add_argument("--assignment", action="append", choices=assignments())
     p_rel.add_argument("--out", type=Path, default=None, help="output folder (default: the repo's exercises/)")
+    p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
+    th = p_th.add_subparsers(dest="action", required=True)
+    p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")
+    p_tr.add_argument("--cell", default="deep", choices=["shallow", "deep", "deepv2", "convdeep"])
+    p_tr.add_argument("--seq", type=int, default=7, choices=[1, 4, 7, 14], help="sequence length (Table 4.1)")
+    p_tr.add_argument("--dataset", default="mnist5k", choices=["mnist5k", "mnist", "fashion-mnist"],
+                      help="mnist5k is embedded; the others read IDX files (see --data-dir)")
+    p_tr.add_argument("--data-dir", default=None, help="folder with the IDX files (default: environment or Debian's)")
+    p_tr.add_argument("--epochs", type=int, default=10)
+    p_tr.add_argument("--lr", type=float, default=1e-3)
+    p_tr.add_argument("--seed", type=int, default=0)
+    p_tr.add_argument("--checkpoint", type=Path, default=None,
+                      help="default: build/thesis/<cell>-<seq>-<dataset>.pt")
+    p_ex = th.add_parser("explain", help="heatmaps of test images for one or more checkpoints")
+    p_ex.add_argument("--checkpoint", type=Path, action="append", required=True)
+    p_ex.add_argument("--n", type=int, default=10, help="how many test images")
+    p_ex.add_argument("--data-dir", default=None)
+    p_ex.add_argument("--out", type=Path, default=Path("build/thesis/heatmaps.png"))
+    p_rp = th.add_parser("report", help="relevance per time step vs pixel intensity, pixel flipping, numbers")
+    p_rp.add_argument("--checkpoint", type=Path, action="append", required=True)
+    p_rp.add_argument("--klass", type=int, default=1, help="class whose population is compared (Fig 4.9)")
+    p_rp.add_argument("--data-dir", default=None)
+    p_rp.add_argument("--out-dir", type=Path, default=Path("build/thesis/report"))
     args = parser.parse_args(argv)
+
+    if args.command == "thesis":
+        return thesis(args)
 
     if args.command == "demo":
         return demo.main(args.course_dir, args.assignment)

@@ -184,9 +184,10 @@ def pool_relevance(a, pool: torch.nn.MaxPool2d, R, mode: str = "winner_take_all"
     """Relevance through max-pooling: to each window's winner, or in proportion to a (a >= 0)."""
     args = (pool.kernel_size, pool.stride, pool.padding)
     if mode == "winner_take_all":
-        return a * _gradient_trick(lambda x: F.max_pool2d(x, *args), a, R)
+        return a * _gradient_trick(lambda x: F.max_pool2d(x, *args, ceil_mode=pool.ceil_mode), a, R)
     if mode == "proportional":
-        return a * _gradient_trick(lambda x: F.avg_pool2d(x, *args, divisor_override=1), a, R)
+        return a * _gradient_trick(
+            lambda x: F.avg_pool2d(x, *args, ceil_mode=pool.ceil_mode, divisor_override=1), a, R)
     raise ValueError(f"pooling: expected 'winner_take_all' or 'proportional', got {mode!r}")
 
 
@@ -226,13 +227,13 @@ def propagate(model: torch.nn.Sequential, x: torch.Tensor, composite: Composite,
             R = composite.rule_for(weighted.index(i)).gradient(layer, a, R)
         elif isinstance(layer, torch.nn.MaxPool2d):
             R = pool_relevance(a, layer, R, composite.pooling)
-        elif isinstance(layer, torch.nn.Flatten):
+        elif isinstance(layer, (torch.nn.Flatten, torch.nn.Unflatten)):
             R = R.reshape(a.shape)
         elif isinstance(layer, SHAPE_ONLY):
             pass
         else:
             raise TypeError(f"layer {i}: no relevance rule for {type(layer).__name__}; expected Linear, Conv2d, "
-                            f"MaxPool2d, Flatten, ReLU, Dropout or Identity")
+                            f"MaxPool2d, Flatten, Unflatten, ReLU, Dropout or Identity")
         relevances.append(R)
     return (R, relevances[::-1]) if return_all else R
 

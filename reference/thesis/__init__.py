@@ -1,0 +1,7 @@
+"""Chapter 4 of the thesis "Designing Recurrent Neural Networks for Explainability", runnable.
+
+``data`` (sequences of image chunks), ``cells`` (Shallow, Deep, DeepV2, ConvDeep), ``explain`` (LRP /
+Deep Taylor through time), ``train`` (training with checkpoints), ``report`` (heatmaps, relevance per
+time step, pixel flipping).
+"""
+from .cells import TABLE_4_3, build_model, count_parameters  # noqa: F401

@@ -1,0 +1,186 @@
+"""reference.thesis: data, the four cells (Table 4.3), LRP through time, training and the report."""
+import gzip
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reference import lrp
+from reference.thesis import TABLE_4_3, build_model, count_parameters
+from reference.thesis import data as D
+from reference.thesis.explain import (conservation_gap, explain, flipping_area, pixel_flipping, step_distribution,
+                                      wasserstein_steps, zbeta_zplus)
+from reference.thesis.train import TrainConfig, load_checkpoint, train
+
+FAST = settings(max_examples=15, deadline=None, derandomize=True, database=None)
+
+
+# --- data ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seq, width", [(1, 28), (4, 7), (7, 4), (14, 2)])
+def test_sequences_follow_table_4_1_and_invert(seq, width):
+    images = np.random.default_rng(0).random((3, 28, 28)).astype(np.float32)
+    chunks = D.to_sequence(images, seq)
+    assert chunks.shape == (3, seq, 28, width)
+    np.testing.assert_array_equal(chunks[:, 1 % seq, :, 0], images[:, :, (1 % seq) * width])
+    np.testing.assert_array_equal(D.from_sequence(chunks), images)
+    torch.testing.assert_close(D.from_sequence(D.to_sequence(torch.as_tensor(images), seq)), torch.as_tensor(images))
+
+
+def test_embedded_mnist_split():
+    s = D.load("mnist5k")
+    assert s["train"].images.shape == (4000, 28, 28) and s["test"].images.shape == (1000, 28, 28)
+    assert 0 <= s["train"].images.min() and s["train"].images.max() <= 1
+    assert set(np.unique(s["test"].labels)) == set(range(10))
+
+
+def write_idx(path, array, *, gz=True):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    raw = header + array.astype(np.uint8).tobytes()
+    (gzip.open if gz else open)(path, "wb").write(raw)
+
+
+def test_idx_loader_reads_gzipped_and_plain(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("t10k", 4)):
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n), gz=False)
+    monkeypatch.setenv("XAI_COURSE_MNIST", str(tmp_path))
+    s = D.load("mnist")
+    assert s["train"].images.shape == (6, 28, 28) and s["test"].labels.shape == (4,)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"\x00\x00\x08\x03" + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big") + b"\x00" * 10,
+     "truncated or corrupt"),
+    (b"PK\x03\x04garbage", "not an IDX file"),
+])
+def test_corrupt_idx_names_the_file(tmp_path, content, fragment):
+    path = tmp_path / "train-images-idx3-ubyte"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=fragment) as info:
+        D.read_idx(path)
+    assert "train-images-idx3-ubyte" in str(info.value)
+
+
+def test_missing_data_is_explained(tmp_path, monkeypatch):
+    monkeypatch.delenv("XAI_COURSE_MNIST", raising=False)
+    with pytest.raises(FileNotFoundError, match="XAI_COURSE_MNIST"):
+        D.load("mnist")
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
+        D.load("fashion-mnist", tmp_path)
+
+
+@pytest.mark.skipif(not D.DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_debian_fashion_mnist_is_found():
+    s = D.load("fashion-mnist")
+    assert s["train"].images.shape == (60000, 28, 28) and s["test"].images.shape == (10000, 28, 28)
+
+
+# --- the cells -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell", list(TABLE_4_3))
+@pytest.mark.parametrize("seq", [1, 4, 7, 14])
+def test_parameter_counts_equal_table_4_3(cell, seq):
+    model = build_model(cell, seq)
+    assert count_parameters(model) == TABLE_4_3[cell][seq]
+    assert model(torch.rand(2, 28, 28)).shape == (2, 10)
+
+
+def test_biases_are_never_positive_and_start_at_minus_001():
+    model = build_model("convdeep", 4)
+    layers = [m for m in model.modules() if hasattr(m, "effective_bias")]
+    assert layers
+    for m in layers:
+        torch.testing.assert_close(m.effective_bias, torch.full_like(m.b, -0.01))
+        assert m.weight.abs().max() <= 0.2 + 1e-6   # truncated at 2 sigma
+    with torch.no_grad():
+        layers[0].b.fill_(50.0)
+    assert (layers[0].effective_bias < 0).all()
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: build_model("lstm", 4), "cell"), (lambda: build_model("deep", 5), "Table 4.1"),
+    (lambda: build_model("deep", 4)(torch.rand(2, 28, 27)), "expected shape"),
+    (lambda: D.to_sequence(np.zeros((2, 28, 28)), 3), "seq_len"),
+])
+def test_bad_input_is_named(call, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        call()
+
+
+# --- explanation through time ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell", list(TABLE_4_3))
+@pytest.mark.parametrize("seq", [1, 4, 7])
+def test_relevance_is_conserved_through_time(cell, seq):
+    torch.manual_seed(seq)
+    model = build_model(cell, seq).eval()
+    x = torch.rand(5, 28, 28)
+    e = explain(model, x)
+    assert e.heatmap.shape == (5, 28, 28) and e.per_step.shape == (5, seq)
+    torch.testing.assert_close(e.f, model(x).max(1).values)
+    # z+ and z^beta keep the non-positive biases out of their denominators: nothing is absorbed
+    torch.testing.assert_close(conservation_gap(e), torch.zeros(5), atol=1e-4, rtol=0)
+    torch.testing.assert_close(e.per_step.sum(1), e.f, atol=1e-4, rtol=1e-4)
+    assert (e.heatmap >= -1e-6).all() or (e.f <= 0).any()
+    for t in range(1, seq):   # what reaches r_t is what the steps before t receive in total
+        torch.testing.assert_close(e.recurrent[t], e.per_step[:, :t].sum(1), atol=1e-4, rtol=1e-4)
+
+
+@FAST
+@given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 10 ** 6))
+def test_mixed_shallow_rule_is_zbeta_and_zplus_in_one(n_box, n_relu, K, seed):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.cat([torch.rand(2, n_box, generator=g), 3 * torch.rand(2, n_relu, generator=g)], 1).double()
+    w = torch.randn(n_box + n_relu, K, generator=g).double()
+    R = torch.rand(2, K, generator=g).double()
+    Rj = zbeta_zplus(a, w, R, n_box, 0.0, 1.0)
+    assert (Rj >= -1e-12).all()
+    torch.testing.assert_close(Rj.sum(1), R.sum(1))
+    if n_relu and not n_box:
+        torch.testing.assert_close(Rj, lrp.zplus(a, w, R))
+    # with no ReLU part it is exactly z^beta
+    torch.testing.assert_close(zbeta_zplus(a[:, :n_box], w[:n_box], R, n_box, 0.0, 1.0),
+                               lrp.zbeta(a[:, :n_box], w[:n_box], R, 0.0, 1.0))
+
+
+def test_measures():
+    p, q = torch.tensor([0.0, 0.0, 1.0]), torch.tensor([1.0, 0.0, 0.0])
+    assert wasserstein_steps(p, q) == pytest.approx(2.0)
+    assert wasserstein_steps(p, p) == 0
+    x = torch.zeros(2, 28, 28)
+    x[:, :, 24:] = 1
+    torch.testing.assert_close(step_distribution(x, 7), torch.tensor([0, 0, 0, 0, 0, 0, 1.0]))
+    assert flipping_area(torch.tensor([1.0, 0.0, 0.0])) == pytest.approx(0.25)
+
+
+# --- training ---------------------------------------------------------------------------------------
+
+def test_training_improves_saves_and_resumes(tmp_path):
+    config = TrainConfig(cell="shallow", seq_len=7, epochs=1, max_train=1000, lr=3e-3)
+    ckpt = tmp_path / "deep7.pt"
+    model, result = train(config, ckpt, progress=False)
+    assert result.accuracy > 0.3, "one epoch on 1,000 digits beats chance (0.1)"
+    loaded, info = load_checkpoint(ckpt)
+    assert info.config == config and info.epochs_done == 1
+    x = torch.rand(3, 28, 28)
+    torch.testing.assert_close(loaded(x), model(x))
+    _, resumed = train(TrainConfig(cell="shallow", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
+    assert [h[0] for h in resumed.history] == [1, 2]
+    assert resumed.history[0] == result.history[0]
+    with pytest.raises(ValueError, match="different configuration"):
+        train(TrainConfig(cell="deep", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
+
+
+def test_pixel_flipping_drops_faster_for_a_faithful_ranking():
+    torch.manual_seed(0)
+    model = build_model("deep", 4).eval()
+    x = torch.rand(8, 28, 28)
+    e = explain(model, x)
+    curve = pixel_flipping(model, x, e)
+    assert curve.shape == (5,) and curve[0] == pytest.approx(1.0)
+    reversed_e = type(e)(e.heatmap, -e.per_step, e.f, e.target, e.recurrent)   # least relevant first
+    assert flipping_area(curve) <= flipping_area(pixel_flipping(model, x, reversed_e)) + 1e-6
