@@ -2,6 +2,7 @@
 
     xai-course demo      release, submit, autograde, feedback and export on every assignment
     xai-course release   regenerate exercises/ from solutions/ with nbgrader generate_assignment
+    xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course thesis train|explain|report   the thesis pipeline (RNN cells explained through time)
 """
 from __future__ import annotations
@@ -84,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     p_rel = sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
     p_rel.add_argument("--assignment", action="append", choices=assignments())
     p_rel.add_argument("--out", type=Path, default=None, help="output folder (default: the repo's exercises/)")
+    p_ck = sub.add_parser("check", help="execute a notebook in a fresh kernel and report every check")
+    p_ck.add_argument("notebook", type=Path)
+    p_ck.add_argument("--timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
     p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
     th = p_th.add_subparsers(dest="action", required=True)
     p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")
@@ -111,6 +115,16 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "thesis":
         return thesis(args)
+    if args.command == "check":
+        from .course.selfcheck import check_notebook, report
+
+        try:
+            outcomes = check_notebook(args.notebook, timeout=args.timeout)
+        except (FileNotFoundError, ValueError, TimeoutError) as err:
+            print(f"xai-course check: {err}", file=sys.stderr)
+            return 2
+        print(report(outcomes))
+        return 0 if all(o.status == "passed" for o in outcomes) else 1
 
     if args.command == "demo":
         return demo.main(args.course_dir, args.assignment)

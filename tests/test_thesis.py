@@ -184,3 +184,15 @@ def test_pixel_flipping_drops_faster_for_a_faithful_ranking():
     assert curve.shape == (5,) and curve[0] == pytest.approx(1.0)
     reversed_e = type(e)(e.heatmap, -e.per_step, e.f, e.target, e.recurrent)   # least relevant first
     assert flipping_area(curve) <= flipping_area(pixel_flipping(model, x, reversed_e)) + 1e-6
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not D.DEBIAN_FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
+def test_full_fashion_mnist_one_epoch_learns_and_explains(tmp_path):
+    """A full-data run (minutes): Deep-7 on 60,000 Fashion-MNIST images for one epoch."""
+    model, result = train(TrainConfig(cell="deep", seq_len=7, dataset="fashion-mnist", epochs=1),
+                          tmp_path / "deep7-fashion.pt", progress=False)
+    assert result.accuracy > 0.75
+    test = D.load("fashion-mnist")["test"]
+    e = explain(model, torch.as_tensor(test.images[:200]))
+    torch.testing.assert_close(conservation_gap(e), torch.zeros(200), atol=1e-3, rtol=0)
