@@ -154,6 +154,12 @@ def check_properties(question: str, props: Mapping[str, Callable[..., None]],
                 lines.append(f"  expected: {_fmt(err.expected)}".replace("\n", "\n" + " " * 12))
             if err.got is not None:
                 lines.append(f"  yours:    {_fmt(err.got)}".replace("\n", "\n" + " " * 12))
+            try:  # rounded arrays can look alike: say how far apart they are
+                gap = np.abs(np.asarray(err.got, float) - np.asarray(err.expected, float))
+                if gap.size and np.all(np.isfinite(gap)):
+                    lines.append(f"  largest difference {gap.max():.3g} at index {np.unravel_index(gap.argmax(), gap.shape)}")
+            except (TypeError, ValueError):
+                pass
         elif isinstance(err, AssertionError):
             lines.insert(0, str(err) or "assertion failed")
         else:
