@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(RUN) xai-course demo
 
+# Two pytest workers on two cores: one BLAS/OpenMP thread each (also in the kernels they start).
 test: $(STAMP)
-	$(RUN) $(PY) -m pytest -n 2 --dist loadgroup -q
+	$(RUN) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q
 
 test-slow: $(STAMP)
 	$(RUN) $(PY) -m pytest -q -m slow

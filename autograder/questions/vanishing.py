@@ -1,0 +1,601 @@
+"""Checks for the ``vanishing`` assignment (NUS CS3244 tutorial 9 Q1(b), MIT recitation on RNNs).
+
+Vanilla RNN ``h_k = g(W_xh^T x_k + W_hh^T h_{k-1})`` (W_xh (D, H), W_hh (H, H), xs (T, D)); the
+Jacobian chain ``dh_T/dh_t = prod_{k=T..t+1} diag(g'(a_k)) W_hh^T`` in numerator layout.
+
+- ``jacobian_chain(W_xh, W_hh, xs, h0, t, activation)`` is checked against torch autograd on
+  Hypothesis-generated small RNNs; the feedback shows the shrunk counterexample and recognises the
+  typical mistakes (no g', W_hh for W_hh^T, the product in the wrong order, a factor too many or too
+  few, g' taken at h instead of a);
+- the bound ``(gamma sigma)^n`` is a SymPy expression in ``gamma, sigma, n`` (engine check);
+- the per-step factors and fitted slopes on :func:`experiment_network` are numbers within tolerance;
+- ``clip_by_global_norm(grads, max_norm)`` is checked by properties and against
+  ``torch.nn.utils.clip_grad_norm_``;
+- the scalar LSTM's ``dc_t/dc_{t-1}`` (direct path and all paths) are SymPy expressions, compared on
+  random values (see :func:`_scalar_verdict`: ``sympy.simplify`` of a wrong answer of this size can
+  run for minutes, so this check skips the engine's symbolic stage);
+- two multiple-choice questions.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import sympy
+from hypothesis import strategies as st
+
+from reference import vanishing as ref
+
+from .. import symbolic
+from ..feedback import CheckFailed, check, not_answered, passed
+from ..properties import Violation, arrays, as_array, check_properties, decimals
+
+M = symbolic.Mistake
+
+
+# === 1. the Jacobian chain ======================================================================
+
+def _variants(W_xh, W_hh, xs, h0, t, activation):
+    """Typical wrong chains, each with the hint it deserves (computed on the same example)."""
+    g, dg = ref.activation_functions(activation)
+    _, pre = ref.rnn_forward(W_xh, W_hh, xs, h0, activation)
+    hs = g(pre)
+    T, H = len(xs), W_hh.shape[0]
+
+    def chain(factor, steps=range(t + 1, T + 1), later_left=True):
+        J = np.eye(H)
+        for k in steps:
+            J = factor(k) @ J if later_left else J @ factor(k)
+        return J
+
+    right = lambda k: dg(pre[k - 1])[:, None] * W_hh.T  # noqa: E731
+    return [
+        (chain(lambda k: W_hh.T), "you left out g'(a_k): each factor is diag(g'(a_k)) W_hh^T, the "
+                                  "activation's derivative at the pre-activation of step k"),
+        (chain(lambda k: dg(pre[k - 1])[:, None] * W_hh), "orientation: with a_k = W_hh^T h_{k-1}, "
+                                                          "d a_k[i] / d h_{k-1}[j] = W_hh[j, i], so the factor "
+                                                          "is diag(g'(a_k)) W_hh^T, not W_hh"),
+        (chain(lambda k: W_hh * dg(pre[k - 1])[None, :]), "you built W_hh diag(g'(a_k)), the transpose of the "
+                                                          "factor: it is diag(g'(a_k)) W_hh^T"),
+        (chain(right, later_left=False), "the product is in the wrong order: dh_T/dh_t = J_T J_{T-1} ... "
+                                         "J_{t+1}, later steps on the left (J = J_k @ J when k runs forward)"),
+        (chain(lambda k: dg(hs[k - 1])[:, None] * W_hh.T), "g' is taken at h_k = g(a_k); it belongs at the "
+                                                           "pre-activation a_k (for tanh: 1 - tanh(a_k)^2 = "
+                                                           "1 - h_k^2, not 1 - tanh(h_k)^2)"),
+        (chain(right, steps=range(max(t, 1), T + 1)), "one factor too many: the chain from h_t to h_T has "
+                                                      "T - t factors, k = t+1..T"),
+        (chain(right, steps=range(t + 2, T + 1)), "one factor too few: the chain from h_t to h_T has T - t "
+                                                  "factors, k = t+1..T"),
+        (chain(right, steps=range(1, T + 1)), "you multiplied all T factors: start at step t + 1 "
+                                              "(dh_T/dh_t only involves the steps after t)"),
+    ]
+
+
+def _rnn_examples(thorough: bool):
+    top = 4 if thorough else 3
+
+    @functools.lru_cache(maxsize=None)  # one strategy per shape: Hypothesis validates each new one
+    def build(dims):
+        H, D, T = dims
+        return st.fixed_dictionaries({
+            "W_xh": arrays((D, H), -2.0, 2.0), "W_hh": arrays((H, H), -2.0, 2.0),
+            "xs": arrays((T, D), -2.0, 2.0), "h0": arrays((H,), -1.0, 1.0),
+            "t": st.integers(0, T), "activation": st.sampled_from(ref.ACTIVATIONS)})
+
+    def no_relu_kink(ex):  # relu'(0) is a convention; keep every |a_k| away from 0
+        if ex["activation"] != "relu":
+            return True
+        _, pre = ref.rnn_forward(ex["W_xh"], ex["W_hh"], ex["xs"], ex["h0"], "relu")
+        return bool(np.all(np.abs(pre) > 0.05))
+
+    dims = st.tuples(st.integers(1, top), st.integers(1, 2), st.integers(1, top + 1))
+    return dims.flatmap(build).filter(no_relu_kink)
+
+
+def _copy_call(fn, *args):
+    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    out = fn(*copies)
+    for a, c in zip(args, copies):
+        if isinstance(a, np.ndarray) and not np.array_equal(a, c):
+            raise Violation("your function modified one of its input arrays in place; compute new arrays instead")
+    return out
+
+
+@check("jacobian_chain(W_xh, W_hh, xs, h0, t, activation)")
+def jacobian_chain(fn, thorough: bool = False):
+    """``fn(W_xh, W_hh, xs, h0, t, activation) -> dh_T/dh_t`` (H, H), checked against torch autograd."""
+    q = "jacobian_chain(W_xh, W_hh, xs, h0, t, activation)"
+    if fn is None or not callable(fn):
+        raise not_answered(q, "jacobian_chain")
+
+    def matches_autograd(W_xh, W_hh, xs, h0, t, activation):
+        got = as_array(_copy_call(fn, W_xh, W_hh, xs, h0, t, activation), "dh_T/dh_t")
+        H = W_hh.shape[0]
+        want = ref.jacobian_chain_autograd(W_xh, W_hh, xs, t, h0, activation)
+        if got.shape != (H, H):
+            raise Violation(f"expected an (H, H) = ({H}, {H}) matrix, got shape {got.shape}", expected=want, got=got)
+        if not np.all(np.isfinite(got)):
+            raise Violation("the result contains NaN or infinity", expected=want, got=got)
+        if np.allclose(got, want, rtol=1e-3, atol=1e-3):  # a visible difference (at 4 decimals) fails
+            return
+        hint = "it differs from torch autograd's dh_T/dh_t"
+        for wrong, why in _variants(W_xh, W_hh, xs, h0, t, activation):
+            if not np.allclose(wrong, want, rtol=1e-3, atol=1e-3) and np.allclose(got, wrong, rtol=1e-6, atol=1e-6):
+                hint = why
+                break
+        if t == len(xs) and hint.startswith("it differs"):
+            hint = "with t = T there are no factors at all: dh_T/dh_T is the identity"
+        raise Violation(f"dh_T/dh_t is wrong (T = len(xs) = {len(xs)}): {hint}", expected=want, got=got)
+
+    return check_properties(q, {"matches torch autograd": matches_autograd}, _rnn_examples(thorough),
+                            max_examples=80 if thorough else 40)
+
+
+# === 2. the bound ===============================================================================
+
+gamma, sigma = sympy.symbols("gamma sigma", positive=True)
+n = sympy.Symbol("n", integer=True, nonnegative=True)
+BOUND_DOMAIN = symbolic.Domain(kinds={"gamma": "positive", "sigma": "positive", "n": "positive"}, trials=6, seed=3)
+BOUND = (gamma * sigma) ** n
+
+
+def _bound_mistakes():
+    return [
+        M(gamma * sigma, "that is the bound for one step; the chain over n = T - t steps has n such factors"),
+        M(n * gamma * sigma, "the factors multiply, they do not add up: n factors each at most gamma sigma give "
+                             "(gamma sigma)^n"),
+        M(sigma ** n, "each factor is diag(g'(a_k)) W_hh^T: ||diag(g'(a_k))|| <= gamma enters every step too"),
+        M(gamma ** n, "each factor also contains W_hh^T, whose norm is sigma = sigma_max(W_hh)"),
+        M(gamma * sigma ** n, "gamma enters once per step, like sigma: (gamma sigma)^n"),
+        M(sigma * gamma ** n, "sigma enters once per step, like gamma: (gamma sigma)^n"),
+        M((gamma + sigma) ** n, "the norm of a product is bounded by the *product* of the norms: "
+                                "||diag(g') W_hh^T|| <= gamma sigma, not gamma + sigma"),
+        M((gamma * sigma) ** (n + 1), "one factor too many: from h_t to h_T there are n = T - t factors"),
+        M((gamma * sigma) ** (n - 1), "one factor too few: from h_t to h_T there are n = T - t factors"),
+        M((sigma / gamma) ** n, "gamma bounds |g'| from above and multiplies: (gamma sigma)^n"),
+        M((gamma * sigma ** 2) ** n, "||W_hh^T||_2 = sigma_max(W_hh) = sigma, not sigma^2"),
+    ]
+
+
+@check("the bound on ||dh_T/dh_t||")
+def bound(answer):
+    q = "the bound on ||dh_T/dh_t||"
+    if answer is None or answer is Ellipsis:
+        raise not_answered(q, "bound")
+    if isinstance(answer, sympy.MatrixBase) and answer.shape == (1, 1):
+        answer = answer[0, 0]
+    if isinstance(answer, (sympy.Basic, str)):
+        try:
+            answer = symbolic.coerce(answer, {"gamma": gamma, "sigma": sigma, "n": n})
+        except ValueError as err:
+            raise CheckFailed(q, str(err)) from None
+        ours = {"gamma": gamma, "sigma": sigma, "n": n}
+        answer = answer.xreplace({s: ours[s.name] for s in answer.free_symbols if s.name in ours})
+    return symbolic.check(q, answer, BOUND, BOUND_DOMAIN, mistakes=_bound_mistakes(), allowed={"gamma", "sigma", "n"})
+
+
+# === 3. predicted and fitted rates on one network ===============================================
+
+EXPERIMENT = {"hidden": 16, "inputs": 4, "steps": 30, "rho": 0.8, "orthogonal": False, "seed": 0}
+
+
+def experiment_network() -> dict:
+    """The network of questions 3 and 4: ``dict(W_xh (4, 16), W_hh (16, 16), xs (30, 4), h0 (16,))``.
+
+    ``W_hh`` is a (non-normal) Gaussian matrix: its spectral radius is below 1, its largest singular
+    value above 1."""
+    return ref.random_rnn(**EXPERIMENT)
+
+
+def _number(question, name, value) -> float:
+    if value is None or value is Ellipsis:
+        raise not_answered(question, name)
+    if isinstance(value, (list, tuple, dict, set, str)):
+        raise CheckFailed(question, f"`{name}` should be one number, got a {type(value).__name__}")
+    try:
+        arr = np.asarray(value.detach() if hasattr(value, "detach") else value, dtype=float)
+    except (TypeError, ValueError):
+        raise CheckFailed(question, f"`{name}` should be a number, got {type(value).__name__}") from None
+    if arr.size != 1:
+        raise CheckFailed(question, f"`{name}` should be one number, got an array of shape {arr.shape}")
+    x = float(arr.reshape(()))
+    if not np.isfinite(x):
+        raise CheckFailed(question, f"`{name}` is {x}: expected a finite number")
+    return x
+
+
+def _close(a, b, rtol, atol=0.0):
+    return abs(a - b) <= atol + rtol * abs(b)
+
+
+@check("predicted factor per step")
+def predicted_rates(rate_tanh, rate_sigmoid):
+    q = "predicted factor per step"
+    values = {"rate_tanh": _number(q, "rate_tanh", rate_tanh), "rate_sigmoid": _number(q, "rate_sigmoid", rate_sigmoid)}
+    W = experiment_network()["W_hh"]
+    s_max, radius = ref.sigma_max(W), ref.spectral_radius(W)
+    frob = float(np.linalg.norm(W))
+    problems = []
+    for act, name in (("tanh", "rate_tanh"), ("sigmoid", "rate_sigmoid")):
+        got, gam = values[name], ref.DERIVATIVE_BOUND[act]
+        want = gam * s_max
+        if _close(got, want, 1e-3):
+            continue
+        other = 1.25 - gam  # the other activation's gamma: 1 <-> 1/4
+        hints = [
+            (gam * radius, "that uses the spectral radius max|lambda(W_hh)|; the bound needs the largest "
+                           "singular value sigma_max(W_hh) = np.linalg.norm(W_hh, 2) (they differ for a non-normal "
+                           "matrix, and only sigma_max bounds ||W_hh^T v|| / ||v||)"),
+            (gam * frob, "np.linalg.norm(W_hh) is the Frobenius norm; the bound uses the spectral norm "
+                         "np.linalg.norm(W_hh, 2) = sigma_max"),
+            (other * s_max, f"gamma is the bound of the derivative of {act}: "
+                            f"{'1 for tanh' if act == 'tanh' else '1/4 for the sigmoid, whose slope is at most 1/4 (at 0)'}"),
+            (np.log(want), "that is the log of the factor; the question asks for the factor gamma * sigma_max"),
+            (s_max, "multiply sigma_max by gamma, the bound of the activation's derivative"),
+            (gam * s_max ** 2, "sigma_max(W_hh) is the largest singular value itself, not its square"),
+        ]
+        hint = next((h for v, h in hints if _close(got, v, 1e-3)), f"expected gamma * sigma_max(W_hh) for {act}")
+        problems.append(f"{name} = {got:.4g} is not right: {hint}")
+    if problems:
+        raise CheckFailed(q, "\n".join(problems))
+    return passed(q, f"tanh {values['rate_tanh']:.3f}, sigmoid {values['rate_sigmoid']:.3f} per step")
+
+
+def _reference_slopes():
+    net = experiment_network()
+    out = {}
+    for act in ("tanh", "sigmoid"):
+        spectral = ref.jacobian_norms(net["W_xh"], net["W_hh"], net["xs"], net["h0"], act)
+        frob = ref.jacobian_norms(net["W_xh"], net["W_hh"], net["xs"], net["h0"], act, ord="fro")
+        out[act] = (ref.fit_log_slope(spectral), ref.fit_log_slope(frob),
+                    ref.fit_log_slope(spectral[1:], np.arange(1, spectral.size)))
+    return out
+
+
+SLOPE_TOLERANCE = 5e-3
+
+
+@check("fitted slope of log ||dh_T/dh_t||")
+def fitted_slopes(slope_tanh, slope_sigmoid):
+    q = "fitted slope of log ||dh_T/dh_t||"
+    values = {"tanh": _number(q, "slope_tanh", slope_tanh), "sigmoid": _number(q, "slope_sigmoid", slope_sigmoid)}
+    slopes = _reference_slopes()
+    problems = []
+    for act, got in values.items():
+        want, frob, no_zero = slopes[act]
+        if abs(got - want) <= SLOPE_TOLERANCE:
+            continue
+        other = slopes["sigmoid" if act == "tanh" else "tanh"][0]
+        hints = [
+            (-want, "the sign is flipped: fit log-norm against the distance n = T - t (the norm shrinks as n "
+                    "grows), not against t"),
+            (want / np.log(10), "that is a slope of log10; use the natural logarithm np.log, so that exp(slope) "
+                                "is the factor per step"),
+            (frob, "that fit uses the Frobenius norm (np.linalg.norm(J)); use the spectral norm "
+                   "np.linalg.norm(J, 2), the norm of the bound"),
+            (no_zero, "use every distance n = 0..T (n = 0 is dh_T/dh_T = I, norm 1)"),
+            (other, "that is the slope of the other activation: are the two swapped?"),
+        ]
+        hint = next((h for v, h in hints if abs(got - v) <= SLOPE_TOLERANCE),
+                    "compute ||dh_T/dh_{T-n}||_2 for n = 0..T with your jacobian_chain, then "
+                    "np.polyfit(n, np.log(norms), 1)[0]")
+        problems.append(f"slope_{act} = {got:.4f} is off by more than {SLOPE_TOLERANCE}: {hint}")
+    if problems:
+        raise CheckFailed(q, "\n".join(problems))
+    return passed(q, f"tanh {values['tanh']:+.3f}, sigmoid {values['sigmoid']:+.3f} per step")
+
+
+@check("the fitted decay respects the bound")
+def fit_below_bound(slope_tanh, slope_sigmoid, rate_tanh, rate_sigmoid):
+    """Hidden-test companion: ``exp(slope) <= gamma sigma_max`` for both activations."""
+    q = "the fitted decay respects the bound"
+    pairs = {"tanh": (_number(q, "slope_tanh", slope_tanh), _number(q, "rate_tanh", rate_tanh)),
+             "sigmoid": (_number(q, "slope_sigmoid", slope_sigmoid), _number(q, "rate_sigmoid", rate_sigmoid))}
+    for act, (slope, rate) in pairs.items():
+        if rate <= 0:
+            raise CheckFailed(q, f"rate_{act} = {rate} should be a positive factor gamma * sigma_max")
+        if np.exp(slope) > rate * (1 + 1e-6):
+            raise CheckFailed(q, f"{act}: the fitted factor exp(slope) = {np.exp(slope):.4f} exceeds the bound's "
+                                 f"{rate:.4f}; the bound holds for every step, so one of them is wrong")
+    return passed(q)
+
+
+# === 4. clipping by global norm =================================================================
+
+@functools.lru_cache(maxsize=None)
+def _grad_array(shape):
+    return arrays(shape, -5.0, 5.0)
+
+
+def _grad_lists(thorough: bool):
+    shape = st.one_of(st.just(()), st.tuples(st.integers(1, 3)), st.tuples(st.integers(1, 2), st.integers(1, 3)))
+    grads = st.lists(shape.flatmap(_grad_array), min_size=1, max_size=4 if thorough else 3)
+    return st.fixed_dictionaries({"grads": grads, "max_norm": decimals(0.1, 5.0)})
+
+
+def _torch_clip(grads, max_norm):
+    import torch
+
+    params = [torch.zeros(np.shape(g), dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, g in zip(params, grads):
+        p.grad = torch.as_tensor(np.asarray(g, dtype=float), dtype=torch.float64).clone()
+    total = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    return [p.grad.numpy() for p in params], total
+
+
+@check("clip_by_global_norm(grads, max_norm)")
+def clip_by_global_norm(fn, thorough: bool = False):
+    """``fn(grads, max_norm) -> list of arrays``: ``min(1, max_norm / ||grads||)`` times every gradient."""
+    q = "clip_by_global_norm(grads, max_norm)"
+    if fn is None or not callable(fn):
+        raise not_answered(q, "clip_by_global_norm")
+
+    def clipped(grads, max_norm):
+        copies = [g.copy() for g in grads]
+        out = fn(copies, max_norm)
+        if any(not np.array_equal(a, b) for a, b in zip(grads, copies)):
+            raise Violation("your function modified the gradients in place; return new arrays")
+        if isinstance(out, tuple) and len(out) == 2 and not isinstance(out[0], np.ndarray):
+            out = out[0]  # (clipped, total_norm), as the reference returns
+        if not isinstance(out, (list, tuple)):
+            raise Violation(f"expected a list of arrays (one per gradient), got {type(out).__name__}")
+        if len(out) != len(grads):
+            raise Violation(f"expected {len(grads)} arrays (one per gradient), got {len(out)}")
+        arrs = [as_array(o, f"clipped gradient {i}") for i, o in enumerate(out)]
+        for i, (a, g) in enumerate(zip(arrs, grads)):
+            if a.shape != g.shape:
+                raise Violation(f"clipped gradient {i} has shape {a.shape}, its gradient has shape {g.shape}")
+            if not np.all(np.isfinite(a)):
+                hint = " (all gradients are 0 here: guard the division by the norm)" if not any(
+                    np.any(x) for x in grads) else ""
+                raise Violation(f"clipped gradient {i} contains NaN or infinity{hint}", got=a)
+        return arrs
+
+    def norm(arrs):
+        return float(np.sqrt(sum(float(np.sum(np.asarray(a) ** 2)) for a in arrs)))
+
+    def shapes_and_values(grads, max_norm):
+        clipped(grads, max_norm)
+
+    def direction_kept(grads, max_norm):
+        out = clipped(grads, max_norm)
+        v, w = np.concatenate([g.ravel() for g in grads]), np.concatenate([o.ravel() for o in out])
+        if not np.any(v):
+            if np.any(w):
+                raise Violation("zero gradients must stay zero", got=w)
+            return
+        c = float(v @ w / (v @ v))
+        if c < -1e-12 or not np.allclose(w, c * v, rtol=1e-7, atol=1e-9):
+            raise Violation("the clipped gradients are not one common multiple of the gradients: clipping by the "
+                            "*global* norm scales every gradient by the same factor (clipping each tensor, or "
+                            "each entry, separately turns the direction)", expected=np.round(c, 6) * v, got=w)
+
+    def norm_is_min(grads, max_norm):
+        out = clipped(grads, max_norm)
+        before, after = norm(grads), norm(out)
+        want = min(before, max_norm)
+        if abs(after - want) > 1e-5 * (1 + want):
+            if before < max_norm and abs(after - max_norm) < 1e-5 * (1 + max_norm):
+                hint = " The norm was already below max_norm: then the gradients are left as they are " \
+                       "(the factor is min(1, max_norm / norm))."
+            elif abs(after - before ** 2 / max_norm) < 1e-5 * (1 + want) or \
+                    abs(after - max_norm ** 2 / max(before, 1e-12)) < 1e-5 * (1 + want):
+                hint = " The factor is max_norm / norm, not norm / max_norm."
+            else:
+                hint = " The global norm is sqrt(sum over all gradients of their squared entries)."
+            raise Violation(f"after clipping the global norm is {after:.6g}; expected min(norm, max_norm) = "
+                            f"min({before:.6g}, {max_norm:.6g}) = {want:.6g}.{hint}", expected=want, got=after)
+
+    def agrees_with_torch(grads, max_norm):
+        out = clipped(grads, max_norm)
+        want, _ = _torch_clip(grads, max_norm)
+        for i, (a, b) in enumerate(zip(out, want)):
+            if not np.allclose(a, b, rtol=1e-4, atol=1e-7):
+                raise Violation(f"clipped gradient {i} differs from torch.nn.utils.clip_grad_norm_", expected=b, got=a)
+
+    props = {"returns one array per gradient, same shapes, finite": shapes_and_values,
+             "the direction is kept": direction_kept,
+             "the norm becomes min(norm, max_norm)": norm_is_min,
+             "agrees with torch.nn.utils.clip_grad_norm_": agrees_with_torch}
+    return check_properties(q, props, _grad_lists(thorough), max_examples=80 if thorough else 40)
+
+
+# === 5. the LSTM's cell path ====================================================================
+
+LSTM = ref.scalar_lstm_cell_symbolic()
+LSTM_NAMES = ("c_prev", "o_prev", "x", "w_f", "u_f", "b_f", "w_i", "u_i", "b_i", "w_g", "u_g", "b_g")
+LSTM_SYMBOLS = [LSTM[name] for name in LSTM_NAMES]
+
+
+def _lstm_points(count: int = 8, seed: int = 7):
+    """Random values of the LSTM's symbols: weights and inputs ~ N(0, 1), o_prev in (0, 1)."""
+    rng = np.random.default_rng(seed)
+    points = []
+    for _ in range(count):
+        p = {name: float(np.round(rng.normal(), 3)) for name in LSTM_NAMES}
+        p["o_prev"] = float(np.round(rng.uniform(0.05, 0.95), 3))
+        points.append(p)
+    return points
+
+
+def _scalar_verdict(question, name, answer, expected, mistakes):
+    """Compare a scalar SymPy answer in the LSTM's symbols with ``expected`` on random values.
+
+    The engine's ``symbolic.check`` first runs ``sympy.simplify(answer - expected)``, which on a wrong
+    answer with nested exp/tanh takes minutes; a numeric identity test on 8 random points is decisive
+    here (the expressions are analytic) and takes milliseconds.
+    """
+    if answer is None or answer is Ellipsis:
+        raise not_answered(question, name)
+    if isinstance(answer, sympy.MatrixBase):
+        if answer.shape != (1, 1):
+            raise CheckFailed(question, f"`{name}` is a matrix of shape {answer.shape}; expected a scalar expression")
+        answer = answer[0, 0]
+    try:
+        answer = symbolic.coerce(answer, {s.name: s for s in LSTM_SYMBOLS})
+    except ValueError as err:
+        raise CheckFailed(question, str(err)) from None
+    if symbolic.is_matrix(answer):
+        raise CheckFailed(question, f"`{name}` is a matrix; expected a scalar expression")
+    extra = sorted({s.name for s in answer.free_symbols} - set(LSTM_NAMES))
+    if extra:
+        raise CheckFailed(question, f"your answer uses {', '.join(extra)}, which the question does not define; "
+                                    f"expected an expression in {', '.join(LSTM_NAMES)}")
+    if answer.has(sympy.Derivative, sympy.Subs) or answer.atoms(sympy.core.function.AppliedUndef):
+        raise CheckFailed(question, "your answer still contains an unevaluated derivative or an undefined "
+                                    "function; use the notebook's expressions (c_t, f_t, ...) and sp.diff")
+    by_name = {s.name: s for s in answer.free_symbols}
+    answer = answer.xreplace({by_name[k]: LSTM[k] for k in by_name})
+
+    def evaluate(expr, point):
+        value = complex(sympy.N(expr.xreplace({LSTM[k]: sympy.Float(v) for k, v in point.items()})))
+        return value.real if abs(value.imag) < 1e-12 else value
+
+    def same(a, b, points):
+        try:
+            return all(np.isclose(evaluate(a, p), evaluate(b, p), rtol=1e-8, atol=1e-10) for p in points)
+        except (TypeError, ValueError):
+            return False
+
+    points = _lstm_points()
+    for p in points:
+        try:
+            got, want = evaluate(answer, p), evaluate(expected, p)
+        except (TypeError, ValueError) as err:
+            raise CheckFailed(question, f"your expression cannot be evaluated at numbers: {err}") from None
+        if not np.isclose(got, want, rtol=1e-8, atol=1e-10):
+            for m in mistakes:
+                if same(answer, m.expr, points[:4]):
+                    raise CheckFailed(question, m.hint)
+            values = ", ".join(f"{k} = {v}" for k, v in p.items())
+            raise CheckFailed(question, f"not equal to the expected expression. Counterexample:\n  {values}\n"
+                                        f"  expected {want:.6g}\n  your answer gives {got:.6g}")
+    return passed(question)
+
+
+def _lstm_terms(dh=None):
+    """The MIT recitation's terms A_t, B_t, C_t, D_t of dc_t/dc_{t-1} for the scalar cell, with
+    ``dh = dh_{t-1}/dc_{t-1}`` (default ``o_{t-1} (1 - tanh(c_{t-1})^2)``)."""
+    L = LSTM
+    c_prev, f, i, g = L["c_prev"], L["f_t"], L["i_t"], L["g_t"]
+    dh = L["o_prev"] * (1 - sympy.tanh(c_prev) ** 2) if dh is None else dh
+    return {"A": c_prev * f * (1 - f) * L["w_f"] * dh, "B": f, "C": g * i * (1 - i) * L["w_i"] * dh,
+            "D": i * (1 - g ** 2) * L["w_g"] * dh}
+
+
+@check("the direct path dc_t/dc_{t-1}")
+def lstm_direct(dc_direct):
+    q = "the direct path dc_t/dc_{t-1}"
+    f, c_prev = LSTM["f_t"], LSTM["c_prev"]
+    return _scalar_verdict(q, "dc_direct", dc_direct, LSTM["dc_direct"], [
+        M(sympy.Integer(1), "the old cell enters c_t = f_t c_{t-1} + ... multiplied by the forget gate: the "
+                            "direct path is f_t, not 1 (it is 1 only when the forget gate is fully open)"),
+        M(LSTM["dc_full"], "that is the full derivative, with the paths through h_{t-1} = o_{t-1} tanh(c_{t-1}); "
+                           "the direct path holds the gates fixed"),
+        M(c_prev, "differentiate f_t c_{t-1} with respect to c_{t-1} (gates fixed): the result is f_t"),
+        M(f * c_prev, "that is the term f_t c_{t-1} itself; its derivative in c_{t-1} is f_t"),
+        M(f + LSTM["i_t"] * LSTM["g_t"], "the input term i_t g_t does not contain c_{t-1} when the gates are fixed"),
+        M(f * (1 - f), "that is sigma'(z_f), the derivative of the forget gate itself; the direct path "
+                                 "is the gate's value f_t"),
+    ])
+
+
+@check("dc_t/dc_{t-1} along all paths")
+def lstm_full(dc_full):
+    q = "dc_t/dc_{t-1} along all paths"
+    A, B, C, D = (_lstm_terms()[k] for k in "ABCD")
+    no_tanh_prime = sum(_lstm_terms(LSTM["o_prev"])[k] for k in "ACD")
+    return _scalar_verdict(q, "dc_full", dc_full, LSTM["dc_full"], [
+        M(B, "that is the direct path B_t = f_t only; h_{t-1} = o_{t-1} tanh(c_{t-1}) feeds all three gates, "
+             "which adds A_t (forget gate), C_t (input gate) and D_t (candidate)"),
+        M(B + C + D, "the path through the forget gate is missing: f_t multiplies c_{t-1}, and f_t itself depends "
+                     "on c_{t-1} through h_{t-1}: A_t = c_{t-1} sigma'(z_f) w_f dh_{t-1}/dc_{t-1}"),
+        M(A + B + D, "the path through the input gate i_t is missing (C_t = g_t sigma'(z_i) w_i dh_{t-1}/dc_{t-1})"),
+        M(A + B + C, "the path through the candidate g_t is missing (D_t = i_t tanh'(z_g) w_g dh_{t-1}/dc_{t-1})"),
+        M(B + no_tanh_prime, "dh_{t-1}/dc_{t-1} = o_{t-1} (1 - tanh(c_{t-1})^2): the tanh' factor is missing"),
+        M(A + C + D, "the direct path f_t (B_t) is missing: c_t = f_t c_{t-1} + ..."),
+    ])
+
+
+# === 6. multiple choice =========================================================================
+
+VANISHING_TERM_OPTIONS = {
+    "A": "dE_T/do_T, the derivative of the loss",
+    "B": "do_T/dy_T, the derivative of the softmax",
+    "C": "dy_T/dh_T, the output layer",
+    "D": "dh_T/dW_hh, whose recursive part dg/dh_{T-1} x dh_{T-1}/dW_hh reaches back through every step",
+}
+
+
+def _choices(question, name, answer, options):
+    if answer is None or answer is Ellipsis:
+        raise not_answered(question, name)
+    if isinstance(answer, str):
+        items = [c for c in answer.upper() if c.isalpha()]
+    elif isinstance(answer, (set, frozenset, list, tuple)):
+        items = []
+        for item in answer:
+            if not isinstance(item, str):
+                raise CheckFailed(question, f"`{name}` should contain option letters such as 'A', got {item!r}")
+            items += [c for c in item.upper() if c.isalpha()]
+    else:
+        raise CheckFailed(question, f"`{name}` should be option letters, e.g. 'A' or {{'A', 'C'}}; "
+                                    f"got {type(answer).__name__}")
+    unknown = sorted(set(items) - set(options))
+    if unknown:
+        raise CheckFailed(question, f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(sorted(options))}")
+    if not items:
+        raise CheckFailed(question, f"`{name}` is empty: choose one of {', '.join(sorted(options))}")
+    return set(items)
+
+
+@check("which term makes the gradient vanish")
+def vanishing_term(answer):
+    q = "which term makes the gradient vanish"
+    chosen = _choices(q, "mc_vanishing", answer, VANISHING_TERM_OPTIONS)
+    if len(chosen) != 1:
+        raise CheckFailed(q, "choose one option")
+    (c,) = chosen
+    if c != "D":
+        why = {"A": "dE_T/do_T is evaluated at the last step only: it does not depend on how far back a weight "
+                    "was used",
+               "B": "the softmax Jacobian is taken once, at step T: it cannot shrink with the distance in time",
+               "C": "dy_T/dh_T = W_hy^T appears once, at step T",
+               }[c]
+        raise CheckFailed(q, f"not {c}: {why}. Which term, expanded (eq. 7), multiplies one more factor "
+                             f"dh_k/dh_(k-1) for every step back in time?")
+    return passed(q)
+
+
+STATEMENT_OPTIONS = {
+    "A": "if gamma * sigma_max(W_hh) < 1, ||dh_T/dh_t|| goes to 0 exponentially fast in T - t",
+    "B": "if gamma * sigma_max(W_hh) > 1, the gradients explode",
+    "C": "clipping the gradient's norm cures vanishing gradients",
+    "D": "with a sigmoid activation, gradients from far back can only survive if sigma_max(W_hh) > 4",
+    "E": "on the LSTM's direct cell path dc_t/dc_(t-1) = diag(f_t): a forget gate near 1 passes the gradient on "
+         "almost unchanged",
+}
+
+
+@check("true statements about vanishing and exploding gradients")
+def statements(answer):
+    q = "true statements about vanishing and exploding gradients"
+    chosen = _choices(q, "mc_statements", answer, STATEMENT_OPTIONS)
+    problems = []
+    if "A" not in chosen:
+        problems.append("A: every factor of the chain has norm at most gamma sigma_max; what does (gamma sigma)^n "
+                        "do when gamma sigma < 1?")
+    if "B" in chosen:
+        problems.append("B: the bound is only an upper bound. Look at your tanh network: gamma sigma_max > 1, and "
+                        "yet the fitted slope is negative")
+    if "C" in chosen:
+        problems.append("C: clipping only shrinks gradients that are too large; it cannot bring back a gradient "
+                        "that has vanished")
+    if "D" not in chosen:
+        problems.append("D: with gamma = 1/4, when is gamma sigma_max < 1, so that the bound forces vanishing?")
+    if "E" not in chosen:
+        problems.append("E: what is dc_t/dc_(t-1) on the direct path (your dc_direct), and what is f^n for f "
+                        "close to 1?")
+    if problems:
+        raise CheckFailed(q, "not quite. Look again at:\n" + "\n".join(problems))
+    return passed(q)
