@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.feedback import CheckFailed
+from autograder.feedback import CheckFailed, Passed
 from autograder.properties import arrays, decimals
 from autograder.questions import vanishing as check
 from reference import vanishing as ref
@@ -591,4 +591,4 @@ def test_multiple_choice():
 
 def test_checks_return_quiet_success_messages():
     result = check.vanishing_term("D")
-    assert isinstance(result, check.Passed) and result.startswith("✓")
+    assert isinstance(result, Passed) and result.startswith("✓")
