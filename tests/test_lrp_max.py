@@ -395,7 +395,7 @@ def test_multiple_choice():
     assert "statement 2 is false" in _fails(q.true_statements, {1, 2, 3, 4, 5})
     assert "statement 5 is true" in _fails(q.true_statements, {1, 3, 4})
     assert "no statement 7" in _fails(q.true_statements, {7})
-    assert "not a network" in _fails(q.symmetric_wiring, {"d"})
+    assert "unknown option(s) d" in _fails(q.symmetric_wiring, {"d"})
     for check in (q.symmetric_wiring, q.winner_takes_all, q.true_statements):
         assert "no answer yet" in _fails(check, None)
 

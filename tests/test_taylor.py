@@ -377,7 +377,7 @@ def test_conservation_choice_accepts(answer):
 
 @pytest.mark.parametrize("answer, hint", [({"A", "B", "C"}, "A: add up"), ({"B"}, "C: simplify"),
                                           ({"C"}, "B: add up"), ({"D"}, "unknown option"), (set(), "empty"),
-                                          (3, "set of option letters")])
+                                          (3, "option letters")])
 def test_conservation_choice_rejects(answer, hint):
     fails(check.conservation_choice, answer, hint)
 

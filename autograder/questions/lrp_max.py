@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from reference import lrp as ref_lrp
 from reference import maxnets as ref
 
+from .. import choices
 from ..feedback import CheckFailed, check, describe_exception, not_answered, passed
 from ..properties import Violation, as_array, assert_close, check_properties, decimals, layers
 
@@ -559,33 +560,7 @@ def relevance_table(fn):
 # --- multiple choice -----------------------------------------------------------------------------
 
 def _letters(question: str, name: str, answer) -> set[str]:
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, str):
-        s = answer.strip().lower()
-        if s in ("", "none", "{}", "set()", "[]", "()"):
-            return set()
-        items = re.findall(r"[a-z]+", s)
-    elif isinstance(answer, (set, frozenset, list, tuple)):
-        items = [str(x).strip().strip("()").lower() for x in answer]
-    else:
-        raise CheckFailed(question, f"{name}: got a {type(answer).__name__}; expected a set of network letters "
-                                    f"such as {{'a', 'b'}} (or set() for none)")
-    bad = [x for x in items if x not in NAMES]
-    if bad:
-        raise CheckFailed(question, f"{name}: {', '.join(map(repr, bad))} is not a network; expected letters among "
-                                    f"'a', 'b', 'c' (or set() for none)")
-    return set(items)
-
-
-def _choice_feedback(question, got, want, why):
-    if got == want:
-        return passed(question)
-    extra, missing = sorted(got - want), sorted(want - got)
-    if extra:
-        raise CheckFailed(question, f"not ({extra[0]}): {why[extra[0]]}")
-    raise CheckFailed(question, f"you missed one: ({missing[0]}) {why[missing[0]]}" if missing
-                      else "not quite")
+    return choices.chosen(question, name, answer, NAMES, allow_empty=True)
 
 
 @check("symmetric wiring")
@@ -593,7 +568,7 @@ def symmetric_wiring(answer):
     """Which network(s) give R1(a1, a2) = R2(a2, a1): answer {'c'}."""
     q = "symmetric wiring"
     got = _letters(q, "symmetric_nets", answer)
-    return _choice_feedback(q, got, {"c"}, {
+    return choices.judge(q, got, {"c"}, {
         "a": "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
              "Compare R1 where a1 > a2 with R2 where a2 > a1.",
         "b": "(b) is (a) with the inputs swapped, so on its own it is not symmetric.",
@@ -606,7 +581,7 @@ def winner_takes_all(answer):
     """Which network(s) give the winner all of y whichever input wins: none (set())."""
     q = "winner takes all"
     got = _letters(q, "winner_nets", answer)
-    return _choice_feedback(q, got, set(), {
+    return choices.judge(q, got, set(), {
         "a": "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1).",
         "b": "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2).",
         "c": "in (c) the loser always keeps half of its own value through its skip connection.",

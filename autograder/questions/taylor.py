@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from reference import taylor as ref
 
-from .. import symbolic
+from .. import choices, symbolic
 from ..feedback import CheckFailed, check, not_answered, passed
 from ..properties import Violation, arrays, as_array, assert_close, check_properties, decimals
 
@@ -465,33 +465,10 @@ CONSERVATION_OPTIONS = {"A": "sensitivity analysis", "B": "Taylor decomposition 
                         "C": "Taylor decomposition at the nearest root"}
 
 
-def _choices(question, name, answer, options):
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, str):
-        items = [c for c in answer.upper() if c.isalpha()]
-    elif isinstance(answer, (set, frozenset, list, tuple)):
-        items = []
-        for item in answer:
-            if not isinstance(item, str):
-                raise CheckFailed(question, f"`{name}` should contain option letters such as 'A', got {item!r}")
-            items += [c for c in item.upper() if c.isalpha()]
-    else:
-        raise CheckFailed(question, f"`{name}` should be a set of option letters, e.g. {{'A'}} or {{'A', 'C'}}; "
-                                    f"got {type(answer).__name__}")
-    unknown = sorted(set(items) - set(options))
-    if unknown:
-        raise CheckFailed(question, f"unknown option(s) {', '.join(unknown)}; the options are "
-                                    f"{', '.join(sorted(options))}")
-    if not items:
-        raise CheckFailed(question, f"`{name}` is empty: choose at least one of {', '.join(sorted(options))}")
-    return set(items)
-
-
 @check("which explanations conserve f(x)")
 def conservation_choice(answer):
     q = "which explanations conserve f(x)"
-    chosen = _choices(q, "mc_conservation", answer, CONSERVATION_OPTIONS)
+    chosen = choices.chosen(q, "mc_conservation", answer, CONSERVATION_OPTIONS)
     problems = []
     if "A" in chosen:
         problems.append("A: add up your R_sens. Is the sum f(x) = w^T x for every x? (Does it even contain x?)")
@@ -511,7 +488,7 @@ PATTERN_OPTIONS = {"A": "sensitivity analysis", "B": "Taylor decomposition at th
 @check("which heatmap pattern depends on the input")
 def pattern_choice(answer):
     q = "which heatmap pattern depends on the input"
-    chosen = _choices(q, "mc_pattern", answer, PATTERN_OPTIONS)
+    chosen = choices.chosen(q, "mc_pattern", answer, PATTERN_OPTIONS)
     problems = []
     if "A" in chosen:
         problems.append("A: R_i = w_i^2. Which symbol of the input appears in it?")

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from reference import vanishing as ref
 
-from .. import symbolic
+from .. import choices, symbolic
 from ..feedback import CheckFailed, check, not_answered, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
 
@@ -527,32 +527,10 @@ VANISHING_TERM_OPTIONS = {
 }
 
 
-def _choices(question, name, answer, options):
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, str):
-        items = [c for c in answer.upper() if c.isalpha()]
-    elif isinstance(answer, (set, frozenset, list, tuple)):
-        items = []
-        for item in answer:
-            if not isinstance(item, str):
-                raise CheckFailed(question, f"`{name}` should contain option letters such as 'A', got {item!r}")
-            items += [c for c in item.upper() if c.isalpha()]
-    else:
-        raise CheckFailed(question, f"`{name}` should be option letters, e.g. 'A' or {{'A', 'C'}}; "
-                                    f"got {type(answer).__name__}")
-    unknown = sorted(set(items) - set(options))
-    if unknown:
-        raise CheckFailed(question, f"unknown option(s) {', '.join(unknown)}; the options are {', '.join(sorted(options))}")
-    if not items:
-        raise CheckFailed(question, f"`{name}` is empty: choose one of {', '.join(sorted(options))}")
-    return set(items)
-
-
 @check("which term makes the gradient vanish")
 def vanishing_term(answer):
     q = "which term makes the gradient vanish"
-    chosen = _choices(q, "mc_vanishing", answer, VANISHING_TERM_OPTIONS)
+    chosen = choices.chosen(q, "mc_vanishing", answer, VANISHING_TERM_OPTIONS)
     if len(chosen) != 1:
         raise CheckFailed(q, "choose one option")
     (c,) = chosen
@@ -580,7 +558,7 @@ STATEMENT_OPTIONS = {
 @check("true statements about vanishing and exploding gradients")
 def statements(answer):
     q = "true statements about vanishing and exploding gradients"
-    chosen = _choices(q, "mc_statements", answer, STATEMENT_OPTIONS)
+    chosen = choices.chosen(q, "mc_statements", answer, STATEMENT_OPTIONS)
     problems = []
     if "A" not in chosen:
         problems.append("A: every factor of the chain has norm at most gamma sigma_max; what does (gamma sigma)^n "
