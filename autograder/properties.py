@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -103,11 +104,13 @@ def grading_settings(max_examples: int = 40) -> settings:
 
 
 def _fmt(value) -> str:
+    if hasattr(value, "detach"):   # a torch tensor reads like an array
+        value = value.detach().cpu().numpy()
     if isinstance(value, np.ndarray):
         return np.array2string(np.round(value, 4), separator=", ", max_line_width=100, threshold=60)
     if isinstance(value, float):
         return f"{value:.4g}"
-    return repr(value)
+    return textwrap.shorten(repr(value), 300, placeholder=" ...")
 
 
 def format_example(example: Mapping[str, Any]) -> str:

@@ -94,7 +94,7 @@ def main():
         lines += ["", f"![heatmaps](results/heatmaps-{dataset}.png)", "",
                   f"![class 1](results/heatmaps-{dataset}-class1.png)", "",
                   f"![distribution](results/distribution-{dataset}.png)", "",
-                  f"Wall time for this dataset, training and measuring both cells: {time.perf_counter() - t0:.0f} s.", ""]
+                  f"Wall time of this run for this dataset (training resumes from checkpoints in {args.build.name}/ if present): {time.perf_counter() - t0:.0f} s.", ""]
     lines += ["## The thesis's claim", "", "Deep cells spread relevance over the sequence where the data are; Shallow cells "
               "pile it on the last steps:", ""] + verdicts + [""]
     (OUT / "RESULTS.md").write_text("\n".join(lines))

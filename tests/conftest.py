@@ -4,6 +4,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import torch
+
+torch.set_num_threads(1)   # two xdist workers on two cores
 
 REPO = Path(__file__).resolve().parents[1]
 # nbgrader and jupyter look for their helpers (alembic, kernels) on PATH: this interpreter's first.

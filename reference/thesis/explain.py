@@ -105,8 +105,8 @@ def wasserstein_steps(p: torch.Tensor, q: torch.Tensor) -> float:
 
 
 def pixel_flipping(model: RecurrentClassifier, images: torch.Tensor, e: Explanation) -> torch.Tensor:
-    """Remove the most relevant chunks first (set them to 0) and record ``h_target``: (T + 1,) mean curve,
-    normalised by the unperturbed score. A faster drop (smaller area) means a more faithful ranking."""
+    """Remove the most relevant chunks first (set them to 0) and record ``h_target``: (T + 1,) the mean
+    score after removing k chunks, divided by the mean unperturbed score. A faster drop (smaller area) means a more faithful ranking."""
     order = e.per_step.argsort(1, descending=True)
     x = images.clone()
     w = model.width
@@ -118,8 +118,8 @@ def pixel_flipping(model: RecurrentClassifier, images: torch.Tensor, e: Explanat
                 for i, t in enumerate(order[:, k - 1].tolist()):
                     x[i, :, t * w:(t + 1) * w] = 0
             curve.append(model(x).gather(1, e.target[:, None])[:, 0])
-    curve = torch.stack(curve, 1)
-    return (curve / curve[:, :1].clamp(min=1e-12)).mean(0)
+    curve = torch.stack(curve, 1).mean(0)   # ratio of means: robust to samples whose score is near 0
+    return curve / curve[0]
 
 
 def flipping_area(curve: torch.Tensor) -> float:
