@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	# The CPU wheel of torch lies on disk; install it before anything can ask for torch.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,grading]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -48,7 +48,12 @@ def spd(rng, shape):
     return B @ B.T + 0.5 * np.eye(n)
 
 
-KINDS: dict[str, Sampler] = {"real": real, "positive": positive, "nonnegative": nonnegative, "spd": spd}
+def positive_integer(rng, shape):
+    return rng.integers(1, 10, size=shape) if shape else int(rng.integers(1, 10))
+
+
+KINDS: dict[str, Sampler] = {"real": real, "positive": positive, "nonnegative": nonnegative, "spd": spd,
+                             "positive_integer": positive_integer}
 
 
 @dataclass
@@ -229,6 +234,11 @@ def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterab
         return Verdict(False, f"your answer uses {', '.join(extra)}, which the question does not define; "
                               f"expected an expression in {', '.join(sorted(allowed_names)) or 'numbers only'}")
 
+    # Symbols are the question's by name, whatever assumptions the student declared them with.
+    by_name = {s.name: s for s in expected.free_symbols if isinstance(s, sympy.Symbol)}
+    student = student.xreplace({s: by_name[s.name] for s in student.free_symbols
+                                if isinstance(s, sympy.Symbol) and s.name in by_name and s != by_name[s.name]})
+
     # Stage 1: symbolic.
     try:
         if not is_matrix(expected) or isinstance(expected, sympy.MatrixBase):
@@ -251,6 +261,8 @@ def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterab
             got = evaluate(student, dims, values)
         except Exception as err:  # noqa: BLE001
             return Verdict(False, f"your expression cannot be evaluated: {type(err).__name__}: {err}")
+        if not np.all(np.isfinite(want)):
+            continue   # a draw where the reference itself is undefined (0/0) decides nothing
         if not _close(got, want):
             first_bad = first_bad or (dims, values, want, got)
         mask = np.abs(want) > 1e-9

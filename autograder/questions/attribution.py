@@ -1,0 +1,931 @@
+"""Checks for the ``attribution`` assignment (NUS tutorial 9 Q2-Q3, MIT 6.874 recitation 3, SUTD week 10).
+
+Code answers run on small test networks (float64, seeded) and are compared with :mod:`reference.attribution`
+and :mod:`reference.conv`, which the course's tests check against captum and torch. The properties that
+*define* the methods are checked with Hypothesis: completeness of integrated gradients,
+summation-to-delta of DeepLIFT, Grad-CAM = relu(CAM) / hw on a global-average-pooling network,
+exact recovery of a polynomial by LIME's weighted least squares. A failure names the property, the
+smallest example and, where a typical mistake explains the numbers, the mistake.
+
+Signatures the checks expect (the notebook states them):
+
+- ``conv2d(x, w, b, stride, padding)``: numpy, x (C, H, W), w (K, C, kh, kw), b (K,) -> (K, H_out, W_out);
+- ``quadrature_nodes(method, m) -> (alphas, weights)``, each of shape (m,);
+- ``integrated_gradients(f, x, baseline, alphas, weights)``: f maps (N, d) -> (N,); x, baseline (d,);
+  alphas, weights (m,) tensors -> (d,);
+- ``deeplift_rescale(model, x, baseline, target)``: a Sequential of Linear and ReLU; x, baseline (d,) -> (d,);
+- ``cam(model, x, target)`` and ``grad_cam(features, head, x, target)``: x (C, H, W) -> (h, w);
+- ``lime_surrogate(f, x0, Z, kernel_width, degree)``: numpy, f maps (N, 2) -> (N,); -> coefficients (P,).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import sympy
+import torch
+from hypothesis import strategies as st
+
+from reference import attribution as ref
+from reference import conv as ref_conv
+
+from .. import symbolic
+from ..choices import chosen, judge
+from ..feedback import CheckFailed, check, describe_exception, not_answered, passed
+from ..properties import Violation, arrays, as_array, check_properties, decimals
+
+DTYPE = torch.float64
+
+
+# --- shared helpers ------------------------------------------------------------------------------
+
+def _callable(question, name, fn):
+    if fn is None or fn is Ellipsis:
+        raise not_answered(question, name)
+    if not callable(fn):
+        raise CheckFailed(question, f"`{name}` should be a function, got {type(fn).__name__}")
+
+
+def _numbers(question, name, value, shape=None):
+    """A student's numeric answer as a float array (or a CheckFailed naming what was expected)."""
+    if value is None or value is Ellipsis:
+        raise not_answered(question, name)
+    try:
+        arr = np.asarray(value.detach().numpy() if hasattr(value, "detach") else value, dtype=float)
+    except (TypeError, ValueError):
+        raise CheckFailed(question, f"`{name}`: expected numbers, got {type(value).__name__} ({value!r:.80})") from None
+    if shape is not None and arr.shape != shape:
+        raise CheckFailed(question, f"`{name}`: expected shape {shape}, got {arr.shape}")
+    return arr
+
+
+def _call(fn, *args):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
+def _result(fn, args, what, shape):
+    """Call a student's function on a property example; its errors become readable violations."""
+    try:
+        out = _call(fn, *args)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001
+        raise Violation(f"{what} raised {describe_exception(err)}") from None
+    arr = as_array(out, what)
+    if arr.shape != tuple(shape):
+        raise Violation(f"{what} returned shape {arr.shape}; expected {tuple(shape)}")
+    if not np.all(np.isfinite(arr)):
+        raise Violation(f"{what} contains NaN or infinity (a division by zero?)", got=arr)
+    return arr
+
+
+def _properties(question, props, strategy, fixed=(), *, max_examples=30):
+    """:func:`check_properties`, but first on a few fixed, readable examples: a typical mistake fails
+    there at once (no shrinking to wait for), with the same message format."""
+    for example in fixed:
+        for name, prop in props.items():
+            try:
+                prop(**example)
+            except NotImplementedError:
+                raise CheckFailed(question, "the function is not implemented yet (it raises NotImplementedError)") from None
+            except Exception:  # noqa: BLE001 - report it exactly as check_properties would
+                check_properties(question, {name: prop}, st.just(example), max_examples=1)
+    return check_properties(question, props, strategy, max_examples=max_examples)
+
+
+def _choice(question, name, answer, statements):
+    """Multiple select over lettered statements ``{letter: (true?, why)}`` (``autograder.choices``)."""
+    got = chosen(question, name, answer, statements, allow_empty=True)
+    want = {key for key, (truth, _) in statements.items() if truth}
+    return judge(question, got, want, {key: why for key, (_, why) in statements.items()})
+
+
+# =================================================================================================
+# 1. Convolution arithmetic (MIT recitation)
+# =================================================================================================
+
+def _conv_case():
+    def build(dims):
+        C, K, kh, kw, H, W, s, p = dims
+        return st.fixed_dictionaries({"x": arrays((C, H, W), -3, 3, 1.0), "w": arrays((K, C, kh, kw), -2, 2, 1.0),
+                                      "b": arrays((K,), -2, 2, 1.0), "stride": st.just(s), "padding": st.just(p)})
+
+    dims = st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 3), st.integers(1, 3),
+                     st.integers(3, 6), st.integers(3, 6), st.integers(1, 2), st.integers(0, 1))
+    return dims.flatmap(build)
+
+
+@check("convolution")
+def conv2d(fn, *, max_examples: int = 40):
+    """``fn(x, w, b, stride, padding)`` against ``torch.nn.functional.conv2d`` (via reference.conv)."""
+    q = "convolution"
+    _callable(q, "conv2d", fn)
+
+    def agrees_with_torch(x, w, b, stride, padding):
+        want = ref_conv.conv2d(x, w, b, stride, padding)
+        try:
+            got = as_array(_call(fn, x.copy(), w.copy(), b.copy(), stride, padding), "conv2d(x, w, b, stride, padding)")
+        except NotImplementedError:
+            raise
+        except Violation:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise Violation(f"conv2d raised {describe_exception(err)}") from None
+        if got.shape != want.shape:
+            H, W = x.shape[1:]
+            kh, kw = w.shape[2:]
+            raise Violation(f"wrong output shape {got.shape}; expected (K, H_out, W_out) = {want.shape} with "
+                            f"H_out = floor((H + 2 padding - kh) / stride) + 1 = floor(({H} + {2 * padding} - {kh}) / "
+                            f"{stride}) + 1 (and the same for W = {W}, kw = {kw})")
+        if np.allclose(got, want, atol=1e-8):
+            return
+        if np.allclose(got, ref_conv.conv2d(x, w[..., ::-1, ::-1], b, stride, padding), atol=1e-8):
+            raise Violation("you flipped the kernel (the textbook convolution); the recitation's S(i, j) = "
+                            "sum_m sum_n I(i + m, j + n) W(m, n), like torch's conv2d, does not flip it",
+                            expected=want, got=got)
+        if np.allclose(got, ref_conv.conv2d(x, w, None, stride, padding), atol=1e-8):
+            raise Violation("the bias is missing: add b[k] to every output of channel k", expected=want, got=got)
+        if np.allclose(got, ref_conv.conv2d(x, w, b * x.shape[0], stride, padding), atol=1e-8) and x.shape[0] > 1:
+            raise Violation("the bias is added once per input channel; add b[k] once, after summing over the "
+                            "channels", expected=want, got=got)
+        raise Violation("does not match torch.nn.functional.conv2d", expected=want, got=got)
+
+    fixed = [dict(x=np.array([[[1.0, 2, 0, 1], [0, 1, 3, 0], [2, 0, 1, 1]]]), w=np.array([[[[1.0, 2], [0, -1]]]]),
+                  b=np.array([1.0]), stride=1, padding=0),
+             dict(x=np.arange(32.0).reshape(2, 4, 4) % 5 - 2, w=np.arange(36.0).reshape(2, 2, 3, 3) % 3 - 1,
+                  b=np.array([1.0, -1.0]), stride=2, padding=1)]
+    return _properties(q, {"agreement with torch's conv2d": agrees_with_torch}, _conv_case(), fixed,
+                       max_examples=max_examples)
+
+
+@check("the recitation's convolutions")
+def worked_examples(feature_5x5, rgb_channel_sums, rgb_output):
+    """The slide's 5x5 example (3x3 feature), the RGB example's channel sums at output (0, 0) (the slide
+    prints those at (0, 1)), and the top-left 2 x 2 block of its output (the slide prints the first row)."""
+    q = "the recitation's convolutions"
+    ex = ref_conv.WORKED_5X5
+    got = _numbers(q, "feature_5x5", feature_5x5)
+    want = ref_conv.worked_output(ex)
+    if got.shape != want.shape:
+        hint = " Pad only if the slide pads: this one slides the 3x3 kernel inside the 5x5 image (no padding)." \
+            if got.shape == (5, 5) else ""
+        raise CheckFailed(q, f"`feature_5x5`: expected the 3 x 3 convolved feature, got shape {got.shape}.{hint}")
+    if not np.allclose(got, want):
+        if np.allclose(got, want.T):
+            raise CheckFailed(q, "`feature_5x5` is transposed: row i of the output is the kernel's i-th row position")
+        raise CheckFailed(q, f"`feature_5x5`: expected {want.astype(int).tolist()}, got {np.round(got, 3).tolist()}")
+
+    rgb = ref_conv.WORKED_RGB
+    sums = _numbers(q, "rgb_channel_sums", rgb_channel_sums)
+    want_sums = np.array(ref_conv.WORKED_RGB_CHANNEL_SUMS[(0, 0)])
+    if sums.shape != (3,):
+        raise CheckFailed(q, f"`rgb_channel_sums`: expected three numbers (red, green, blue), got shape {sums.shape}")
+    if not np.allclose(sums, want_sums):
+        if np.allclose(sums, ref_conv.WORKED_RGB_CHANNEL_SUMS[(0, 1)]):
+            raise CheckFailed(q, "`rgb_channel_sums`: those are the slide's sums at output (0, 1); the question asks "
+                                 "for output (0, 0), one column to the left")
+        if np.allclose(sums, np.einsum("cmn,cmn->c", rgb.image[:, :3, :3], rgb.kernel)):
+            raise CheckFailed(q, "`rgb_channel_sums`: the slide's image has a border of zeros (padding 1): output "
+                                 "(0, 0) sees the padded rows 0-2 and columns 0-2, i.e. the zero row and column")
+        raise CheckFailed(q, f"`rgb_channel_sums`: expected the three sums at output (0, 0), got {sums.tolist()}")
+
+    out = _numbers(q, "rgb_output", rgb_output)
+    want_out = ref_conv.worked_output(rgb)[:2, :2]
+    if out.shape != (2, 2):
+        raise CheckFailed(q, f"`rgb_output`: expected the top-left 2 x 2 block of the output, got shape {out.shape}")
+    if not np.allclose(out, want_out):
+        nopad = ref_conv.conv2d(rgb.image, rgb.kernel[None], np.array([rgb.bias]))[0, :2, :2]
+        if np.allclose(out, want_out - rgb.bias):
+            raise CheckFailed(q, "`rgb_output`: add the bias (1) to the sum over the three channels")
+        if np.allclose(out, nopad):
+            raise CheckFailed(q, "`rgb_output`: pad the image with one pixel of zeros first (the slide's border)")
+        if np.allclose(out, want_out.T):
+            raise CheckFailed(q, "`rgb_output` is transposed: rows are the output's i, columns its j")
+        raise CheckFailed(q, f"`rgb_output`: the slide prints output (0, 0) = -25 and (0, 1) = 466; your block is "
+                             f"{np.round(out, 3).tolist()}")
+    return passed(q, "the 3x3 feature, the channel sums at (0, 0) and the outputs -25, 466 as on the slides")
+
+
+# --- the output size formula ------------------------------------------------------------------
+
+SIZE_SYMBOLS = sympy.symbols("n k s p d", positive=True)
+n_, k_, s_, p_, d_ = SIZE_SYMBOLS
+SIZE_DOMAIN = symbolic.Domain(kinds={name: "positive" for name in "nkspd"})
+SIZE_EXPECTED = ref_conv.output_size_expr(n_, k_, s_, p_, d_)
+_SM = symbolic.Mistake
+SIZE_MISTAKES = [
+    _SM((n_ + 2 * p_ - k_) / s_ + 1, "that is the formula without dilation (d = 1): a dilated kernel's taps are d "
+                                     "pixels apart, so it spans d (k - 1) + 1 pixels"),
+    _SM((n_ + 2 * p_ - d_ * k_) / s_ + 1, "the effective kernel size is d (k - 1) + 1 (k taps, k - 1 gaps of d), not d k"),
+    _SM((n_ + p_ - d_ * (k_ - 1) - 1) / s_ + 1, "padding is added on both sides: n + 2p"),
+    _SM((n_ + 2 * p_ - d_ * (k_ - 1) - 1) / s_, "count the first position of the window too: + 1"),
+    _SM((n_ + 2 * p_ - d_ * (k_ - 1)) / s_ + 1, "off by one: the window covers d (k - 1) + 1 pixels, so the last "
+                                                 "start position is n + 2p - d (k - 1) - 1"),
+    _SM((n_ - d_ * (k_ - 1) - 1) / s_ + 1, "the padding is missing: pad p pixels on each side"),
+    _SM((n_ + 2 * p_ - d_ * (k_ - 1) - 1) * s_ + 1, "divide by the stride: the window jumps s pixels at a time"),
+    _SM((n_ + 2 * p_ - d_ * (k_ - 1) - 1) / s_ - 1, "the first window position adds 1, it does not subtract 1"),
+]
+
+
+def _drop_floor(expr):
+    return expr.replace(sympy.floor, lambda arg: arg)
+
+
+@check("output size formula")
+def output_size_formula(answer):
+    """The output size ``(n + 2p - d(k - 1) - 1)/s + 1`` in the symbols ``n, k, s, p, d`` (a ``floor`` of
+    the fraction is accepted: it is exact when s divides)."""
+    q = "output size formula"
+    if answer is None or answer is Ellipsis:
+        raise not_answered(q, "out_size")
+    try:
+        expr = symbolic.coerce(answer, {str(x): x for x in SIZE_SYMBOLS})
+    except ValueError as err:
+        raise CheckFailed(q, str(err)) from None
+    if isinstance(expr, sympy.Basic) and expr.has(sympy.ceiling):
+        raise CheckFailed(q, "write the formula with floor (or without rounding, assuming s divides "
+                             "n + 2p - d(k - 1) - 1); ceil gives a different size when s does not divide")
+    if isinstance(expr, sympy.Basic):  # match the symbols by name, whatever assumptions the student declared
+        expr = expr.xreplace({x: sympy.Symbol(x.name, positive=True) for x in expr.free_symbols
+                              if isinstance(x, sympy.Symbol) and x.name in "nkspd"})
+    note = ""
+    if isinstance(expr, sympy.Basic) and expr.has(sympy.floor):
+        expr, note = _drop_floor(expr), "floor dropped: exact when s divides n + 2p - d(k - 1) - 1"
+    verdict = symbolic.compare(expr, SIZE_EXPECTED, SIZE_DOMAIN, mistakes=SIZE_MISTAKES, allowed=set("nkspd"))
+    if not verdict.ok:
+        raise CheckFailed(q, verdict.reason)
+    return passed(q, note)
+
+
+@check("tracking the sizes")
+def tracking_sizes(shape_conv, shape_pool, cnn_sizes, dilated_size):
+    """The recitation's 28x28x1 -> (24, 24, 3) -> (12, 12, 3), the digit CNN's sides (14, 7, 7), and
+    ``output_size(28, k=3, s=2, p=1, d=2) = 13``."""
+    q = "tracking the sizes"
+    for name, value, want, hint in [
+        ("shape_conv", shape_conv, ref_conv.TRACKING["conv"],
+         {(24, 24, 1): "m = 3 kernels give 3 output channels", (28, 28, 3): "no padding here: 28 - 5 + 1",
+          (23, 23, 3): "n - k + 1, not n - k"}),
+        ("shape_pool", shape_pool, ref_conv.TRACKING["pool"],
+         {(12, 12, 1): "pooling keeps the number of channels", (23, 23, 3): "the pool's stride is 2",
+          (11, 11, 3): "floor((24 - 2) / 2) + 1 = 12"}),
+        ("cnn_sizes", cnn_sizes, (14, 7, 7),
+         {(13, 6, 6): "with padding: floor((28 + 2*2 - 5) / 2) + 1 = 14", (24, 22, 20): "the strides are 2, 2 and 1",
+          (14, 7, 5): "the last layer pads by 1: a 3x3 kernel with padding 1 and stride 1 keeps the size",
+          (12, 5, 3): "the layers pad: (kernel, stride, padding) = (5, 2, 2), (3, 2, 1), (3, 1, 1)"}),
+        ("dilated_size", dilated_size, (ref_conv.output_size(28, 3, 2, 1, 2),),
+         {(13.5,): "round down: floor((28 + 2 - 2*(3 - 1) - 1) / 2) + 1", (12.5,): "floor, then + 1",
+          (14,): "the dilated 3x3 kernel spans d (k - 1) + 1 = 5 pixels", (12,): "floor(25 / 2) = 12, then + 1"}),
+    ]:
+        got = _numbers(q, name, value).reshape(-1)
+        want = np.array(want, dtype=float).reshape(-1)
+        if got.shape == want.shape and np.allclose(got, want):
+            continue
+        why = hint.get(tuple(float(v) for v in got), "")
+        show = tuple(int(v) for v in want) if len(want) > 1 else int(want[0])
+        mine = tuple(np.round(got, 3).tolist()) if got.size > 1 else float(got[0]) if got.size else "()"
+        raise CheckFailed(q, f"`{name}`: expected {show}, got {mine}" + (f". Hint: {why}" if why else ""))
+    return passed(q)
+
+
+EQUIVARIANCE = {
+    "A": (True, "with circular padding a stride-1 convolution commutes with every circular shift (test it with "
+              "your conv2d and np.roll)."),
+    "B": (False, "2x2 max pooling with stride 2 merges pixel pairs; shifting the input by one pixel changes which "
+               "pixels share a window, so the output is not a shifted copy."),
+    "C": (True, "with stride 2 the output moves by one pixel when the input moves by two."),
+    "D": (False, "equivariance means the output shifts *with* the input; an output that does not change is "
+               "invariance."),
+    "E": (True, "the stride-1 circular convolutions shift their maps with the input (statement A), and global "
+              "average pooling sums over all positions, so the score does not change."),
+}
+
+
+@check("translation equivariance")
+def equivariance_statements(answer):
+    """Multiple select over ``EQUIVARIANCE``: {A, C, E}."""
+    return _choice("translation equivariance", "equivariance_true", answer, EQUIVARIANCE)
+
+
+# =================================================================================================
+# 2. Gradient explanations of a linear model (SUTD)
+# =================================================================================================
+
+LINEAR = {
+    "A": (True, "r_d = (df/dx_d)^2 = w_d^2 contains no x at all."),
+    "B": (False, "w_d^2 >= 0 has no sign: it cannot say whether w_d x_d pushes f(x) up or down."),
+    "C": (True, "x_d df/dx_d = w_d x_d, and sum_d w_d x_d = f(x) for f(x) = w^T x."),
+    "D": (False, "the sensitivity w_d^2 does not depend on x_d at all: it ignores the scale of x_d."),
+    "E": (True, "for a linear f the gradient is the same w at every point of the path, so IG = (x - 0) * w."),
+}
+
+
+@check("gradients of a linear model")
+def linear_statements(answer):
+    """Multiple select over ``LINEAR``: {A, C, E}."""
+    return _choice("gradients of a linear model", "linear_true", answer, LINEAR)
+
+
+# =================================================================================================
+# 3. Integrated gradients (MIT recitation)
+# =================================================================================================
+
+@check("quadrature nodes")
+def quadrature_nodes(fn):
+    """``fn(method, m) -> (alphas, weights)`` for the five rules and m = 2, 3, 5, 8 (order of the
+    nodes free)."""
+    q = "quadrature nodes"
+    _callable(q, "quadrature_nodes", fn)
+    for method in ref.QUADRATURES:
+        for m in (2, 3, 5, 8):
+            want_a, want_w = ref.quadrature(method, m)
+            try:
+                out = _call(fn, method, m)
+            except NotImplementedError:
+                raise CheckFailed(q, "the function is not implemented yet (it raises NotImplementedError)") from None
+            except Exception as err:  # noqa: BLE001
+                raise CheckFailed(q, f"quadrature_nodes({method!r}, {m}) raised {describe_exception(err)}") from None
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
+                raise CheckFailed(q, f"quadrature_nodes({method!r}, {m}) should return the pair (alphas, weights)")
+            try:
+                a, w = (np.asarray(v.detach().numpy() if hasattr(v, "detach") else v, dtype=float).reshape(-1)
+                        for v in out)
+            except (TypeError, ValueError):
+                raise CheckFailed(q, f"quadrature_nodes({method!r}, {m}): alphas and weights should be arrays of "
+                                     f"numbers") from None
+            if a.shape != (m,) or w.shape != (m,):
+                raise CheckFailed(q, f"quadrature_nodes({method!r}, {m}): expected {m} nodes and {m} weights, got "
+                                     f"{a.size} and {w.size}")
+            order = np.argsort(a, kind="stable")
+            a, w = a[order], w[order]
+            if np.allclose(a, want_a, atol=1e-9) and np.allclose(w, want_w, atol=1e-9):
+                continue
+            where = f"quadrature_nodes({method!r}, {m})"
+            if not np.isclose(w.sum(), 1.0):
+                extra = ""
+                if method == "riemann_trapezoid" and np.isclose(w.sum(), (m - 1) / m):
+                    extra = " (m trapezoid nodes 0, 1/(m-1), ..., 1 are 1/(m-1) apart: weights (1/2, 1, ..., 1, 1/2)/(m-1))"
+                elif method == "gausslegendre" and np.isclose(w.sum(), 2.0):
+                    extra = " (numpy's Gauss-Legendre weights are for [-1, 1], of length 2: halve them)"
+                raise CheckFailed(q, f"{where}: the weights sum to {w.sum():.4g}; they must sum to 1, the integral of "
+                                     f"the constant 1 over [0, 1]{extra}")
+            if method == "gausslegendre" and a.min() < 0:
+                raise CheckFailed(q, f"{where}: nodes outside [0, 1]: map numpy's nodes t in [-1, 1] to "
+                                     f"alpha = (t + 1) / 2")
+            swapped = {"riemann_left": "riemann_right", "riemann_right": "riemann_left"}.get(method)
+            if swapped and np.allclose(a, ref.quadrature(swapped, m)[0]):
+                raise CheckFailed(q, f"{where}: those are the nodes of {swapped}")
+            raise CheckFailed(q, f"{where}: expected alphas {np.round(want_a, 4).tolist()} and weights "
+                                 f"{np.round(want_w, 4).tolist()}, got {np.round(a, 4).tolist()} and "
+                                 f"{np.round(w, 4).tolist()}")
+    return passed(q, "five rules, m = 2, 3, 5, 8")
+
+
+ACTIVATIONS = {"tanh": torch.nn.Tanh, "softplus": torch.nn.Softplus, "relu": torch.nn.ReLU}
+
+
+def _mlp(seed, sizes, activation="relu"):
+    torch.manual_seed(seed)
+    layers = []
+    for i, (j, k) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(torch.nn.Linear(j, k))
+        if i < len(sizes) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return torch.nn.Sequential(*layers).to(DTYPE)
+
+
+def _scalar_f(net, target=0):
+    def f(X):
+        return net(X)[:, target]
+    return f
+
+
+def _ig_case(activations=("tanh", "softplus", "relu"), rules=("riemann_right", "gausslegendre")):
+    def build(d):
+        return st.fixed_dictionaries({
+            "x": arrays((d,), -2, 2, 0.5), "baseline": arrays((d,), -2, 2, 0.5), "seed": st.integers(0, 50),
+            "hidden": st.integers(1, 4), "activation": st.sampled_from(activations), "rule": st.sampled_from(rules),
+            "m": st.sampled_from([4, 8, 16])})
+
+    return st.integers(1, 4).flatmap(build)
+
+
+def _ig_call(fn, net, x, baseline, alphas, weights):
+    f = _scalar_f(net)
+    args = (f, torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE),
+            torch.tensor(alphas, dtype=DTYPE), torch.tensor(weights, dtype=DTYPE))
+    return _result(fn, args, "integrated_gradients(f, x, baseline, alphas, weights)", x.shape)
+
+
+def _ig_diagnose(net, x, baseline, alphas, weights, got, want):
+    xt, bt = torch.tensor(x, dtype=DTYPE)[None], torch.tensor(baseline, dtype=DTYPE)[None]
+    a = torch.tensor(alphas, dtype=DTYPE)[:, None]
+    grads = ref.gradient(net, bt + a * (xt - bt), 0).numpy()           # (m, d)
+    avg = (weights[:, None] * grads).sum(0)
+    candidates = [
+        (avg, "you returned the averaged gradient: multiply by (x - baseline)"),
+        (ref.gradient(net, xt, 0).numpy()[0] * (x - baseline),
+         "that is gradient x (x - baseline) at x alone: average the gradient over the points of the path"),
+        (grads.sum(0) * (x - baseline), "multiply each gradient by its weight w_k (the sum of the weights is 1)"),
+        (grads.mean(0) * (x - baseline) if not np.allclose(weights, weights.mean()) else None,
+         "use the quadrature weights w_k, not a plain mean (they differ for this rule)"),
+        (ref.integrated_gradients(net, bt, xt, 0, nodes=(alphas, weights)).attributions.numpy()[0],
+         "you swapped x and the baseline: the path runs from the baseline to x, x' + alpha (x - x'), and the "
+         "factor is (x - x')"),
+    ]
+    for cand, hint in candidates:
+        if cand is not None and np.allclose(got, cand, atol=1e-7) and not np.allclose(cand, want, atol=1e-7):
+            return hint
+    return None
+
+
+def _ig_agrees(fn):
+    def prop(x, baseline, seed, hidden, activation, rule, m):
+        net = _mlp(seed, (len(x), hidden, 1), activation)
+        alphas, weights = ref.quadrature(rule, m)
+        got = _ig_call(fn, net, x, baseline, alphas, weights)
+        want = ref.integrated_gradients(net, torch.tensor(x)[None], torch.tensor(baseline)[None], 0,
+                                        nodes=(alphas, weights)).attributions.numpy()[0]
+        if not np.allclose(got, want, rtol=1e-6, atol=1e-8):
+            hint = _ig_diagnose(net, x, baseline, alphas, weights, got, want)
+            raise Violation(f"does not match (x - x') * sum_k w_k grad f(x' + alpha_k (x - x')) on a {activation} "
+                            f"network ({rule} nodes, m = {m})" + (f": {hint}" if hint else ""),
+                            expected=want, got=got)
+
+    return prop
+
+
+def _ig_linear_complete(fn):
+    def prop(x, baseline, seed, hidden, activation, rule, m):
+        net = _mlp(seed, (len(x), 1))
+        alphas, weights = ref.quadrature(rule, m)
+        got = _ig_call(fn, net, x, baseline, alphas, weights)
+        delta = float(ref.score(net, torch.tensor(x)[None], 0) - ref.score(net, torch.tensor(baseline)[None], 0))
+        if not np.isclose(got.sum(), delta, rtol=1e-6, atol=1e-8):
+            want = ref.integrated_gradients(net, torch.tensor(x)[None], torch.tensor(baseline)[None], 0,
+                                            nodes=(alphas, weights)).attributions.numpy()[0]
+            hint = _ig_diagnose(net, x, baseline, alphas, weights, got, want)
+            raise Violation("completeness fails on a linear model f(x) = w.x + b, where every quadrature rule is "
+                            "exact: sum_d R_d must be f(x) - f(x')" + (f". Likely: {hint}" if hint else ""),
+                            expected=delta, got=float(got.sum()))
+
+    return prop
+
+
+@check("integrated gradients")
+def integrated_gradients(fn, *, max_examples: int = 30):
+    """``fn(f, x, baseline, alphas, weights)`` on small tanh / softplus / ReLU networks against the
+    reference with the same nodes, and completeness on linear models (where every rule is exact)."""
+    q = "integrated gradients"
+    _callable(q, "integrated_gradients", fn)
+    props = {"agreement with the formula": _ig_agrees(fn), "completeness on a linear model": _ig_linear_complete(fn)}
+    fixed = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, hidden=3, activation="tanh",
+                  rule="riemann_right", m=4),
+             dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.zeros(3), seed=1, hidden=2, activation="relu",
+                  rule="gausslegendre", m=8)]
+    return _properties(q, props, _ig_case(), fixed, max_examples=max_examples)
+
+
+@check("integrated gradients: completeness")
+def integrated_gradients_completeness(fn, *, max_examples: int = 25):
+    """Completeness on smooth networks: with 24 Gauss-Legendre nodes the gap
+    ``f(x) - f(x') - sum_d R_d`` is below 1e-6."""
+    q = "integrated gradients: completeness"
+    _callable(q, "integrated_gradients", fn)
+
+    def complete(x, baseline, seed, hidden, activation, rule, m):
+        net = _mlp(seed, (len(x), hidden, hidden, 1), activation)
+        alphas, weights = ref.quadrature("gausslegendre", 24)
+        got = _ig_call(fn, net, x, baseline, alphas, weights)
+        delta = float(ref.score(net, torch.tensor(x)[None], 0) - ref.score(net, torch.tensor(baseline)[None], 0))
+        if abs(got.sum() - delta) > 1e-6 * max(1.0, abs(delta)):
+            raise Violation(f"the completeness gap f(x) - f(x') - sum_d R_d = {delta - got.sum():.3g} on a smooth "
+                            f"({activation}) network with 24 Gauss-Legendre nodes; it should be below 1e-6",
+                            expected=delta, got=float(got.sum()))
+
+    return check_properties(q, {"completeness (smooth networks)": complete},
+                            _ig_case(activations=("tanh", "softplus")), max_examples=max_examples)
+
+
+IG_STATEMENTS = {
+    "A": (True, "left and right Riemann sums have an error of order 1/m: doubling m halves the gap (the slope "
+              "-1 in the log-log figure)."),
+    "B": (True, "the midpoint and trapezoid rules are exact for linear integrands, error of order 1/m^2 (slope -2)."),
+    "C": (True, "m Gauss-Legendre nodes integrate every polynomial of degree <= 2m - 1 exactly; that is why its "
+              "gap falls fastest on a smooth network."),
+    "D": (False, "along the path a ReLU network's gradient is piecewise constant with jumps where a ReLU switches: "
+               "no rule with a fixed m is exact, and Gauss-Legendre loses most of its advantage."),
+    "E": (False, "gradient x input sums to f(x) - f(0) only for (positively homogeneous) special cases such as "
+               "linear models or bias-free ReLU networks, not on any network."),
+}
+
+
+@check("quadrature rules")
+def ig_statements(answer):
+    """Multiple select over ``IG_STATEMENTS``: {A, B, C}."""
+    return _choice("quadrature rules", "ig_true", answer, IG_STATEMENTS)
+
+
+# =================================================================================================
+# 4. DeepLIFT, rescale rule (MIT recitation)
+# =================================================================================================
+
+@check("the rescale rule by hand")
+def rescale_example(slope, contribution, gradient_contribution):
+    """The recitation's ReLU example: baseline input 2, input -2 -> slope 0.5, contribution -2, and the
+    gradient's contribution 0 (saturation)."""
+    q = "the rescale rule by hand"
+    got = [float(_numbers(q, name, v, ())) for name, v in
+           (("slope", slope), ("contribution", contribution), ("gradient_contribution", gradient_contribution))]
+    m = float(ref.rescale_multiplier(-2.0, 2.0))
+    want = [m, -4.0 * m, 0.0]
+    if not np.isclose(got[0], want[0]):
+        hint = " (Delta y / Delta x: the output falls by 2 while the input falls by 4)"
+        if np.isclose(got[0], 2.0):
+            hint = ": that is Delta x / Delta y; the slope is Delta y / Delta x"
+        elif np.isclose(got[0], 0.0):
+            hint = ": that is the gradient at x = -2; the rescale rule uses the secant slope Delta y / Delta x"
+        raise CheckFailed(q, f"`slope`: expected {want[0]:g}, got {got[0]:g}{hint}")
+    if not np.isclose(got[1], want[1]):
+        hint = ": the contribution is Delta x * slope = (-4)(0.5); it must equal Delta y" if np.isclose(abs(got[1]), 2) \
+            else ": Delta x times the slope"
+        raise CheckFailed(q, f"`contribution`: expected {want[1]:g}, got {got[1]:g}{hint}")
+    if not np.isclose(got[2], want[2]):
+        raise CheckFailed(q, f"`gradient_contribution`: expected 0, got {got[2]:g}: the ReLU's gradient at x = -2 "
+                             f"is 0, so gradient x Delta x misses the whole change (saturation)")
+    return passed(q, "slope 0.5, contribution -2 = Delta y, gradient x Delta x = 0")
+
+
+def _dl_case():
+    def build(dims):
+        d, h1, h2, classes = dims
+        return st.fixed_dictionaries({
+            "x": arrays((d,), -2, 2, 0.5), "baseline": arrays((d,), -2, 2, 0.5), "seed": st.integers(0, 50),
+            "sizes": st.just((d, h1, h2, classes) if h2 else (d, h1, classes)),
+            "target": st.integers(0, classes - 1)})
+
+    return st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3)).flatmap(build)
+
+
+def _dl_call(fn, net, x, baseline, target):
+    args = (net, torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE), target)
+    return _result(fn, args, "deeplift_rescale(model, x, baseline, target)", x.shape)
+
+
+def _dl_diagnose(net, x, baseline, target, got, want):
+    xt, bt = torch.tensor(x, dtype=DTYPE)[None], torch.tensor(baseline, dtype=DTYPE)[None]
+    grad_x = ref.gradient(net, xt, target).numpy()[0]
+    candidates = [
+        (grad_x * (x - baseline), "at each ReLU you used its gradient at x (0 or 1); the rescale rule uses the "
+                                   "slope (relu(z) - relu(z')) / (z - z') between x and the baseline"),
+        (ref.gradient(net, bt, target).numpy()[0] * (x - baseline),
+         "you used the gradients at the baseline; use the secant slope between x and the baseline"),
+        (want / np.where(x - baseline == 0, 1, x - baseline), "multiply the multipliers by (x - baseline)"),
+        (ref.deeplift_rescale(net, xt, None, target).attributions.numpy()[0],
+         "that is DeepLIFT against the zero baseline: use the given baseline"),
+    ]
+    for cand, hint in candidates:
+        if np.allclose(got, cand, atol=1e-7) and not np.allclose(cand, want, atol=1e-7):
+            return hint
+    return None
+
+
+def _dl_properties(fn):
+    def summation_to_delta(x, baseline, seed, sizes, target):
+        net = _mlp(seed, sizes)
+        got = _dl_call(fn, net, x, baseline, target)
+        delta = float(ref.score(net, torch.tensor(x)[None], target) - ref.score(net, torch.tensor(baseline)[None], target))
+        if not np.isclose(got.sum(), delta, rtol=1e-6, atol=1e-8):
+            want = ref.deeplift_rescale(net, torch.tensor(x)[None], torch.tensor(baseline)[None], target).attributions
+            hint = _dl_diagnose(net, x, baseline, target, got, want.numpy()[0])
+            raise Violation("summation-to-delta fails: sum_d R_d must equal f_t(x) - f_t(x')"
+                            + (f". Likely: {hint}" if hint else ""), expected=delta, got=float(got.sum()))
+
+    def agrees(x, baseline, seed, sizes, target):
+        net = _mlp(seed, sizes)
+        got = _dl_call(fn, net, x, baseline, target)
+        want = ref.deeplift_rescale(net, torch.tensor(x)[None], torch.tensor(baseline)[None], target).attributions.numpy()[0]
+        if not np.allclose(got, want, rtol=1e-6, atol=1e-8):
+            hint = _dl_diagnose(net, x, baseline, target, got, want)
+            raise Violation("does not match DeepLIFT-rescale (the rescale multipliers, layer by layer)"
+                            + (f": {hint}" if hint else ""), expected=want, got=got)
+
+    return {"summation-to-delta": summation_to_delta, "agreement with the rescale rule": agrees}
+
+
+@check("DeepLIFT rescale")
+def deeplift_rescale(fn, *, max_examples: int = 30):
+    """``fn(model, x, baseline, target)`` on small ReLU networks: summation-to-delta and agreement with
+    the reference (which equals captum's DeepLift)."""
+    q = "DeepLIFT rescale"
+    _callable(q, "deeplift_rescale", fn)
+    fixed = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, sizes=(2, 3, 2), target=1),
+             dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.array([-0.5, 0.0, 1.0]), seed=1, sizes=(3, 4, 3, 2),
+                  target=0)]
+    return _properties(q, _dl_properties(fn), _dl_case(), fixed, max_examples=max_examples)
+
+
+@check("DeepLIFT rescale: where x and the baseline agree")
+def deeplift_edge_cases(fn):
+    """x equal to the baseline (every z = z'), and x differing in one coordinate: no NaN, and the
+    multiplier of a ReLU with z = z' is its gradient."""
+    q = "DeepLIFT rescale: where x and the baseline agree"
+    _callable(q, "deeplift_rescale", fn)
+    net = _mlp(3, (3, 4, 4, 2))
+    cases = [("x equal to the baseline", np.array([0.5, -1.0, 2.0]), np.array([0.5, -1.0, 2.0])),
+             ("x and the baseline differ only in x_1", np.array([0.5, -1.0, 2.0]), np.array([0.5, 1.5, 2.0])),
+             ("x = baseline = 0", np.zeros(3), np.zeros(3))]
+    for what, x, b in cases:
+        try:
+            got = _dl_call(fn, net, x, b, 1)
+        except Violation as v:
+            raise CheckFailed(q, f"{what}: {v.message}. Where z = z' the slope 0/0 is undefined: use the ReLU's "
+                                 f"gradient there (1 if z > 0 else 0), e.g. with torch.where") from None
+        want = ref.deeplift_rescale(net, torch.tensor(x)[None], torch.tensor(b)[None], 1).attributions.numpy()[0]
+        if not np.allclose(got, want, atol=1e-8):
+            raise CheckFailed(q, f"{what}: expected {np.round(want, 4).tolist()}, got {np.round(got, 4).tolist()}")
+    return passed(q, "no NaN where z = z'")
+
+
+GUIDED = {
+    "A": (True, "rule 1: a neuron whose forward input is negative is switched off (as in ordinary backprop)."),
+    "B": (True, "rule 2: gradients arriving negative at a ReLU are set to 0 (only signals that increase f pass)."),
+    "C": (False, "the map at the input is W_1^T g with g >= 0 but W_1 of both signs: it can be negative. It is "
+               "non-negative only in special cases, e.g. when the input enters a ReLU directly."),
+    "D": (True, "rule 1 alone is exactly the derivative of relu, i.e. plain backprop: the gradient."),
+    "E": (False, "guided backprop distributes no conserved quantity; its map does not sum to f(x) (SUTD: a "
+               "heuristic without theoretical underpinning)."),
+}
+
+
+@check("guided backprop")
+def guided_statements(answer):
+    """Multiple select over ``GUIDED``: {A, B, D}."""
+    return _choice("guided backprop", "guided_true", answer, GUIDED)
+
+
+# =================================================================================================
+# 5. CAM and Grad-CAM (NUS Q3)
+# =================================================================================================
+
+def _cnn(seed, classes=4):
+    return ref.small_cnn(1, channels=(3, 4, 5), classes=classes, seed=seed).to(DTYPE).eval()
+
+
+def _image(seed, size=12):
+    g = torch.Generator().manual_seed(1000 + seed)
+    return torch.rand(1, size, size, generator=g, dtype=DTYPE)
+
+
+def _map(q, fn, args, want_shape, what):
+    try:
+        out = _call(fn, *args)
+    except NotImplementedError:
+        raise CheckFailed(q, "the function is not implemented yet (it raises NotImplementedError)") from None
+    except Exception as err:  # noqa: BLE001
+        raise CheckFailed(q, f"{what} raised {describe_exception(err)}") from None
+    try:
+        arr = as_array(out, what)
+    except Violation as v:
+        raise CheckFailed(q, v.message) from None
+    if arr.shape == (1, *want_shape):
+        arr = arr[0]
+    if arr.shape != tuple(want_shape):
+        hint = " (the input's size: the map lives on the feature maps A, which are smaller)" \
+            if arr.shape[-2:] == (12, 12) else ""
+        raise CheckFailed(q, f"{what} returned shape {arr.shape}; expected {tuple(want_shape)}, the spatial size of "
+                             f"the feature maps A{hint}")
+    if not np.all(np.isfinite(arr)):
+        raise CheckFailed(q, f"{what} contains NaN or infinity")
+    return arr
+
+
+@check("CAM")
+def cam(fn):
+    """``fn(model, x, target) -> (h, w)`` on GAP networks: ``sum_k w^c_k A^k``."""
+    q = "CAM"
+    _callable(q, "cam", fn)
+    for seed in range(4):
+        model, x, target = _cnn(seed), _image(seed), seed % 4
+        got = _map(q, fn, (model, x, target), (3, 3), "cam(model, x, target)")
+        want = ref.cam(model, x[None], target).numpy()[0]
+        if np.allclose(got, want, atol=1e-8):
+            continue
+        b = float(model.classifier.bias.detach()[target])
+        hint = ""
+        if np.allclose(got, want + b, atol=1e-8):
+            hint = ": leave the bias out; CAM_c is sum_k w^c_k A^k (then f_c = mean CAM_c + b_c)"
+        elif np.allclose(got, np.maximum(want, 0), atol=1e-8):
+            hint = ": no ReLU in CAM (that is Grad-CAM's); CAM keeps negative evidence"
+        elif np.allclose(got, want / 9, atol=1e-8):
+            hint = ": don't divide by h w; CAM uses the classifier's weights w^c_k as they are"
+        raise CheckFailed(q, f"test network {seed}, target {target}: expected\n  {np.round(want, 4).tolist()}\n"
+                             f"got\n  {np.round(got, 4).tolist()}{hint}")
+    return passed(q, "sum_k w^c_k A^k on four test networks")
+
+
+def _heads(seed, K=5, h=3, classes=4):
+    torch.manual_seed(50 + seed)
+    flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(K * h * h, classes)).to(DTYPE)
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(K * h * h, 6), torch.nn.ReLU(),
+                              torch.nn.Linear(6, classes)).to(DTYPE)
+    return {"global average pooling + linear": None, "flatten + linear": flat, "flatten + MLP": mlp}
+
+
+@check("Grad-CAM")
+def grad_cam(fn):
+    """``fn(features, head, x, target) -> (h, w)`` against the reference on GAP heads and on heads where
+    Grad-CAM differs from CAM (flatten + linear, an MLP)."""
+    q = "Grad-CAM"
+    _callable(q, "grad_cam", fn)
+    for seed in range(3):
+        model = _cnn(seed)
+        for name, head in _heads(seed).items():
+            head = model.head if head is None else head
+            x, target = _image(seed), (seed + 1) % 4
+            got = _map(q, fn, (model.features, head, x, target), (3, 3), "grad_cam(features, head, x, target)")
+            want = ref.grad_cam(model.features, head, x[None], target).numpy()[0]
+            if np.allclose(got, want, rtol=1e-6, atol=1e-9):
+                continue
+            raw = ref.grad_cam(model.features, head, x[None], target, relu=False).numpy()[0]
+            hint = ""
+            if np.allclose(got, want * 9, rtol=1e-6, atol=1e-9):
+                hint = ": alpha_k is the *mean* of the gradient over the h w positions, not the sum"
+            elif np.allclose(got, raw, rtol=1e-6, atol=1e-9):
+                hint = ": apply the ReLU to sum_k alpha_k A^k (Grad-CAM keeps only positive evidence)"
+            elif name != "global average pooling + linear":
+                A = model.features(x[None]).detach()
+                cam_like = torch.relu(torch.einsum("bkhw,k->bhw", A, model.classifier.weight[target].detach()))
+                if np.allclose(got, cam_like.numpy()[0], rtol=1e-6) or np.allclose(got, cam_like.numpy()[0] / 9, rtol=1e-6):
+                    hint = ": you used the GAP classifier's weights; Grad-CAM takes the gradients of the given head"
+            raise CheckFailed(q, f"test network {seed}, head '{name}', target {target}: expected\n  "
+                                 f"{np.round(want, 5).tolist()}\ngot\n  {np.round(got, 5).tolist()}{hint}")
+    return passed(q, "three networks, three kinds of head")
+
+
+def _reference_cam(model, x, target):
+    return ref.cam(model, x[None], target)[0]
+
+
+@check("Grad-CAM equals CAM on a GAP network")
+def grad_cam_equals_cam(grad_cam_fn, cam_fn=None):
+    """With a global-average-pooling head, ``df_c/dA^k_ij = w^c_k / hw``: Grad-CAM must be
+    ``relu(CAM) / hw`` (Hypothesis over networks, images and targets). ``cam_fn`` defaults to the
+    reference CAM, so that only ``grad_cam`` is judged."""
+    q = "Grad-CAM equals CAM on a GAP network"
+    _callable(q, "grad_cam", grad_cam_fn)
+    cam_fn = _reference_cam if cam_fn is None else cam_fn
+    _callable(q, "cam", cam_fn)
+
+    def identity(seed, target, size):
+        model, x = _cnn(seed), _image(seed, size)
+        h = ref_conv.output_size(ref_conv.output_size(size, 5, 2, 2), 3, 2, 1)
+        try:
+            gc = _result(grad_cam_fn, (model.features, model.head, x, target), "grad_cam(...)", (h, h))
+            cm = _result(cam_fn, (model, x, target), "cam(...)", (h, h))
+        except Violation:
+            raise
+        if not np.allclose(gc, np.maximum(cm, 0) / (h * h), rtol=1e-6, atol=1e-10):
+            raise Violation(f"Grad-CAM should be relu(CAM) / (h w) = relu(CAM) / {h * h} here",
+                            expected=np.maximum(cm, 0) / (h * h), got=gc)
+
+    strategy = st.fixed_dictionaries({"seed": st.integers(0, 30), "target": st.integers(0, 3),
+                                      "size": st.sampled_from([8, 12, 16])})
+    return check_properties(q, {"Grad-CAM = relu(CAM) / hw": identity}, strategy, max_examples=15)
+
+
+# =================================================================================================
+# 6. LIME (SUTD; NUS Q2)
+# =================================================================================================
+
+#: The notebook's LIME problem: the curved black box at x0, 500 samples uniform in the disc of
+#: radius 1 (seed 0), kernel width 0.5.
+LIME_SETUP = {"x0": (0.0, -0.3), "n_samples": 500, "radius": 1.0, "kernel_width": 0.5, "seed": 0}
+
+
+def _lime_call(fn, f, x0, Z, width, degree):
+    P = 3 if degree == 1 else 6
+    args = (f, np.array(x0, dtype=float), np.array(Z, dtype=float), width, degree)
+    return _result(fn, args, f"lime_surrogate(f, x0, Z, kernel_width={width:g}, degree={degree})", (P,))
+
+
+def _lime_reference(f, x0, Z, width, degree):
+    return ref.lime(f, np.asarray(x0, float), degree=degree, kernel_width=width, samples=Z).coef
+
+
+def _lime_diagnose(f, x0, Z, width, degree, got, want):
+    U = Z - np.asarray(x0, float)
+    y = f(Z)
+    Phi = ref.polynomial_features(U, degree)
+    dist = np.linalg.norm(U, axis=1)
+    pi = ref.exponential_kernel(dist, width)
+    candidates = [
+        (ref.weighted_least_squares(Phi, y, np.ones(len(Z))),
+         "the fit ignores the kernel weights: minimise sum_n pi_n (f(z_n) - g(z_n))^2, so that close samples count more"),
+        (ref.weighted_least_squares(ref.polynomial_features(Z, degree), y, pi),
+         "the features must be in the offsets u = z - x0 (the surrogate is centred at x0), not in z"),
+        (ref.weighted_least_squares(Phi, y, pi ** 2),
+         "your fit weighs sample n by pi_n^2 = exp(-||z - x0||^2 / width^2): either the kernel lost the 2 of "
+         "exp(-||z - x0||^2 / (2 width^2)), or you scaled the rows by pi instead of sqrt(pi) (the squared "
+         "residuals must get weight pi)"),
+        (ref.weighted_least_squares(Phi, y, np.exp(-dist / (2 * width ** 2))),
+         "use the squared distance ||z - x0||^2 in the kernel"),
+    ]
+    for cand, hint in candidates:
+        if np.allclose(got, cand, rtol=1e-5, atol=1e-8) and not np.allclose(cand, want, rtol=1e-5, atol=1e-8):
+            return hint
+    return None
+
+
+def _lime_properties(fn):
+    def recovers(x0, coef, width, degree, seed):
+        P = 3 if degree == 1 else 6
+        c = np.asarray(coef[:P], dtype=float)
+        x0 = np.asarray(x0, dtype=float)
+        f = lambda Z: ref.polynomial_features(Z - x0, degree) @ c  # noqa: E731
+        Z = ref.sample_ball(x0, 40, 1.0, seed)
+        got = _lime_call(fn, f, x0, Z, width, degree)
+        if not np.allclose(got, c, rtol=1e-6, atol=1e-6):
+            want = _lime_reference(f, x0, Z, width, degree)
+            hint = _lime_diagnose(f, x0, Z, width, degree, got, want)
+            raise Violation("a black box that is itself a polynomial of this degree (in u = z - x0) must be recovered "
+                            "exactly, whatever the weights" + (f": {hint}" if hint else ""), expected=c, got=got)
+
+    def agrees(x0, coef, width, degree, seed):
+        x0 = np.asarray(x0, dtype=float)
+        Z = ref.sample_ball(x0, 60, 1.0, seed)
+        got = _lime_call(fn, ref.curved_black_box, x0, Z, width, degree)
+        want = _lime_reference(ref.curved_black_box, x0, Z, width, degree)
+        if not np.allclose(got, want, rtol=1e-5, atol=1e-8):
+            hint = _lime_diagnose(ref.curved_black_box, x0, Z, width, degree, got, want)
+            raise Violation("does not match the weighted least-squares fit on the curved black box"
+                            + (f": {hint}" if hint else ""), expected=want, got=got)
+
+    return {"agreement with weighted least squares": agrees, "exact for a polynomial black box": recovers}
+
+
+@check("LIME surrogate")
+def lime_surrogate(fn, *, max_examples: int = 25):
+    """``fn(f, x0, Z, kernel_width, degree)`` against weighted least squares, and exact recovery of a
+    black box that is a polynomial of the surrogate's degree."""
+    q = "LIME surrogate"
+    _callable(q, "lime_surrogate", fn)
+    strategy = st.fixed_dictionaries({
+        "x0": st.tuples(decimals(-1, 1, 0.5), decimals(-1, 1, 0.5)), "coef": st.tuples(*[decimals(-2, 2, 0.5)] * 6),
+        "width": st.sampled_from([0.25, 0.5, 1.0, 2.0]), "degree": st.sampled_from([1, 2]), "seed": st.integers(0, 20)})
+    fixed = [dict(x0=(0.0, -0.5), coef=(1.0, 0.5, -1.0, 0.5, 0.0, -0.5), width=0.5, degree=1, seed=0),
+             dict(x0=(0.5, 0.0), coef=(1.0, 0.5, -1.0, 0.5, 0.0, -0.5), width=1.0, degree=2, seed=1)]
+    return _properties(q, _lime_properties(fn), strategy, fixed, max_examples=max_examples)
+
+
+def lime_reference_fits():
+    """The reference fits of the notebook's problem (``LIME_SETUP``), linear and quadratic."""
+    s = LIME_SETUP
+    Z = ref.sample_ball(np.array(s["x0"]), s["n_samples"], s["radius"], s["seed"])
+    return {deg: ref.lime(ref.curved_black_box, np.array(s["x0"]), degree=deg, kernel_width=s["kernel_width"],
+                          samples=Z) for deg in (1, 2)}
+
+
+@check("LIME fidelity")
+def lime_fidelity(fidelity_linear, fidelity_quadratic):
+    """The weighted R^2 of the linear and the quadratic surrogate on the notebook's samples."""
+    q = "LIME fidelity"
+    fits = lime_reference_fits()
+    for name, value, deg in (("fidelity_linear", fidelity_linear, 1), ("fidelity_quadratic", fidelity_quadratic, 2)):
+        got = float(_numbers(q, name, value, ()))
+        fit = fits[deg]
+        want = fit.fidelity
+        if abs(got - want) <= 1e-4:
+            continue
+        y, yhat, pi = fit.targets, fit.predict(fit.samples), fit.weights
+        unweighted = 1 - np.sum((y - yhat) ** 2) / np.sum((y - y.mean()) ** 2)
+        hint = ""
+        if abs(got - unweighted) <= 1e-4:
+            hint = ": weight the R^2 with the kernel weights pi (the same pi as in the fit), and use the weighted mean"
+        elif abs(got - (1 - want)) <= 1e-4:
+            hint = ": that is 1 - R^2, the share of the variance the surrogate misses"
+        elif abs(got - fits[3 - deg].fidelity) <= 1e-4:
+            hint = ": that is the other surrogate's fidelity"
+        raise CheckFailed(q, f"`{name}`: expected {want:.4f}, got {got:.4f}{hint}")
+    return passed(q, f"linear {fits[1].fidelity:.3f} < quadratic {fits[2].fidelity:.3f}")
+
+
+LIME_STATEMENTS = {
+    "A": (True, "the samples are random: another seed (or another n) gives another fit, and with few samples the "
+              "coefficients vary visibly (NUS: repeating the sampling can give different explanations)."),
+    "B": (False, "LIME only queries f on samples (a black box); it never differentiates the model."),
+    "C": (True, "the quadratic surrogate contains the linear one (set its quadratic coefficients to 0), and weighted "
+              "least squares minimises exactly the weighted error, so on the same samples its weighted R^2 is at "
+              "least as high."),
+    "D": (True, "a wider kernel gives far samples more weight: the explanation describes a larger region, less "
+              "locally (and a linear surrogate then fits a curved boundary worse)."),
+    "E": (False, "perturbed samples can leave the data distribution (NUS: locally perturbed data may not be realistic)."),
+}
+
+
+@check("LIME")
+def lime_statements(answer):
+    """Multiple select over ``LIME_STATEMENTS``: {A, C, D}."""
+    return _choice("LIME", "lime_true", answer, LIME_STATEMENTS)
