@@ -45,8 +45,8 @@ class RoundTrip:
         return out
 
 
-def run(course_root: Path, names: list[str] | None = None, *, progress: bool = True) -> RoundTrip:
-    """Build a fresh course at ``course_root`` and grade the three sample submissions of each assignment."""
+def prepare(course_root: Path, names: list[str] | None = None, *, progress: bool = True) -> RoundTrip:
+    """A fresh course at ``course_root`` with every assignment released and three submissions each."""
     names = names or assignments()
     course_root = Path(course_root)
     if course_root.exists():
@@ -74,6 +74,13 @@ def run(course_root: Path, names: list[str] | None = None, *, progress: bool = T
         rt.expected[("partial", name)] = {gid: (0.0 if gid in sample["failing_tests"] else pts)
                                           for gid, pts in tests.items()}
 
+    return rt
+
+
+def run(course_root: Path, names: list[str] | None = None, *, progress: bool = True) -> RoundTrip:
+    """Build a fresh course at ``course_root`` and grade the three sample submissions of each assignment."""
+    rt = prepare(course_root, names, progress=progress)
+    course, names = rt.course, rt.names
     jobs = [(s, n) for n in names for s in STUDENTS]
     for student, name in tqdm(jobs, desc="autograde", disable=not progress):
         rt.timings[(student, name)] = course.autograde(name, student)

@@ -1,0 +1,38 @@
+"""Parallel grading with one gradebook writer gives exactly the scores of plain sequential autograde."""
+import shutil
+
+import pytest
+
+from autograder.course import demo, parallel
+
+pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("parallel")]
+NAME = "bptt"   # the quickest notebook
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    rt = demo.prepare(tmp_path_factory.mktemp("seq") / "course", [NAME], progress=False)
+    for student in demo.STUDENTS:
+        rt.course.autograde(NAME, student)
+    return rt.course.scores()
+
+
+@pytest.mark.parametrize("engine", ["processes", "dask"])
+def test_parallel_scores_equal_sequential(engine, tmp_path, sequential):
+    rt = demo.prepare(tmp_path / "course", [NAME], progress=False)
+    results = parallel.autograde_parallel(rt.course, NAME, list(demo.STUDENTS), workers=2, engine=engine)
+    assert all(r.ok for r in results), [r.log for r in results if not r.ok]
+    assert rt.course.scores() == sequential
+    rt.scores = rt.course.scores()
+    assert rt.mismatches() == []
+    # the submissions themselves are untouched; executed copies live beside them
+    assert (rt.course.root / "submitted" / "blank" / NAME / f"{NAME}.ipynb").is_file()
+    assert (rt.course.root / parallel.EXECUTED / "blank" / NAME / f"{NAME}.ipynb").is_file()
+
+
+def test_unknown_engine_is_named(tmp_path):
+    course_root = tmp_path / "c"
+    rt = demo.prepare(course_root, [NAME], progress=False)
+    with pytest.raises(ValueError, match="engine"):
+        parallel.autograde_parallel(rt.course, NAME, ["blank"], engine="spark")
+    shutil.rmtree(course_root)
