@@ -132,38 +132,10 @@ _RK_NAMES = {"R_k", "Rk", "R", "z_k", "zk", "z", "R_k(a)"}
 
 
 def _normalise(question, name, answer, *, scalar):
-    """Unwrap the usual containers (``solve`` results, 1x1 matrices, lists) or say why not."""
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, str):
-        try:
-            answer = symbolic.coerce(answer)
-        except ValueError as err:
-            raise CheckFailed(question, str(err)) from None
-    if isinstance(answer, dict):
-        if len(answer) == 1:
-            answer = next(iter(answer.values()))
-        else:
-            raise CheckFailed(question, f"`{name}` is a dict ({answer!r:.120}); expected an expression. If it "
-                                        f"came from sympy.solve, pick the value: `sol[t]`.")
-    if isinstance(answer, sympy.Equality):
-        raise CheckFailed(question, f"`{name}` is an equation ({answer}); expected the expression itself "
-                                    f"(the right-hand side, solved for the unknown)")
-    if isinstance(answer, np.ndarray) and answer.dtype == object:
-        answer = sympy.Matrix(answer.tolist()) if answer.ndim == 2 else sympy.Matrix(list(answer.ravel()))
-    if isinstance(answer, (list, tuple)) and scalar and len(answer) == 1:
-        answer = answer[0]      # sympy.solve(eq, t) returns [solution]
-    elif isinstance(answer, (list, tuple)) and not scalar:
-        try:
-            answer = sympy.Matrix(answer)
-        except Exception:  # noqa: BLE001
-            raise CheckFailed(question, f"`{name}` is a {type(answer).__name__} that is not a vector of expressions; "
-                                        f"expected a column vector sp.Matrix([..., ..., ...])") from None
-    if isinstance(answer, sympy.MatrixBase):
-        if scalar and answer.shape == (1, 1):
-            answer = answer[0, 0]
-        elif not scalar and answer.shape == (1, J):
-            answer = answer.T   # a row where a column is meant: the components are what matters
+    """:func:`autograder.symbolic.unwrap`, and a row where a column is meant becomes the column."""
+    answer = symbolic.unwrap(question, name, answer, scalar=scalar)
+    if isinstance(answer, sympy.MatrixBase) and not scalar and answer.shape == (1, J):
+        answer = answer.T   # the components are what matters
     if isinstance(answer, sympy.MatrixBase):
         answer = sympy.ImmutableMatrix(answer)
     return answer

@@ -51,41 +51,8 @@ def _norm2():
 
 # --- turning a student's answer into something comparable ----------------------------------
 
-def _normalise(question, name, answer, *, scalar):
-    """Unwrap the usual containers (1x1 matrices, ``solve`` results, numpy object arrays) or say why not."""
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, str):
-        try:
-            answer = symbolic.coerce(answer)
-        except ValueError as err:
-            raise CheckFailed(question, str(err)) from None
-    if isinstance(answer, dict):
-        if len(answer) == 1:
-            answer = next(iter(answer.values()))
-        else:
-            raise CheckFailed(question, f"`{name}` is a dict ({answer!r:.120}); expected an expression. "
-                                        f"If it came from sympy.solve, pick the value: `sol[lam]`.")
-    if isinstance(answer, sympy.Equality):
-        raise CheckFailed(question, f"`{name}` is an equation ({answer}); expected the expression itself "
-                                    f"(its right-hand side, solved for the unknown)")
-    if isinstance(answer, np.ndarray) and answer.dtype == object:
-        answer = sympy.Matrix(answer.tolist()) if answer.ndim == 2 else sympy.Matrix(list(answer.ravel()))
-    if isinstance(answer, (list, tuple)) and scalar and len(answer) == 1:
-        answer = answer[0]  # sympy.solve(eq, lam) returns [solution]
-    elif isinstance(answer, (list, tuple)) and not scalar:
-        try:
-            answer = sympy.ImmutableMatrix(answer)  # a list of components is a column vector
-        except Exception:  # noqa: BLE001
-            raise CheckFailed(question, f"`{name}` is a {type(answer).__name__} that is not a vector of "
-                                        f"expressions; expected a column vector, e.g. sp.Matrix([..., ..., ...])")
-    if isinstance(answer, sympy.MatrixBase) and scalar and answer.shape == (1, 1):
-        answer = answer[0, 0]  # w.T * x is a 1x1 matrix
-    return answer
-
-
 def _symbolic_check(question, name, answer, expected, mistakes, *, extra_names=(), forbid=None):
-    answer = _normalise(question, name, answer, scalar=not symbolic.is_matrix(expected))
+    answer = symbolic.unwrap(question, name, answer, scalar=not symbolic.is_matrix(expected))
     if forbid is not None:
         try:
             names = {s.name for s in symbolic.coerce(answer).free_symbols}
@@ -235,7 +202,7 @@ def root_point(x_root):
 def root_point_properties(x_root):
     """The defining properties of the nearest root, on random numbers: ``w^T x~ = 0`` and ``x - x~ || w``."""
     q = "nearest root point: properties"
-    x_root = _normalise(q, "x_root", x_root, scalar=False)
+    x_root = symbolic.unwrap(q, "x_root", x_root, scalar=False)
     try:
         expr = sympy.Matrix(symbolic.coerce(x_root))
     except (ValueError, TypeError) as err:
@@ -290,7 +257,7 @@ def taylor_at_nearest_root(R_nearest):
 def conserves(R, name="R"):
     """Hidden-test companion: ``sum_i R_i == w^T x`` symbolically (conservation)."""
     q = "relevances sum to f(x)"
-    R = _normalise(q, name, R, scalar=False)
+    R = symbolic.unwrap(q, name, R, scalar=False)
     try:
         total = sum(sympy.Matrix(symbolic.coerce(R)))
     except (ValueError, TypeError) as err:
