@@ -13,8 +13,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 from .course import demo
 from .course.coursedir import REPO, CourseDir, assignments
 
@@ -37,6 +35,8 @@ def release(names: list[str] | None = None, out: Path | None = None) -> list[Pat
 
 
 def thesis(args) -> int:
+    import torch
+
     from reference.thesis import data, report
     from reference.thesis.train import TrainConfig, load_checkpoint, train
 

@@ -17,7 +17,7 @@ torch's ``Linear`` stores its weight as (K, J); :func:`thesis_weight` converts i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -236,15 +236,3 @@ def propagate(model: torch.nn.Sequential, x: torch.Tensor, composite: Composite,
                             f"MaxPool2d, Flatten, Unflatten, ReLU, Dropout or Identity")
         relevances.append(R)
     return (R, relevances[::-1]) if return_all else R
-
-
-def rules_by_layer(model: Sequence[torch.nn.Module], composite: Composite) -> list[str]:
-    """Human-readable list of which rule each layer gets (for printing a composite)."""
-    out, k = [], 0
-    for layer in model:
-        if isinstance(layer, WEIGHTED):
-            out.append(f"{type(layer).__name__}: {type(composite.rule_for(k)).__name__}")
-            k += 1
-        elif isinstance(layer, torch.nn.MaxPool2d):
-            out.append(f"MaxPool2d: {composite.pooling}")
-    return out

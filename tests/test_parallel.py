@@ -1,9 +1,8 @@
 """Parallel grading with one gradebook writer gives exactly the scores of plain sequential autograde."""
-import shutil
-
 import pytest
 
 from autograder.course import demo, parallel
+from autograder.course.coursedir import CourseDir
 
 pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("parallel")]
 NAME = "bptt"   # the quickest notebook
@@ -31,8 +30,5 @@ def test_parallel_scores_equal_sequential(engine, tmp_path, sequential):
 
 
 def test_unknown_engine_is_named(tmp_path):
-    course_root = tmp_path / "c"
-    rt = demo.prepare(course_root, [NAME], progress=False)
     with pytest.raises(ValueError, match="engine"):
-        parallel.autograde_parallel(rt.course, NAME, ["blank"], engine="spark")
-    shutil.rmtree(course_root)
+        parallel.autograde_parallel(CourseDir(tmp_path), NAME, ["blank"], engine="spark")

@@ -79,13 +79,13 @@ def _run_dask(jobs, workers, address=None):
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
                        engine: str = "processes", address: str | None = None) -> list[JobResult]:
     """Execute every submission in parallel, then write all scores with one ``--no-execute`` autograde."""
+    if engine not in ("processes", "dask"):
+        raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
     jobs = [Job(str(course.root), assignment, s, course.timeout) for s in students]
     if engine == "processes":
         results = _run_processes(jobs, workers)
-    elif engine == "dask":
-        results = _run_dask(jobs, workers, address)
     else:
-        raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
+        results = _run_dask(jobs, workers, address)
     for r in results:   # the single writer
         if not r.ok:
             continue   # a submission that did not even execute is graded like nbgrader would: sequentially
