@@ -3,6 +3,8 @@
     xai-course demo      release, submit, autograde, feedback and export on every assignment
     xai-course release   regenerate exercises/ from solutions/ with nbgrader generate_assignment
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
+    xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
+                         process and working copy, one gradebook writer, a log of every decision
     xai-course thesis train|explain|report   the thesis pipeline (RNN cells explained through time)
 """
 from __future__ import annotations
@@ -32,6 +34,33 @@ def release(names: list[str] | None = None, out: Path | None = None) -> list[Pat
             shutil.copytree(course.root / "release" / name, dest)
             written.append(dest)
     return written
+
+
+def grade(args) -> int:
+    """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed."""
+    from .course import parallel, sandbox
+
+    course = CourseDir(args.course, timeout=args.cell_timeout)
+    submitted = course.root / "submitted"
+    if not (course.root / "gradebook.db").is_file() or not submitted.is_dir():
+        print(f"xai-course grade: expected an nbgrader course with gradebook.db and submitted/ in {course.root}",
+              file=sys.stderr)
+        return 2
+    students = args.student or sorted(p.parent.name for p in submitted.glob(f"*/{args.assignment}") if p.is_dir())
+    if not students:
+        print(f"xai-course grade: nobody has submitted '{args.assignment}' under {submitted}", file=sys.stderr)
+        return 2
+    limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall, memory=int(args.memory_gb * 2**30))
+    results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
+                                          engine=args.engine, address=args.address, limits=limits)
+    scores = course.scores()
+    for r in results:
+        got = scores.get((r.student, args.assignment), {})
+        total = sum(s for s, _ in got.values() if s is not None)
+        top = sum(m for _, m in got.values())
+        print(f"{r.student:<24} {r.status:<9} {total:g}/{top:g}  {r.seconds:5.1f} s  {'; '.join(r.lines[:2])}")
+    print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
+    return 0 if all(r.status == "graded" for r in results) else 1
 
 
 def thesis(args) -> int:
@@ -88,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     p_ck = sub.add_parser("check", help="execute a notebook in a fresh kernel and report every check")
     p_ck.add_argument("notebook", type=Path)
     p_ck.add_argument("--timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
+    p_gr = sub.add_parser("grade", help="grade every submission of an assignment safely and in parallel")
+    p_gr.add_argument("course", type=Path, help="the nbgrader course directory (holds nbgrader_config.py)")
+    p_gr.add_argument("assignment")
+    p_gr.add_argument("--student", action="append", help="only this student (repeatable; default: all submitted)")
+    p_gr.add_argument("--workers", type=int, default=2)
+    p_gr.add_argument("--engine", choices=["processes", "dask"], default="processes")
+    p_gr.add_argument("--address", default=None, help="a running dask scheduler (with --engine dask)")
+    p_gr.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default: %(default)s)")
+    p_gr.add_argument("--wall", type=int, default=900, help="seconds per notebook (default: %(default)s)")
+    p_gr.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default: %(default)s)")
     p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
     th = p_th.add_subparsers(dest="action", required=True)
     p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")
@@ -126,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report(outcomes))
         return 0 if all(o.status == "passed" for o in outcomes) else 1
 
+    if args.command == "grade":
+        return grade(args)
     if args.command == "demo":
         return demo.main(args.course_dir, args.assignment)
     if args.command == "release":

@@ -32,3 +32,10 @@ def test_parallel_scores_equal_sequential(engine, tmp_path, sequential):
 def test_unknown_engine_is_named(tmp_path):
     with pytest.raises(ValueError, match="engine"):
         parallel.autograde_parallel(CourseDir(tmp_path), NAME, ["blank"], engine="spark")
+
+
+def test_grade_command_names_what_it_expects(tmp_path, capsys):
+    from autograder.cli import main
+
+    assert main(["grade", str(tmp_path), NAME]) == 2
+    assert "expected an nbgrader course with gradebook.db and submitted/" in capsys.readouterr().err

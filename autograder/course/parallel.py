@@ -1,104 +1,235 @@
-"""Grading a class in parallel, with one writer to the gradebook.
+"""Grading a class safely and in parallel, with one writer to the gradebook.
 
-Plain ``nbgrader autograde`` grades one notebook after another, and several nbgrader processes
-writing one SQLite gradebook at once collide. Here the expensive part, executing each submission
-in a kernel, runs in parallel, each job in a **scratch copy** of the course (its own working copy of
-the submission, its own copy of the gradebook, so a submission can touch nothing but its copy); the
-single writer then hands the executed notebooks to ``nbgrader autograde --no-execute``, which restores
-the instructor's test cells once more, scores the outputs and writes the one gradebook.
+Plain ``nbgrader autograde`` executes one notebook after another, each in a kernel that runs inside
+the course directory. Here, for one assignment:
 
-Engines: ``processes`` (a process pool on this machine) or ``dask`` (a ``distributed`` cluster: a
-``LocalCluster`` here, any scheduler address for a class that outgrows one machine).
+1. **intake** (``intake.read_submission``): which notebook to grade, or why none can be;
+2. **sanitize**: ``nbgrader autograde --no-execute`` in a scratch copy of the course restores the
+   instructor's locked and test cells from the gradebook (no student code runs);
+3. **execute** every sanitized notebook in parallel, each in its own process and empty working copy
+   with limits and the in-kernel guard (``sandbox.execute``), on a process pool or on a Dask cluster
+   (a ``LocalCluster`` on loopback here, any scheduler address for a class that outgrows a machine);
+4. **write**, in this one process: ``nbgrader autograde --no-execute`` scores the executed notebooks
+   into the course's gradebook; then a submission that was rejected at intake, or that the guard
+   caught cheating, has every grade set to zero (as a manual score, visible and reversible in the
+   formgrader); every decision is a line in ``<course>/logs/autograde-<assignment>.log``.
+
+What this does and does not defend against: ``docs/threat-model.md``.
 """
 from __future__ import annotations
 
 import shutil
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
+import sqlalchemy.exc
+
+from . import intake, sandbox
 from .coursedir import CONFIG, CourseDir
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
+CHEATING = {"reference-import", "tampering", "forbidden-file", "forbidden-call"}
+WORKER_FILES = ("timestamp.txt",)
 
 
 @dataclass
 class Job:
-    course_root: str
-    assignment: str
     student: str
-    timeout: int = 120
+    notebook: str                     # the sanitized notebook (JSON text)
+    trusted_sources: list
+    protected: list
+    modules: list
+    limits: sandbox.Limits
 
 
 @dataclass
 class JobResult:
-    job: Job
-    seconds: float
-    ok: bool
+    student: str
+    seconds: float = 0.0
+    ok: bool = False                  # executed and scored by nbgrader
+    status: str = "graded"            # graded | rejected | cheating
+    lines: list = field(default_factory=list)    # the log lines of this submission
+    findings: list = field(default_factory=list)
     log: str = ""
-    notebooks: dict | None = None   # file name -> executed notebook text
+
+    @property
+    def job(self):   # what earlier callers read: ``r.job.student``
+        return self
 
 
-def execute_in_scratch(job: Job) -> JobResult:
-    """Autograde one submission in a scratch course; return the executed notebooks (text), not paths."""
-    start = time.perf_counter()
-    main = Path(job.course_root)
-    with tempfile.TemporaryDirectory(prefix=f"grade-{job.student}-") as tmp:
-        scratch = CourseDir(Path(tmp) / "course", timeout=job.timeout)
-        scratch.root.mkdir()
-        (scratch.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(scratch.root), timeout=job.timeout))
-        shutil.copy2(main / "gradebook.db", scratch.root / "gradebook.db")
-        shutil.copytree(main / "source" / job.assignment, scratch.root / "source" / job.assignment)
-        shutil.copytree(main / "submitted" / job.student / job.assignment,
-                        scratch.root / "submitted" / job.student / job.assignment)
-        proc = scratch.nbgrader("autograde", job.assignment, f"--student={job.student}", "--force", check=False)
-        out = scratch.root / "autograded" / job.student / job.assignment
-        notebooks = {p.name: p.read_text(encoding="utf-8") for p in out.glob("*.ipynb")} if out.is_dir() else {}
-        ok = proc.returncode == 0 and bool(notebooks)
-        return JobResult(job, time.perf_counter() - start, ok, "" if ok else proc.stdout + proc.stderr, notebooks)
+def _execute(job: Job) -> tuple[str, sandbox.Execution]:
+    return job.student, sandbox.execute(job.notebook, trusted_sources=job.trusted_sources,
+                                        protected=job.protected, modules=job.modules, limits=job.limits)
 
 
-def _run_processes(jobs, workers):
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(execute_in_scratch, jobs))
-
-
-def _run_dask(jobs, workers, address=None):
+def _run(jobs: list[Job], engine: str, workers: int, address: str | None) -> dict:
+    if not jobs:
+        return {}
+    if engine == "processes":
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            return dict(pool.map(_execute, jobs))
     from distributed import Client, LocalCluster
 
     if address:
         with Client(address) as client:
-            return client.gather(client.map(execute_in_scratch, jobs, pure=False))
+            return dict(client.gather(client.map(_execute, jobs, pure=False)))
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        return client.gather(client.map(execute_in_scratch, jobs, pure=False))
+        return dict(client.gather(client.map(_execute, jobs, pure=False)))
+
+
+def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scratch: Path) -> dict[str, Path]:
+    """nbgrader's own sanitizing (cells restored from the gradebook) in a scratch course: student -> folder."""
+    work = CourseDir(scratch, timeout=course.timeout)
+    work.root.mkdir(parents=True)
+    (work.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(work.root), timeout=course.timeout))
+    shutil.copy2(course.root / "gradebook.db", work.root / "gradebook.db")
+    shutil.copytree(course.root / "source" / assignment, work.root / "source" / assignment)
+    for student, text in accepted.items():
+        folder = work.root / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
+        for name in WORKER_FILES:
+            src = course.root / "submitted" / student / assignment / name
+            if src.is_file():
+                shutil.copy2(src, folder / name)
+    work.nbgrader("autograde", assignment, "--no-execute", "--force", check=False)
+    out = {}
+    for student in accepted:
+        folder = work.root / "autograded" / student / assignment
+        if (folder / f"{assignment}.ipynb").is_file():
+            out[student] = folder
+    return out
+
+
+ZERO_NOTE = "Scored 0 by the grader: "
+
+
+def _zero(course: CourseDir, assignment: str, student: str, reason: str) -> None:
+    """Every grade of ``student``'s submission set to 0 as a manual score (the formgrader shows it)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb, warnings.catch_warnings():
+        # nbgrader's own ORM warns while it creates a submission that has no notebook file
+        warnings.simplefilter("ignore", sqlalchemy.exc.SAWarning)
+        submission = gb.update_or_create_submission(assignment, student)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.manual_score = 0.0
+                grade.needs_manual_grade = False
+            for comment in notebook.comments:
+                comment.manual_comment = ZERO_NOTE + reason
+        gb.db.commit()
+
+
+def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
+    """Undo an earlier ``_zero`` (never an instructor's own manual grade) when a regrade is clean."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+        cleared = False
+        for notebook in submission.notebooks:
+            if any((c.manual_comment or "").startswith(ZERO_NOTE) for c in notebook.comments):
+                for grade in notebook.grades:
+                    grade.manual_score = None
+                for comment in notebook.comments:
+                    comment.manual_comment = None
+                cleared = True
+        gb.db.commit()
+        return cleared
 
 
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
-                       engine: str = "processes", address: str | None = None) -> list[JobResult]:
-    """Execute every submission in parallel, then write all scores with one ``--no-execute`` autograde."""
+                       engine: str = "processes", address: str | None = None,
+                       limits: sandbox.Limits | None = None) -> list[JobResult]:
+    """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each."""
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
-    jobs = [Job(str(course.root), assignment, s, course.timeout) for s in students]
-    if engine == "processes":
-        results = _run_processes(jobs, workers)
-    else:
-        results = _run_dask(jobs, workers, address)
-    for r in results:   # the single writer
-        if not r.ok:
-            continue   # a submission that did not even execute is graded like nbgrader would: sequentially
-        folder = course.root / EXECUTED / r.job.student / assignment
-        if folder.exists():
-            shutil.rmtree(folder)
-        shutil.copytree(course.root / "submitted" / r.job.student / assignment, folder)
-        for name, text in r.notebooks.items():
-            (folder / name).write_text(text, encoding="utf-8")
-    if any(r.ok for r in results):
+    limits = limits or sandbox.Limits(cell_timeout=course.timeout)
+    results = {s: JobResult(s) for s in students}
+
+    source = nbformat.read(course.root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    accepted = {}
+    for student in students:
+        got = intake.read_submission(course.root / "submitted" / student / assignment, assignment, student)
+        results[student].lines += got.notes
+        if got.ok:
+            accepted[student], notes = intake.repair_cells(got.notebook, source)
+            results[student].lines += notes
+        else:
+            results[student].status = "rejected"
+            results[student].lines.append(f"rejected: {got.rejected}")
+
+    trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
+    protected = [str(course.root), str(Path(course.root / "gradebook.db").resolve())]
+    from .coursedir import REPO
+    protected += [str(REPO / "solutions"), str(REPO / "tests")]
+    modules = [f"autograder.questions.{assignment}"]
+
+    with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
+        sanitized = _sanitize(course, assignment, accepted, Path(tmp) / "course")
+        for student in set(accepted) - set(sanitized):
+            results[student].status = "rejected"
+            results[student].lines.append("rejected: nbgrader could not restore its cells (see nbgrader's log)")
+        jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), trusted, protected,
+                    modules, limits) for s, folder in sanitized.items()]
+        executed = _run(jobs, engine, workers, address)
+
+        # --- the single writer --------------------------------------------------------------
+        for job in jobs:
+            s, run = job.student, executed[job.student]
+            r = results[s]
+            r.seconds, r.findings, r.log = run.seconds, run.findings, run.log
+            r.lines += run.problems
+            text = run.notebook
+            if text is None:   # nothing came back: every test cell is scored 0
+                nb = nbformat.reads(job.notebook, as_version=4)
+                sandbox._mark_unexecuted(nb, "; ".join(run.problems) or "the notebook did not execute")
+                text = nbformat.writes(nb)
+            folder = course.root / EXECUTED / s / assignment
+            if folder.exists():
+                shutil.rmtree(folder)
+            shutil.copytree(sanitized[s], folder)
+            (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
+            cheats = [f for f in run.findings if f.get("kind") in CHEATING]
+            if cheats:
+                r.status = "cheating"
+                r.lines += [f"guard: {f['detail']}" for f in cheats]
+    graded = [j.student for j in jobs]
+    if graded:
         course.nbgrader("autograde", assignment, "--no-execute", "--force",
-                        f"--CourseDirectory.submitted_directory={EXECUTED}")
-    for r in results:
-        if not r.ok:
-            course.autograde(assignment, r.job.student)
-    return results
+                        f"--CourseDirectory.submitted_directory={EXECUTED}", check=False)
+    for s in graded:
+        if results[s].status == "graded" and _clear_zero(course, assignment, s):
+            results[s].lines.append("an earlier zero by the grader was lifted")
+    scored = course.scores()
+    for s, r in results.items():
+        if r.status == "graded" and (s, assignment) not in scored:
+            r.status, r.lines = "rejected", r.lines + ["rejected: nbgrader could not score the executed notebook"]
+        if r.status in ("rejected", "cheating"):
+            _zero(course, assignment, s, "; ".join(r.lines[-1:]))
+            r.lines.append("every question scored 0")
+        r.ok = r.status == "graded"
+    _write_log(course, assignment, results.values())
+    return [results[s] for s in students]
+
+
+def _write_log(course: CourseDir, assignment: str, results) -> Path:
+    """One line per decision: ``time assignment student status: what``."""
+    path = course.root / "logs" / f"autograde-{assignment}.log"
+    path.parent.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    with path.open("a", encoding="utf-8") as log:
+        for r in results:
+            for line in r.lines or ["graded"]:
+                log.write(f"{stamp} {assignment} {r.student} {r.status}: {line}\n")
+    return path

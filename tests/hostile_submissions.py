@@ -1,0 +1,176 @@
+"""Hostile and broken submissions of the ``bptt`` assignment, each with the outcome grading must give.
+
+A case starts from the correct submission (the release filled with the solution) and spoils it.
+``expect`` is one of
+
+* ``"full"``: every question full marks (what it did is harmless to grading);
+* ``"zero"``: every question 0 (it cheats, or nothing gradable was handed in);
+* ``{"zero": [test ids]}``: those questions 0, every other one full marks.
+
+``status`` is what ``parallel.autograde_parallel`` must report (graded / rejected / cheating) and
+``log`` a phrase its log line for the instructor must contain. See docs/threat-model.md.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable
+
+import nbformat
+
+ASSIGNMENT = "bptt"
+
+
+@dataclass
+class Case:
+    name: str
+    what: str
+    build: Callable          # (correct notebook, course root) -> notebook text | bytes | {file name: text | bytes}
+    expect: object
+    status: str
+    log: str
+
+
+def _cells(nb, grade_id):
+    return [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+
+
+def insert_before(grade_id: str, source: str):
+    """A new cell of the student's, before the cell ``grade_id``."""
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        nb.cells.insert(_cells(nb, grade_id)[0], nbformat.v4.new_code_cell(source))
+        return nbformat.writes(nb)
+    return build
+
+
+def replace_source(grade_id: str, source: str):
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        nb.cells[_cells(nb, grade_id)[0]].source = source
+        return nbformat.writes(nb)
+    return build
+
+
+def delete_cell(grade_id: str):
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        del nb.cells[_cells(nb, grade_id)[0]]
+        return nbformat.writes(nb)
+    return build
+
+
+def rename_cell(grade_id: str, new_id: str):
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        nb.cells[_cells(nb, grade_id)[0]].metadata.nbgrader.grade_id = new_id
+        return nbformat.writes(nb)
+    return build
+
+
+def chain(*steps):
+    def build(nb, root):
+        for step in steps:
+            nb = nbformat.reads(step(nb, root), as_version=4)
+        return nbformat.writes(nb)
+    return build
+
+
+def with_root(make: Callable[[str], Callable]):
+    """A case whose code names a path in the course (a student who found out where it lives)."""
+    return lambda nb, root: make(str(root))(nb, root)
+
+
+# the questions whose answers call rnn_forward: a wrong forward loses them all
+FORWARD_USERS = ["forward-check", "bptt-last-check", "bptt-check"]
+BLANK_FORWARD = "def rnn_forward(x, W_xh, W_hh, W_hy, activation='tanh'):\n    raise NotImplementedError()\n"
+
+CASES = [
+    Case("infinite-loop", "an answer cell that never returns",
+         replace_source("eq6-answer", "dET_dwh = None\nwhile True:\n    pass\n"),
+         {"zero": ["eq6-check"]}, "graded", "per-cell timeout"),
+    Case("stubborn-loop", "a loop that swallows the interrupt, so the cell timeout cannot stop it",
+         insert_before("eq6-check", "import time\nwhile True:\n    try:\n        time.sleep(0.2)\n"
+                                    "    except KeyboardInterrupt:\n        pass\n"),
+         {"zero": ["eq6-check", "unrolled-check", "vanishing-check", "bptt-last-check", "bptt-check"]},
+         "graded", "ignored the interrupt"),
+    Case("memory-hog", "a cell that allocates far more memory than the machine has",
+         insert_before("eq6-check", "hog = [bytearray(1 << 30) for _ in range(64)]\n"),
+         "full", "graded", "graded"),
+    Case("os-exit", "os._exit kills the kernel after the first check",
+         insert_before("eq6-answer", "import os\nos._exit(0)\n"),
+         {"zero": ["eq6-check", "unrolled-check", "vanishing-check", "bptt-last-check", "bptt-check"]},
+         "graded", "kernel died"),
+    Case("sys-exit", "sys.exit in a cell of the student's",
+         insert_before("eq6-check", "import sys\nsys.exit(3)\n"), "full", "graded", "graded"),
+    Case("edited-test-cell", "a wrong answer with its test cell replaced by a print",
+         chain(replace_source("forward-answer", BLANK_FORWARD), replace_source("forward-check", "print('ok')")),
+         {"zero": FORWARD_USERS}, "graded", "graded"),
+    Case("deleted-test-cell", "a wrong answer with its test cell deleted",
+         chain(replace_source("forward-answer", BLANK_FORWARD), delete_cell("forward-check")),
+         {"zero": FORWARD_USERS}, "graded", "test cell 'forward-check' was deleted; restored"),
+    Case("deleted-answer-cell", "the answer cell deleted",
+         delete_cell("eq6-answer"), {"zero": ["eq6-check"]}, "graded", "graded"),
+    Case("renamed-answer-cell", "the answer cell's grade id edited",
+         rename_cell("eq6-answer", "my-answer"), "full", "graded", "unknown grade id 'my-answer'"),
+    Case("monkeypatch-check", "a wrong answer and the check replaced by one that passes",
+         chain(replace_source("forward-answer", BLANK_FORWARD),
+               insert_before("forward-check", "check.rnn_forward = lambda f: None\n")),
+         "zero", "cheating", "autograder.questions.bptt.rnn_forward was replaced"),
+    Case("silence-tracebacks", "a blank notebook that hides every error from the test cells",
+         chain(replace_source("forward-answer", BLANK_FORWARD),
+               insert_before("forward-check", "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+                                              "ip._showtraceback = lambda *a, **k: None\n")),
+         "zero", "cheating", "showtraceback was replaced"),
+    Case("rebind-check", "the name the test cells call replaced by an object that accepts anything",
+         chain(replace_source("forward-answer", BLANK_FORWARD),
+               insert_before("forward-check", "class Yes:\n    def __getattr__(self, name):\n"
+                                              "        return lambda *a, **k: None\ncheck = Yes()\n")),
+         "zero", "cheating", "'check', which the test cells use, was rebound"),
+    Case("patch-numpy", "numpy's comparison replaced so any answer is close",
+         insert_before("forward-check", "np.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = "
+                                        "lambda *a, **k: None\n"),
+         "zero", "cheating", "numpy"),
+    Case("import-reference", "the answer imported from the reference implementation",
+         replace_source("bptt-answer", "from reference.rnn import bptt as _reference_bptt\n\n"
+                                       "def bptt(x, targets, W_xh, W_hh, W_hy, activation='tanh'):\n"
+                                       "    g = _reference_bptt(x, targets, W_xh, W_hh, W_hy, activation)\n"
+                                       "    return g.L, g.dW_xh, g.dW_hh, g.dW_hy\n"),
+         "zero", "cheating", "uses the reference implementation: from reference.rnn import"),
+    Case("reference-through-check", "the reference reached through the checks' own module",
+         replace_source("bptt-answer", "def bptt(x, targets, W_xh, W_hh, W_hy, activation='tanh'):\n"
+                                       "    g = check.ref.bptt(x, targets, W_xh, W_hh, W_hy, activation)\n"
+                                       "    return g.L, g.dW_xh, g.dW_hh, g.dW_hy\n"),
+         "zero", "cheating", "check.ref"),
+    Case("read-hidden-tests", "the instructor's notebook (solutions and hidden tests) read from disk",
+         with_root(lambda root: insert_before("forward-check",
+                   f"hidden = open({root + '/source/bptt/bptt.ipynb'!r}).read()\n")),
+         "zero", "cheating", "belongs to the course"),
+    Case("write-gradebook", "the gradebook overwritten",
+         with_root(lambda root: insert_before("forward-check",
+                   f"open({root + '/gradebook.db'!r}, 'wb').write(b'all A')\n")),
+         "zero", "cheating", "gradebook.db"),
+    Case("write-other-student", "another student's submission overwritten",
+         with_root(lambda root: insert_before("forward-check",
+                   f"open({root + '/submitted/solution/bptt/bptt.ipynb'!r}, 'w').write('{{}}')\n")),
+         "zero", "cheating", "belongs to the course"),
+    Case("shell-escape", "a shell command that deletes the other submissions",
+         with_root(lambda root: insert_before("forward-check",
+                   f"import subprocess\nsubprocess.run(['rm', '-rf', {root + '/submitted'!r}])\n")),
+         "zero", "cheating", "starts a process"),
+    Case("huge-output", "fifty megabytes printed, then a million lines",
+         insert_before("forward-check", "print('x' * 50_000_000)\nfor i in range(1_000_000):\n    print(i)\n"),
+         "full", "graded", "graded"),
+    Case("invalid-json", "a notebook cut off half-way (not JSON)",
+         lambda nb, root: nbformat.writes(nb)[:5000], "zero", "rejected", "not valid JSON"),
+    Case("not-a-notebook", "valid JSON that is not a notebook",
+         lambda nb, root: "[1, 2, 3]", "zero", "rejected", "not a notebook"),
+    Case("renamed-notebook", "the notebook handed in under another name",
+         lambda nb, root: {"bptt (1).ipynb": nbformat.writes(nb)}, "full", "graded", "handed in as 'bptt (1).ipynb'"),
+    Case("no-notebook", "a folder with no notebook at all",
+         lambda nb, root: {"answers.txt": "I did it on paper"}, "zero", "rejected", "no notebook"),
+    Case("latin-1", "a correct notebook saved in Latin-1 (a comment with an umlaut)",
+         lambda nb, root: replace_source("vanishing-answer", nb.cells[_cells(nb, "vanishing-answer")[0]].source
+                                         + "\n# Abhängigkeit über viele Schritte\n")(nb, root).encode("latin-1", "replace"),
+         "full", "graded", "not UTF-8"),
+]

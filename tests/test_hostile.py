@@ -1,0 +1,116 @@
+"""The grading pipeline against hostile and broken submissions (tests/hostile_submissions.py).
+
+One course, one run of ``parallel.autograde_parallel`` over the honest demo students (solution,
+partial, blank) and every hostile case; then, per case: the score it must get, the status, a log
+line an instructor can read; and for the class: the honest students' scores are exactly those of a
+plain sequential ``nbgrader autograde``, the gradebook is intact and nobody's files were touched.
+"""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.course import demo, parallel, sandbox
+
+from hostile_submissions import ASSIGNMENT, CASES
+
+pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("hostile")]
+LIMITS = sandbox.Limits(cell_timeout=20, wall=150)
+
+
+def _digest(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    rt = demo.prepare(tmp_path_factory.mktemp("hostile") / "course", [ASSIGNMENT], progress=False)
+    course = rt.course
+    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    correct_nb = nbformat.reads(correct, as_version=4)
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:   # one session, not one CLI call each
+        for case in CASES:
+            gb.update_or_create_student(case.name)
+    for case in CASES:
+        made = case.build(correct_nb, course.root)
+        files = made if isinstance(made, dict) else {f"{ASSIGNMENT}.ipynb": made}
+        folder = course.root / "submitted" / case.name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        for name, content in files.items():
+            (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+    before = _digest(course.root / "submitted")
+    source_before = _digest(course.root / "source")
+    students = list(demo.STUDENTS) + [c.name for c in CASES]
+    results = parallel.autograde_parallel(course, ASSIGNMENT, students, workers=2, limits=LIMITS)
+    return {"rt": rt, "results": {r.student: r for r in results}, "scores": course.scores(),
+            "before": before, "source_before": source_before,
+            "log": (course.root / "logs" / f"autograde-{ASSIGNMENT}.log").read_text()}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_submission(case, graded):
+    tests = graded["rt"].tests[ASSIGNMENT]
+    result = graded["results"][case.name]
+    got = graded["scores"].get((case.name, ASSIGNMENT))
+    assert got is not None, f"{case.name}: no grades in the gradebook; log:\n{result.lines}"
+    if case.expect == "full":
+        want = dict(tests)
+    elif case.expect == "zero":
+        want = {gid: 0.0 for gid in tests}
+    else:
+        want = {gid: (0.0 if gid in case.expect["zero"] else pts) for gid, pts in tests.items()}
+    assert {gid: got[gid][0] for gid in tests} == want, (case.what, result.lines, result.log[-2000:])
+    assert result.status == case.status, (case.what, result.lines)
+    lines = [line for line in graded["log"].splitlines() if f" {ASSIGNMENT} {case.name} " in line]
+    assert lines and any(case.log in line for line in lines), (case.log, lines)
+
+
+def test_honest_students_get_what_plain_nbgrader_gives(graded):
+    rt = graded["rt"]
+    rt.scores = graded["scores"]
+    assert rt.mismatches() == []
+    assert all(graded["results"][s].status == "graded" for s in demo.STUDENTS)
+
+
+def test_no_submission_and_no_instructor_file_was_touched(graded):
+    course = graded["rt"].course
+    assert _digest(course.root / "submitted") == graded["before"]
+    assert _digest(course.root / "source") == graded["source_before"]
+
+
+def test_gradebook_is_intact(graded):
+    db = graded["rt"].course.root / "gradebook.db"
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        students = {row[0] for row in conn.execute("SELECT id FROM student")}
+    assert {c.name for c in CASES} | set(demo.STUDENTS) <= students
+
+
+def test_outputs_are_cut(graded):
+    executed = graded["rt"].course.root / parallel.EXECUTED / "huge-output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert executed.stat().st_size < 2_000_000
+
+
+def test_a_zero_is_a_manual_score_the_instructor_can_see(graded):
+    with Gradebook(f"sqlite:///{graded['rt'].course.root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "monkeypatch-check")
+        assert all(g.manual_score == 0 for g in nb.grades)
+        assert any("Scored 0 by the grader" in (c.manual_comment or "") for c in nb.comments)
+
+
+def test_a_clean_regrade_lifts_the_zero(graded):
+    """Last in this file: it regrades one student of the shared course."""
+    course = graded["rt"].course
+    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    course.submit("monkeypatch-check", ASSIGNMENT, correct)
+    [result] = parallel.autograde_parallel(course, ASSIGNMENT, ["monkeypatch-check"], limits=LIMITS)
+    assert result.status == "graded" and "an earlier zero by the grader was lifted" in result.lines
+    got = course.scores()[("monkeypatch-check", ASSIGNMENT)]
+    assert {gid: s for gid, (s, _) in got.items() if gid in graded["rt"].tests[ASSIGNMENT]} == \
+        graded["rt"].tests[ASSIGNMENT]
