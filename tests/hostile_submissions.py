@@ -174,3 +174,37 @@ CASES = [
                                          + "\n# Abhängigkeit über viele Schritte\n")(nb, root).encode("latin-1", "replace"),
          "full", "graded", "not UTF-8"),
 ]
+
+
+def expected_scores(case: Case, tests: dict) -> dict:
+    """``{test id: points}`` that ``case`` must get, from ``tests`` = ``{test id: max points}``."""
+    if case.expect == "full":
+        return dict(tests)
+    if case.expect == "zero":
+        return {gid: 0.0 for gid in tests}
+    return {gid: (0.0 if gid in case.expect["zero"] else pts) for gid, pts in tests.items()}
+
+
+def hand_in(course, inspect: Callable[[str, bytes], None] | None = None, cases: list | None = None) -> list[str]:
+    """One student per case in ``course`` (built by ``demo.prepare`` for ASSIGNMENT), each with the
+    case's files as nbgrader's ``collect`` would place them; ``inspect(case name, content)`` sees every
+    file before it is written; ``cases`` defaults to all. Returns the students' names."""
+    from nbgrader.api import Gradebook
+
+    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    correct_nb = nbformat.reads(correct, as_version=4)
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:   # one session, not one CLI call each
+        for case in cases or CASES:
+            gb.update_or_create_student(case.name)
+    for case in cases or CASES:
+        made = case.build(correct_nb, course.root)
+        files = made if isinstance(made, dict) else {f"{ASSIGNMENT}.ipynb": made}
+        folder = course.root / "submitted" / case.name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        for name, content in files.items():
+            data = content if isinstance(content, bytes) else content.encode("utf-8")
+            if inspect:
+                inspect(case.name, data)
+            (folder / name).write_bytes(data)
+        (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+    return [case.name for case in cases or CASES]

@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
-import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
 from autograder.course import demo, parallel, sandbox
 
-from hostile_submissions import ASSIGNMENT, CASES
+from hostile_submissions import ASSIGNMENT, CASES, expected_scores, hand_in
 
 pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("hostile")]
 LIMITS = sandbox.Limits(cell_timeout=20, wall=150)
@@ -31,22 +30,10 @@ def _digest(folder):
 def graded(tmp_path_factory):
     rt = demo.prepare(tmp_path_factory.mktemp("hostile") / "course", [ASSIGNMENT], progress=False)
     course = rt.course
-    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-    correct_nb = nbformat.reads(correct, as_version=4)
-    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:   # one session, not one CLI call each
-        for case in CASES:
-            gb.update_or_create_student(case.name)
-    for case in CASES:
-        made = case.build(correct_nb, course.root)
-        files = made if isinstance(made, dict) else {f"{ASSIGNMENT}.ipynb": made}
-        folder = course.root / "submitted" / case.name / ASSIGNMENT
-        folder.mkdir(parents=True)
-        for name, content in files.items():
-            (folder / name).write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-        (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+    cases = hand_in(course)
     before = _digest(course.root / "submitted")
     source_before = _digest(course.root / "source")
-    students = list(demo.STUDENTS) + [c.name for c in CASES]
+    students = list(demo.STUDENTS) + cases
     results = parallel.autograde_parallel(course, ASSIGNMENT, students, workers=2, limits=LIMITS)
     return {"rt": rt, "results": {r.student: r for r in results}, "scores": course.scores(),
             "before": before, "source_before": source_before,
@@ -59,12 +46,7 @@ def test_hostile_submission(case, graded):
     result = graded["results"][case.name]
     got = graded["scores"].get((case.name, ASSIGNMENT))
     assert got is not None, f"{case.name}: no grades in the gradebook; log:\n{result.lines}"
-    if case.expect == "full":
-        want = dict(tests)
-    elif case.expect == "zero":
-        want = {gid: 0.0 for gid in tests}
-    else:
-        want = {gid: (0.0 if gid in case.expect["zero"] else pts) for gid, pts in tests.items()}
+    want = expected_scores(case, tests)
     assert {gid: got[gid][0] for gid in tests} == want, (case.what, result.lines, result.log[-2000:])
     assert result.status == case.status, (case.what, result.lines)
     lines = [line for line in graded["log"].splitlines() if f" {ASSIGNMENT} {case.name} " in line]

@@ -1,0 +1,384 @@
+"""Grading a class with hostile submissions: plain ``nbgrader autograde`` against the safe pipeline.
+
+The class is the one of ``tests/test_hostile.py``: the ``bptt`` assignment released by
+``demo.prepare``, its three honest demo students (solution, partly wrong, blank) and one student per
+case in ``tests/hostile_submissions.CASES`` (infinite loops, a kernel exit, a 64 GiB allocation,
+cheating through monkeypatching, a gradebook overwrite, ``rm -rf`` of the other submissions, broken
+notebook files, ...). The class is built twice from scratch, in a temporary directory this script
+owns, and graded
+
+(a) by plain nbgrader, as an instructor would: ONE ``nbgrader autograde bptt --force`` for everybody,
+    with the same per-cell timeout (``ExecutePreprocessor.timeout`` in ``nbgrader_config.py``); the
+    hostile code runs unguarded in the course directory, so this run gets an address-space limit
+    (``--plain-memory-gib``, RLIMIT_AS, inherited by its kernels) and a wall clock (``--plain-wall``)
+    after which its process group is killed;
+(b) by ``parallel.autograde_parallel`` (intake, nbgrader's sanitizing, sandboxed parallel execution,
+    one gradebook writer) with ``sandbox.Limits(cell_timeout, wall)``.
+
+It measures, per submission, the expected total (from the case's ``expect``, with the test cells'
+points, as ``tests/test_hostile.py`` computes it) against the total each run put in the gradebook,
+and per run: the wall time, ``PRAGMA integrity_check`` of the gradebook, whether every student's
+``submitted/`` files and the instructor's ``source/`` are unchanged (SHA-256 before and after), and
+whether the run finished at all.
+
+    PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/hostile_grading.py \\
+        [--workers N] [--cell-timeout 20] [--wall 150] [--markdown results.md] [--log-dir DIR]
+
+Takes several minutes (plain nbgrader waits out every timeout one notebook after another).
+Nothing outside the temporary directory is written (except ``--markdown`` / ``--log-dir``); the
+script refuses to run if a hostile case names a path outside the course it is graded in.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+from autograder.course import demo, parallel, sandbox  # noqa: E402
+from autograder.course.coursedir import CONFIG, CourseDir, nbgrader_env  # noqa: E402
+from hostile_submissions import ASSIGNMENT, CASES, expected_scores, hand_in  # noqa: E402
+
+GiB = 1 << 30
+HONEST = list(demo.STUDENTS)
+
+
+# --- building the class -----------------------------------------------------------------------------
+
+@dataclass
+class Class:
+    course: CourseDir
+    tests: dict                                    # {grade_id: points}
+    students: list
+    expected: dict                                 # student -> {grade_id: points}
+    submitted_before: dict = field(default_factory=dict)   # student -> digest of submitted/<student>
+    source_before: dict = field(default_factory=dict)
+
+
+def _digest(folder: Path) -> dict:
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _check_paths(case_name: str, content: str, correct: str, root: Path) -> None:
+    """Refuse to run a case that names an absolute path outside the course (or the repository)."""
+    if str(REPO) in content and str(REPO) not in correct:
+        raise SystemExit(f"refusing to run: case {case_name!r} names the repository {REPO}")
+    known = set(re.findall(r"""['"](/[^'"\\]*)['"]""", correct))
+    for path in set(re.findall(r"""['"](/[^'"\\]*)['"]""", content)) - known:
+        if not Path(path).resolve().is_relative_to(root.resolve()):
+            raise SystemExit(f"refusing to run: case {case_name!r} names {path}, outside the course {root}")
+
+
+def build(root: Path, cell_timeout: int, tmp: Path, cases: list) -> Class:
+    """The class of tests/test_hostile.py's ``graded`` fixture at ``root``, per-cell timeout ``cell_timeout``."""
+    assert root.resolve().is_relative_to(tmp.resolve()), (root, tmp)
+    rt = demo.prepare(root, [ASSIGNMENT], progress=False)
+    course = rt.course
+    course.timeout = cell_timeout
+    (course.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(course.root), timeout=cell_timeout))
+    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    hand_in(course, lambda name, data: _check_paths(name, data.decode("latin-1"), correct, course.root), cases)
+    tests = rt.tests[ASSIGNMENT]
+    expected = {s: rt.expected[(s, ASSIGNMENT)] for s in HONEST}
+    expected.update({c.name: expected_scores(c, tests) for c in cases})
+    students = HONEST + [c.name for c in cases]
+    cls = Class(course, tests, students, expected)
+    cls.submitted_before = {s: _digest(course.root / "submitted" / s) for s in students}
+    cls.source_before = _digest(course.root / "source")
+    return cls
+
+
+# --- one run and what it left behind ----------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    name: str
+    wall: float = 0.0
+    finished: str = ""                           # how the run ended
+    scores: dict | None = None                   # student -> {grade_id: score or None}
+    scores_error: str = ""
+    integrity: str = ""
+    changed: list = field(default_factory=list)  # students whose submitted/ files changed or vanished
+    source_intact: bool = True
+    leftovers: list = field(default_factory=list)
+    results: dict = field(default_factory=dict)  # safe run: student -> JobResult
+    log_excerpt: list = field(default_factory=list)
+
+
+def _integrity(db: Path) -> str:
+    if not db.is_file():
+        return "gradebook.db missing"
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+        return "ok" if rows == ["ok"] else "; ".join(rows)[:200]
+    except sqlite3.Error as err:
+        return f"{type(err).__name__}: {err}"
+
+
+def _read_scores(course: CourseDir) -> tuple[dict | None, str]:
+    try:
+        got = course.scores()
+    except Exception as err:   # a corrupted or overwritten gradebook
+        return None, f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+    return {s: {gid: sc for gid, (sc, _) in v.items()} for (s, a), v in got.items() if a == ASSIGNMENT}, ""
+
+
+def _leftover_processes(tmp: Path) -> list[int]:
+    """Processes (ours: the kernels plain nbgrader started) still running with a cwd in ``tmp``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd.is_relative_to(tmp) or str(cwd).startswith(str(tmp)):
+            out.append(int(entry.name))
+    return out
+
+
+def _kill_leftovers(tmp: Path) -> list[str]:
+    killed = []
+    for pid in _leftover_processes(tmp):
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(f"{pid}: {cmd}")
+        except OSError:
+            pass
+    return killed
+
+
+def finish(outcome: Outcome, cls: Class, tmp: Path) -> Outcome:
+    root = cls.course.root
+    outcome.leftovers = _kill_leftovers(tmp)
+    outcome.integrity = _integrity(root / "gradebook.db")
+    outcome.scores, outcome.scores_error = _read_scores(cls.course)
+    outcome.changed = [s for s in cls.students if _digest(root / "submitted" / s) != cls.submitted_before[s]]
+    outcome.source_intact = _digest(root / "source") == cls.source_before
+    return outcome
+
+
+def plain_run(cls: Class, tmp: Path, wall: int, memory: int, log_path: Path) -> Outcome:
+    """ONE ``nbgrader autograde bptt --force`` under RLIMIT_AS ``memory`` and a wall clock ``wall``."""
+    outcome = Outcome("plain nbgrader")
+    env = nbgrader_env()
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp / "jupyter-runtime")   # the kernels' connection files, in here too
+
+    def limits():
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    start = time.perf_counter()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                                cwd=cls.course.root, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=limits)
+        try:
+            rc = proc.wait(timeout=wall)
+            outcome.finished = f"exit status {rc}"
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            outcome.finished = f"did not finish within {wall} s; killed"
+    outcome.wall = time.perf_counter() - start
+    text = log_path.read_text(errors="replace")
+    seen = []
+    for line in text.splitlines():
+        if "ERROR" in line or "CRITICAL" in line:
+            short = line.strip()[:220]
+            if short not in seen:
+                seen.append(short)
+    outcome.log_excerpt = seen[:40]
+    return finish(outcome, cls, tmp)
+
+
+def safe_run(cls: Class, tmp: Path, workers: int, limits: sandbox.Limits) -> Outcome:
+    outcome = Outcome("safe pipeline")
+    start = time.perf_counter()
+    try:
+        results = parallel.autograde_parallel(cls.course, ASSIGNMENT, cls.students, workers=workers, limits=limits)
+        outcome.results = {r.student: r for r in results}
+        outcome.finished = "returned"
+    except Exception:
+        outcome.finished = "raised: " + traceback.format_exc().strip().splitlines()[-1][:200]
+        outcome.log_excerpt = traceback.format_exc().splitlines()[-20:]
+    outcome.wall = time.perf_counter() - start
+    return finish(outcome, cls, tmp)
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+def _total(scores: dict | None, student: str, tests: dict) -> str:
+    """The autograded total; ``-`` for no submission, ``(+n ungraded)`` for test cells left to a person."""
+    if scores is None:
+        return "unreadable"
+    got = scores.get(student)
+    if got is None:
+        return "-"
+    pending = [gid for gid in tests if got.get(gid) is None]
+    total = sum(got.get(gid) or 0.0 for gid in tests)
+    return f"{total:g}" + (f" (+{len(pending)} ungraded)" if pending else "")
+
+
+def _as_expected(scores: dict | None, student: str, want: dict) -> bool:
+    if scores is None or student not in scores:
+        return False
+    got = scores[student]
+    return all(got.get(gid) is not None and abs(got[gid] - pts) < 1e-9 for gid, pts in want.items())
+
+
+def rows(cls: Class, plain: Outcome, safe: Outcome) -> list[list[str]]:
+    out = []
+    full = sum(cls.tests.values())
+    kinds = {c.name: (c.expect if isinstance(c.expect, str) else "partial") for c in CASES}  # all, skipped too
+    kinds.update({"solution": "full", "blank": "zero", "partial": "partial"})
+    for s in cls.students:
+        want = cls.expected[s]
+        row = [s, f"{sum(want.values()):g}/{full:g} {kinds[s]}"]
+        for run in (plain, safe):
+            row.append(_total(run.scores, s, cls.tests) + (" ok" if _as_expected(run.scores, s, want) else " WRONG"))
+        r = safe.results.get(s)
+        row += [r.status if r else "-", (r.lines[0] if r and r.lines else ("graded" if r else "-"))]
+        out.append(row)
+    return out
+
+
+HEADER = ["submission", "expected", "plain nbgrader", "safe pipeline", "safe status", "safe: first log line"]
+
+
+def text_table(table: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [HEADER] + table) for i in range(len(HEADER) - 1)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    lines = [fmt.format(*HEADER), "-" * (sum(widths) + 2 * len(widths) + len(HEADER[-1]))]
+    lines += [fmt.format(*r) for r in table]
+    return "\n".join(lines)
+
+
+def md_table(table: list[list[str]]) -> str:
+    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in table]
+    return "\n".join(lines)
+
+
+def summary(cls: Class, runs: list[Outcome]) -> list[str]:
+    out = []
+    n, hostile = len(cls.students), [s for s in cls.students if s not in HONEST]
+    for run in runs:
+        ok = [s for s in cls.students if _as_expected(run.scores, s, cls.expected[s])]
+        out.append(f"{run.name}: {run.finished}; wall {run.wall:.1f} s")
+        out.append(f"  scored as expected: {len(ok)}/{n} submissions "
+                   f"({len([s for s in ok if s in hostile])}/{len(hostile)} hostile cases, "
+                   f"{len([s for s in ok if s in HONEST])}/{len(HONEST)} honest students)")
+        if run.scores is None:
+            out.append(f"  gradebook unreadable with nbgrader.api.Gradebook: {run.scores_error}")
+        else:
+            missing = [s for s in cls.students if s not in run.scores]
+            out.append(f"  students with no autograded submission in the gradebook: {len(missing)}"
+                       + (f" ({', '.join(missing)})" if missing else ""))
+        out.append(f"  gradebook PRAGMA integrity_check: {run.integrity}")
+        out.append(f"  submitted files intact: {n - len(run.changed)}/{n} students"
+                   + (f"; changed or deleted: {', '.join(run.changed)}" if run.changed else ""))
+        out.append(f"  instructor's source/ intact: {run.source_intact}")
+        if run.leftovers:
+            out.append(f"  processes left running afterwards (killed): {len(run.leftovers)}: "
+                       + "; ".join(run.leftovers))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--cell-timeout", type=int, default=20, help="seconds per cell, both runs (default 20)")
+    parser.add_argument("--wall", type=int, default=150, help="seconds per notebook, safe run (default 150)")
+    parser.add_argument("--plain-wall", type=int, default=900,
+                        help="seconds for the whole plain nbgrader run before it is killed (default 900)")
+    parser.add_argument("--plain-memory-gib", type=float, default=8,
+                        help="RLIMIT_AS of plain nbgrader and its kernels, GiB (default 8)")
+    parser.add_argument("--skip", action="append", default=[], choices=[c.name for c in CASES],
+                        help="leave a case out of both runs (repeatable), e.g. shell-escape, which deletes "
+                             "the other submissions under plain nbgrader and so hides what it does with them")
+    parser.add_argument("--markdown", type=Path, help="also write the table and summary as markdown here")
+    parser.add_argument("--log-dir", type=Path, help="keep nbgrader's output and the safe pipeline's log here")
+    args = parser.parse_args()
+    cases = [c for c in CASES if c.name not in args.skip]
+
+    machine = (f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
+               f"python {platform.python_version()}")
+    setup = (f"'{ASSIGNMENT}': {len(HONEST)} honest students + {len(cases)} hostile cases"
+             f"{' (skipped: ' + ', '.join(args.skip) + ')' if args.skip else ''}; per-cell timeout "
+             f"{args.cell_timeout} s (both runs); safe run: {args.workers} workers, wall {args.wall} s per "
+             f"notebook; plain run: one 'nbgrader autograde {ASSIGNMENT} --force', RLIMIT_AS "
+             f"{args.plain_memory_gib:g} GiB, killed after {args.plain_wall} s")
+    print(machine)
+    print(setup, flush=True)
+    limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall)
+
+    with tempfile.TemporaryDirectory(prefix="xai-hostile-bench-") as tmp_name:
+        tmp = Path(tmp_name).resolve()
+        t0 = time.perf_counter()
+        plain_cls = build(tmp / "plain" / "course", args.cell_timeout, tmp, cases)
+        print(f"\nbuilt the class for the plain run in {time.perf_counter() - t0:.1f} s; grading ...", flush=True)
+        plain = plain_run(plain_cls, tmp, args.plain_wall, int(args.plain_memory_gib * GiB), tmp / "plain-nbgrader.log")
+        print(f"plain nbgrader: {plain.finished}, {plain.wall:.1f} s", flush=True)
+
+        t0 = time.perf_counter()
+        safe_cls = build(tmp / "safe" / "course", args.cell_timeout, tmp, cases)
+        print(f"built the class for the safe run in {time.perf_counter() - t0:.1f} s; grading ...", flush=True)
+        safe = safe_run(safe_cls, tmp, args.workers, limits)
+        print(f"safe pipeline: {safe.finished}, {safe.wall:.1f} s", flush=True)
+
+        if args.log_dir:
+            args.log_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tmp / "plain-nbgrader.log", args.log_dir / "plain-nbgrader.log")
+            safe_log = safe_cls.course.root / "logs" / f"autograde-{ASSIGNMENT}.log"
+            if safe_log.is_file():
+                shutil.copy2(safe_log, args.log_dir / f"safe-autograde-{ASSIGNMENT}.log")
+
+    full = sum(plain_cls.tests.values())
+    table = rows(plain_cls, plain, safe)
+    lines = summary(plain_cls, [plain, safe])
+    print(f"\nautograded totals (out of {full:g}); 'ok' = every question scored as expected\n")
+    print(text_table(table))
+    print("\nwall time: plain nbgrader {:.1f} s, safe pipeline {:.1f} s\n".format(plain.wall, safe.wall))
+    print("\n".join(lines))
+    if plain.log_excerpt:
+        print("\nplain nbgrader's ERROR lines (first 40, deduplicated):")
+        print("\n".join("  " + line for line in plain.log_excerpt))
+    if safe.log_excerpt:
+        print("\nsafe pipeline failure:\n" + "\n".join("  " + line for line in safe.log_excerpt))
+
+    if args.markdown:
+        md = ["# Hostile submissions: plain nbgrader vs the safe pipeline", "", machine, "", setup, "",
+              f"Autograded totals out of {full:g}; `ok` = every question scored as expected.", "",
+              md_table(table), "", "```", *lines, "```", ""]
+        args.markdown.write_text("\n".join(md), encoding="utf-8")
+        print(f"\nmarkdown: {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
