@@ -25,6 +25,8 @@ CONFIG = """\
 c = get_config()  # noqa: F821 - provided by nbgrader
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = "xai-rnn"
+# The exchange inside the course, not nbgrader's default /usr/local/share/nbgrader/exchange.
+c.Exchange.root = {root!r} + "/exchange"
 # Per-cell time limit when autograding; a notebook in this course runs in seconds.
 c.ExecutePreprocessor.timeout = {timeout}
 """
@@ -71,6 +73,7 @@ class CourseDir:
         """Write the config and copy the instructor notebooks of ``names`` into ``source/``."""
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(self.root), timeout=self.timeout))
+        (self.root / "exchange").mkdir(exist_ok=True)   # nbgrader's release / collect go through it
         for name in names or assignments():
             dest = self.root / "source" / name
             if dest.exists():
