@@ -30,7 +30,7 @@ import nbformat
 import sqlalchemy.exc
 
 from . import intake, sandbox
-from .coursedir import CONFIG, CourseDir
+from .coursedir import CONFIG, REPO, CourseDir
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
 CHEATING = {"reference-import", "tampering", "forbidden-file", "forbidden-call"}
@@ -170,9 +170,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             results[student].lines.append(f"rejected: {got.rejected}")
 
     trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
-    protected = [str(course.root), str(Path(course.root / "gradebook.db").resolve())]
-    from .coursedir import REPO
-    protected += [str(REPO / "solutions"), str(REPO / "tests")]
+    protected = [str(course.root), str(REPO / "solutions"), str(REPO / "tests")]
     modules = [f"autograder.questions.{assignment}"]
 
     with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
@@ -185,6 +183,8 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
         executed = _run(jobs, engine, workers, address)
 
         # --- the single writer --------------------------------------------------------------
+        for stale in (course.root / EXECUTED).glob(f"*/{assignment}"):   # only this run's notebooks get scored
+            shutil.rmtree(stale)
         for job in jobs:
             s, run = job.student, executed[job.student]
             r = results[s]
@@ -196,8 +196,6 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
                 sandbox._mark_unexecuted(nb, "; ".join(run.problems) or "the notebook did not execute")
                 text = nbformat.writes(nb)
             folder = course.root / EXECUTED / s / assignment
-            if folder.exists():
-                shutil.rmtree(folder)
             shutil.copytree(sanitized[s], folder)
             (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
             cheats = [f for f in run.findings if f.get("kind") in CHEATING]
