@@ -21,7 +21,7 @@ from browser_support import (CHROMIUM, CHROMIUM_ARGS, PROMPT_NUMBER, REPO, Jupyt
                              diagnose)
 
 if CHROMIUM is None:
-    pytest.skip("browser tests need Chromium on PATH (tools/install_chromium.sh installs Debian's)",
+    pytest.skip("browser tests need Chromium on PATH (tools/install_system_packages.sh installs Debian's)",
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api",
                                reason="browser tests need playwright (pip install -e '.[test]')")

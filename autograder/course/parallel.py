@@ -203,12 +203,12 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
                 r.status = "cheating"
                 r.lines += [f"guard: {f['detail']}" for f in cheats]
     graded = [j.student for j in jobs]
+    for s in graded:   # before nbgrader scores: it keeps a grade with a manual score for review
+        if _clear_zero(course, assignment, s) and results[s].status == "graded":
+            results[s].lines.append("an earlier zero by the grader was lifted")
     if graded:
         course.nbgrader("autograde", assignment, "--no-execute", "--force",
                         f"--CourseDirectory.submitted_directory={EXECUTED}", check=False)
-    for s in graded:
-        if results[s].status == "graded" and _clear_zero(course, assignment, s):
-            results[s].lines.append("an earlier zero by the grader was lifted")
     scored = course.scores()
     for s, r in results.items():
         if r.status == "graded" and (s, assignment) not in scored:
