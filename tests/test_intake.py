@@ -23,7 +23,7 @@ def release_text():
 def _hand_in(tmp_path, files: dict):
     for name, content in files.items():
         (tmp_path / name).write_bytes(content if isinstance(content, bytes) else content.encode())
-    return intake.read_submission(tmp_path, NAME, "s")
+    return intake.read_submission(tmp_path, NAME)
 
 
 def test_a_proper_notebook_is_taken_as_is(tmp_path, release_text):
@@ -61,10 +61,10 @@ def test_latin1_is_read_and_noted(tmp_path, release_text):
 
 def test_oversized_and_missing(tmp_path, release_text):
     (tmp_path / f"{NAME}.ipynb").write_text(release_text)
-    assert "MB" in intake.read_submission(tmp_path, NAME, "s", max_bytes=1000).rejected
+    assert "MB" in intake.read_submission(tmp_path, NAME, max_bytes=1000).rejected
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert "no notebook 'bptt.ipynb'" in intake.read_submission(empty, NAME, "s").rejected
+    assert "no notebook 'bptt.ipynb'" in intake.read_submission(empty, NAME).rejected
 
 
 def _ids(text):
@@ -98,7 +98,7 @@ def test_unexecuted_test_cells_fail_and_executed_ones_keep_their_outputs(source_
     tests = [c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
     tests[0].execution_count = 1
     tests[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="✓")]
-    n = sandbox._mark_unexecuted(nb, "the kernel died")
+    n = sandbox.mark_unexecuted(nb, "the kernel died")
     assert n == len(tests) - 1
     assert tests[0].outputs[0].text == "✓"
     assert all(c.outputs[0].ename == "NotExecuted" for c in tests[1:])

@@ -47,10 +47,6 @@ WATCHED_MODULES = ("numpy", "numpy.linalg", "numpy.testing", "sympy", "torch", "
                    "torch.autograd", "hypothesis", "math", "builtins", "os", "posixpath", "sys", "ast", "json")
 STDLIB = (realpath(sysconfig.get_paths()["stdlib"]) + os.sep, "<frozen ")
 SITE = tuple({realpath(sysconfig.get_paths()[k]) + os.sep for k in ("purelib", "platlib")})
-
-
-def _in_stdlib(filename: str) -> bool:
-    return filename.startswith(STDLIB) and not filename.startswith(SITE)
 # What decides whether a test cell shows an error: the shell's traceback and run machinery, the kernel's
 # reply and message functions.
 SHELL_HOOKS = ("showtraceback", "_showtraceback", "showsyntaxerror", "run_cell", "run_cell_async",
@@ -73,6 +69,10 @@ DENIED_EVENTS = {
     "gc.get_referents": "walks the garbage collector", "sys.addaudithook": "adds an audit hook",
     "socket.connect": "opens a network connection", "socket.bind": "opens a network socket",
 }
+
+
+def _in_stdlib(filename: str) -> bool:
+    return filename.startswith(STDLIB) and not filename.startswith(SITE)
 
 
 class GradingGuardError(PermissionError):

@@ -26,7 +26,6 @@ MAX_BYTES = 20 << 20
 
 @dataclass
 class Intake:
-    student: str
     notebook: str | None = None              # UTF-8 JSON text to grade, None when rejected
     notes: list = field(default_factory=list)    # what was done to make it gradable
     rejected: str | None = None              # why it cannot be graded
@@ -36,10 +35,10 @@ class Intake:
         return self.notebook is not None
 
 
-def read_submission(folder: Path, assignment: str, student: str, max_bytes: int = MAX_BYTES) -> Intake:
+def read_submission(folder: Path, assignment: str, max_bytes: int = MAX_BYTES) -> Intake:
     """The gradable notebook text of ``folder`` (see the module docstring for the decisions)."""
     folder = Path(folder)
-    intake = Intake(student)
+    intake = Intake()
     expected = folder / f"{assignment}.ipynb"
     if not expected.is_file():
         others = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []

@@ -34,13 +34,14 @@ from .coursedir import CONFIG, REPO, CourseDir
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
 CHEATING = {"reference-import", "tampering", "forbidden-file", "forbidden-call"}
-WORKER_FILES = ("timestamp.txt",)
+SUBMISSION_FILES = ("timestamp.txt",)   # what nbgrader reads beside the notebook
 
 
 @dataclass
 class Job:
     student: str
     notebook: str                     # the sanitized notebook (JSON text)
+    files: dict                       # the instructor's data files nbgrader copied beside it
     trusted_sources: list
     protected: list
     modules: list
@@ -51,20 +52,26 @@ class Job:
 class JobResult:
     student: str
     seconds: float = 0.0
-    ok: bool = False                  # executed and scored by nbgrader
     status: str = "graded"            # graded | rejected | cheating
     lines: list = field(default_factory=list)    # the log lines of this submission
     findings: list = field(default_factory=list)
     log: str = ""
 
     @property
-    def job(self):   # what earlier callers read: ``r.job.student``
-        return self
+    def ok(self) -> bool:
+        """Executed and scored by nbgrader, nothing zeroed."""
+        return self.status == "graded"
 
 
 def _execute(job: Job) -> tuple[str, sandbox.Execution]:
-    return job.student, sandbox.execute(job.notebook, trusted_sources=job.trusted_sources,
+    return job.student, sandbox.execute(job.notebook, trusted_sources=job.trusted_sources, files=job.files,
                                         protected=job.protected, modules=job.modules, limits=job.limits)
+
+
+def _data_files(folder: Path) -> dict[str, bytes]:
+    """The files beside the sanitized notebook (nbgrader copies the source folder's data files there)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.suffix != ".ipynb" and p.name not in SUBMISSION_FILES}
 
 
 def _run(jobs: list[Job], engine: str, workers: int, address: str | None) -> dict:
@@ -94,7 +101,7 @@ def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scra
         folder = work.root / "submitted" / student / assignment
         folder.mkdir(parents=True)
         (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
-        for name in WORKER_FILES:
+        for name in SUBMISSION_FILES:
             src = course.root / "submitted" / student / assignment / name
             if src.is_file():
                 shutil.copy2(src, folder / name)
@@ -160,7 +167,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     source = nbformat.read(course.root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     accepted = {}
     for student in students:
-        got = intake.read_submission(course.root / "submitted" / student / assignment, assignment, student)
+        got = intake.read_submission(course.root / "submitted" / student / assignment, assignment)
         results[student].lines += got.notes
         if got.ok:
             accepted[student], notes = intake.repair_cells(got.notebook, source)
@@ -178,8 +185,8 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
         for student in set(accepted) - set(sanitized):
             results[student].status = "rejected"
             results[student].lines.append("rejected: nbgrader could not restore its cells (see nbgrader's log)")
-        jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), trusted, protected,
-                    modules, limits) for s, folder in sanitized.items()]
+        jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), _data_files(folder),
+                    trusted, protected, modules, limits) for s, folder in sanitized.items()]
         executed = _run(jobs, engine, workers, address)
 
         # --- the single writer --------------------------------------------------------------
@@ -193,7 +200,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             text = run.notebook
             if text is None:   # nothing came back: every test cell is scored 0
                 nb = nbformat.reads(job.notebook, as_version=4)
-                sandbox._mark_unexecuted(nb, "; ".join(run.problems) or "the notebook did not execute")
+                sandbox.mark_unexecuted(nb, "; ".join(run.problems) or "the notebook did not execute")
                 text = nbformat.writes(nb)
             folder = course.root / EXECUTED / s / assignment
             shutil.copytree(sanitized[s], folder)
@@ -216,7 +223,6 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
         if r.status in ("rejected", "cheating"):
             _zero(course, assignment, s, "; ".join(r.lines[-1:]))
             r.lines.append("every question scored 0")
-        r.ok = r.status == "graded"
     _write_log(course, assignment, results.values())
     return [results[s] for s in students]
 

@@ -8,8 +8,8 @@ cells restored) runs
 * in a **child process** of its own, in a new session, under resource limits that its kernel inherits:
   address space (``memory``), largest file (``file_size``), no core dumps; the whole job has a wall
   clock (``wall``) after which the process group is killed;
-* in an **empty working copy** in the temp dir holding only the submission's files: the course is
-  not below it and its path is not in the kernel's environment;
+* in an **empty working copy** in the temp dir holding only the notebook and the assignment's data
+  files: the course is not below it and its path is not in the kernel's environment;
 * with nbgrader's own ``Execute`` preprocessor (``allow_errors``, interrupt on a cell timeout), and
   the in-kernel tripwire ``autograder.course.guard`` installed before the first cell.
 
@@ -45,7 +45,7 @@ class Limits:
     wall: int = 900                   # seconds for the whole notebook, kernel start included
     memory: int = 6 * GiB             # address space of the executor and its kernel (RLIMIT_AS)
     file_size: int = 256 << 20        # largest file the kernel may write (RLIMIT_FSIZE)
-    output_chars: int = 20_000        # longest text kept per output
+    output_chars: int = 20_000        # text output kept per cell
 
 
 @dataclass
@@ -89,7 +89,7 @@ def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[s
         job = Path(private) / "job.json"
         result = Path(private) / "result.json"
         (Path(work) / "submission.ipynb").write_text(notebook_text, encoding="utf-8")
-        for name, data in (files or {}).items():   # the submission's other files, e.g. data it saved
+        for name, data in (files or {}).items():   # data files the notebook reads
             target = Path(work) / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
@@ -111,7 +111,7 @@ def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[s
         data = json.loads(result.read_text()) if result.is_file() else {}
         if proc.returncode and not data:
             problems.append(f"the executor exited with status {proc.returncode}"
-                            + (" (out of memory?)" if proc.returncode in (-9, 137) else ""))
+                            + (" (killed: out of memory?)" if proc.returncode == -signal.SIGKILL else ""))
         return Execution(data.get("notebook"), time.perf_counter() - start, guard.read_report(text),
                          problems + data.get("problems", []), text[-4000:])
 
@@ -125,7 +125,7 @@ def _kill_group(pid: int) -> None:
 
 # --- the child process ----------------------------------------------------------------------------
 
-def _mark_unexecuted(nb, reason: str) -> int:
+def mark_unexecuted(nb, reason: str) -> int:
     """Give every test cell that did not run an error output; returns how many."""
     count = 0
     for cell in nb.cells:
@@ -174,8 +174,8 @@ def _cut_outputs(nb, limit: int) -> None:
     for cell in nb.cells:
         budget, kept = limit, []
         for out in _merge_streams(cell.get("outputs", [])):
-            if "text" in out:
-                text = "".join(out["text"]) if isinstance(out["text"], list) else out["text"]
+            if "text" in out:   # a stream, merged above
+                text = out["text"]
                 if budget <= 0:
                     continue
                 out["text"] = text[:budget] + (f"\n... output cut at {limit} characters ..." if len(text) > budget else "")
@@ -213,13 +213,12 @@ def _child(job_path: str) -> int:
                         f"interrupt; execution stopped there")
     except Exception as exc:   # the executor's own failure must still produce a result
         problems.append(f"execution stopped: {type(exc).__name__}: {str(exc)[:300]}")
+    if not complete:   # problems[0] says why execution stopped
+        n = mark_unexecuted(nb, problems[0])
+        problems[0] += f"; {n} test cell(s) not executed, scored 0"
     problems += _timeouts(nb, limits.cell_timeout)
-    if not complete:
-        n = _mark_unexecuted(nb, problems[0])
-        problems[-1] += f"; {n} test cell(s) not executed, scored 0"
     _cut_outputs(nb, limits.output_chars)
-    Path(job["result"]).write_text(json.dumps({"notebook": nbformat.writes(nb), "problems": problems,
-                                               "complete": complete}))
+    Path(job["result"]).write_text(json.dumps({"notebook": nbformat.writes(nb), "problems": problems}))
     return 0
 
 
