@@ -55,11 +55,6 @@ def sizes(low: int = 1, high: int = 5) -> st.SearchStrategy[int]:
     return st.integers(low, high)
 
 
-def vectors(n=None, low=-5.0, high=5.0) -> st.SearchStrategy[np.ndarray]:
-    """Vectors of length ``n`` (or of a drawn length 1..5)."""
-    return (sizes() if n is None else st.just(n)).flatmap(lambda k: arrays((k,), low, high))
-
-
 def weight_matrices(J, K, low=-2.0, high=2.0) -> st.SearchStrategy[np.ndarray]:
     """Weights ``w`` of shape (J, K), the thesis orientation."""
     return arrays((J, K), low, high)

@@ -73,7 +73,7 @@ def make_model(dtype, seed=0):
 COMPOSITES = {
     "deep_taylor": P.deep_taylor(0.0, 1.0),
     "zplus": P.uniform(P.ZPlus()),
-    "w2_zplus": P.Composite(P.W2(), P.ZPlus()),
+    "w2_zplus": P.layered(P.W2(), P.ZPlus()),
 }
 
 

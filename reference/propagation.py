@@ -1,8 +1,10 @@
 """Relevance propagation through whole networks: rule objects, composites, and the layer types.
 
 In zennit's vocabulary: a **rule** says how one layer passes relevance down, a **composite** maps
-the layers of a network to rules. Here a network is a ``torch.nn.Sequential`` of ``Linear``,
-``Conv2d``, ``MaxPool2d`` and shape-only layers (``ReLU``, ``Flatten``, ``Dropout``, ``Identity``).
+layer *types* to rules (``{Linear: ZPlus(), MaxPool2d: WinnerTakeAll(), ...}``), looked up along the
+layer's class hierarchy, so a subclass such as the thesis's ``NegBiasLinear`` gets its base's rule.
+Here a network is a ``torch.nn.Sequential`` of ``Linear``, ``Conv2d``, ``MaxPool2d`` and shape-only
+layers (``ReLU``, ``Flatten``, ``Unflatten``, ``Dropout``, ``Identity``).
 
 - dense layers use :mod:`reference.lrp` directly (the four-line rules);
 - convolutions and pooling (and dense layers, for cross-checking) use the *gradient trick*: for ``z = layer(a)`` computed with the rule's
@@ -16,8 +18,8 @@ torch's ``Linear`` stores its weight as (K, J); :func:`thesis_weight` converts i
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +52,24 @@ def layer_forward(layer, x, weight, bias=None):
     raise TypeError(f"expected a Linear or Conv2d layer, got {type(layer).__name__}")
 
 
+def layer_bias(layer) -> torch.Tensor | None:
+    """The bias the layer adds: ``effective_bias`` where a layer keeps it there (the thesis's
+    ``NegBias*`` layers, whose ``bias`` is None and whose bias is ``-softplus(b)``), else ``bias``."""
+    b = getattr(layer, "effective_bias", None)
+    if b is None:
+        b = layer.bias
+    return None if b is None else b.detach()
+
+
 class Rule:
-    """How one weighted layer (``Linear`` or ``Conv2d``) passes relevance down.
+    """How one layer passes relevance down: ``relevance(layer, a, R)`` gives R_j from R_k."""
+
+    def relevance(self, layer, a, R, *, via_gradient: bool = False):
+        raise NotImplementedError
+
+
+class WeightedRule(Rule):
+    """A rule for a weighted layer (``Linear`` or ``Conv2d``).
 
     ``dense(a, w, b, R)`` is the four-line rule of :mod:`reference.lrp` in the thesis orientation;
     ``gradient(layer, a, R)`` is the same rule by the gradient trick on the layer with modified
@@ -64,9 +82,14 @@ class Rule:
     def gradient(self, layer, a, R):
         raise NotImplementedError
 
+    def relevance(self, layer, a, R, *, via_gradient: bool = False):
+        if isinstance(layer, torch.nn.Linear) and not via_gradient:
+            return self.dense(a, thesis_weight(layer), layer_bias(layer), R)
+        return self.gradient(layer, a, R)
+
 
 @dataclass
-class W2(Rule):
+class W2(WeightedRule):
     """w^2 rule (zennit: ``WSquare``): inputs in R^J."""
 
     def dense(self, a, w, b, R):
@@ -78,7 +101,7 @@ class W2(Rule):
 
 
 @dataclass
-class ZPlus(Rule):
+class ZPlus(WeightedRule):
     """z+ rule (zennit: ``ZPlus``): ReLU activations a >= 0."""
 
     def dense(self, a, w, b, R):
@@ -90,7 +113,7 @@ class ZPlus(Rule):
 
 
 @dataclass
-class ZBeta(Rule):
+class ZBeta(WeightedRule):
     """z^beta rule (zennit: ``ZBox``): inputs in the box [low, high] with low <= 0 <= high."""
 
     low: float = 0.0
@@ -111,7 +134,7 @@ class ZBeta(Rule):
 
 
 @dataclass
-class AlphaBeta(Rule):
+class AlphaBeta(WeightedRule):
     """alpha-beta rule (zennit: ``AlphaBeta``), alpha - beta = 1."""
 
     alpha: float = 1.0
@@ -132,8 +155,8 @@ class AlphaBeta(Rule):
 
 
 @dataclass
-class Epsilon(Rule):
-    """epsilon rule (zennit: ``Epsilon``); the bias is part of z."""
+class Epsilon(WeightedRule):
+    """epsilon rule (zennit: ``Epsilon``); the bias (:func:`layer_bias`) is part of z."""
 
     eps: float = 1e-6
 
@@ -141,8 +164,7 @@ class Epsilon(Rule):
         return lrp.epsilon(a, w, b, R, self.eps)
 
     def gradient(self, layer, a, R):
-        w = layer.weight.detach()
-        b = None if layer.bias is None else layer.bias.detach()
+        w, b = layer.weight.detach(), layer_bias(layer)
 
         def forward(x):
             z = layer_forward(layer, x, w, b)
@@ -151,45 +173,82 @@ class Epsilon(Rule):
         return a * _gradient_trick(forward, a, R)
 
 
+# --- rules for the layers without weights -------------------------------------------------------
+
+class WinnerTakeAll(Rule):
+    """Max-pooling: each window's relevance goes to its winner (the gradient of max)."""
+
+    def relevance(self, layer, a, R, *, via_gradient: bool = False):
+        args = (layer.kernel_size, layer.stride, layer.padding)
+        return a * _gradient_trick(lambda x: F.max_pool2d(x, *args, ceil_mode=layer.ceil_mode), a, R)
+
+
+class Proportional(Rule):
+    """Max-pooling read as sum-pooling: a window's relevance in proportion to its activations (a >= 0)."""
+
+    def relevance(self, layer, a, R, *, via_gradient: bool = False):
+        args = (layer.kernel_size, layer.stride, layer.padding)
+        return a * _gradient_trick(
+            lambda x: F.avg_pool2d(x, *args, ceil_mode=layer.ceil_mode, divisor_override=1), a, R)
+
+
+class Reshape(Rule):
+    """Flatten / Unflatten: relevance takes the input's shape."""
+
+    def relevance(self, layer, a, R, *, via_gradient: bool = False):
+        return R.reshape(a.shape)
+
+
+class Pass(Rule):
+    """ReLU, Dropout (in eval mode), Identity: relevance passes unchanged."""
+
+    def relevance(self, layer, a, R, *, via_gradient: bool = False):
+        return R
+
+
 # --- composites --------------------------------------------------------------------------------
+
+WEIGHTED = (torch.nn.Linear, torch.nn.Conv2d)
+WINNER_TAKE_ALL = WinnerTakeAll()
+SHAPE_RULES = {torch.nn.ReLU: Pass(), torch.nn.Dropout: Pass(), torch.nn.Identity: Pass(),
+               torch.nn.Flatten: Reshape(), torch.nn.Unflatten: Reshape(), torch.nn.MaxPool2d: WINNER_TAKE_ALL}
+
 
 @dataclass
 class Composite:
-    """Which rule each weighted layer gets: ``first`` for the input layer, ``rest`` for the others."""
+    """A map from layer types to rules (zennit's ``LayerMapComposite``), and optionally a rule of its
+    own for the first weighted layer (zennit's ``SpecialFirstLayerMapComposite``: the input layer)."""
 
-    first: Rule
-    rest: Rule
-    pooling: str = "winner_take_all"   # or "proportional"
+    layer_map: dict
+    first: WeightedRule | None = None
 
-    def rule_for(self, index: int) -> Rule:
-        return self.first if index == 0 else self.rest
+    def rule_for(self, layer, *, first: bool = False) -> Rule:
+        if first and self.first is not None and isinstance(layer, WEIGHTED):
+            return self.first
+        for kind in type(layer).__mro__:   # the most specific type that has a rule
+            if kind in self.layer_map:
+                return self.layer_map[kind]
+        known = ", ".join(sorted(k.__name__ for k in self.layer_map))
+        raise TypeError(f"no relevance rule for {type(layer).__name__}; this composite has rules for {known}")
 
 
-def deep_taylor(low: float = 0.0, high: float = 1.0, pooling: str = "winner_take_all") -> Composite:
+def layered(first: WeightedRule, rest: WeightedRule, pooling: Rule = WINNER_TAKE_ALL) -> Composite:
+    """``first`` on the input layer, ``rest`` on every other weighted layer, ``pooling`` on max-pooling."""
+    return Composite({**SHAPE_RULES, torch.nn.MaxPool2d: pooling, torch.nn.Linear: rest, torch.nn.Conv2d: rest},
+                     first=first)
+
+
+def deep_taylor(low: float = 0.0, high: float = 1.0, pooling: Rule = WINNER_TAKE_ALL) -> Composite:
     """Table 3.1 of the thesis: z^beta on pixels in [low, high], z+ on ReLU layers."""
-    return Composite(ZBeta(low, high), ZPlus(), pooling)
+    return layered(ZBeta(low, high), ZPlus(), pooling)
 
 
-def uniform(rule: Rule, pooling: str = "winner_take_all") -> Composite:
-    return Composite(rule, rule, pooling)
+def uniform(rule: WeightedRule, pooling: Rule = WINNER_TAKE_ALL) -> Composite:
+    """One rule on every weighted layer."""
+    return layered(rule, rule, pooling)
 
 
 # --- propagation through a Sequential ----------------------------------------------------------
-
-SHAPE_ONLY = (torch.nn.ReLU, torch.nn.Dropout, torch.nn.Identity)
-WEIGHTED = (torch.nn.Linear, torch.nn.Conv2d)
-
-
-def pool_relevance(a, pool: torch.nn.MaxPool2d, R, mode: str = "winner_take_all"):
-    """Relevance through max-pooling: to each window's winner, or in proportion to a (a >= 0)."""
-    args = (pool.kernel_size, pool.stride, pool.padding)
-    if mode == "winner_take_all":
-        return a * _gradient_trick(lambda x: F.max_pool2d(x, *args, ceil_mode=pool.ceil_mode), a, R)
-    if mode == "proportional":
-        return a * _gradient_trick(
-            lambda x: F.avg_pool2d(x, *args, ceil_mode=pool.ceil_mode, divisor_override=1), a, R)
-    raise ValueError(f"pooling: expected 'winner_take_all' or 'proportional', got {mode!r}")
-
 
 def forward_activations(model: torch.nn.Sequential, x: torch.Tensor) -> list[torch.Tensor]:
     """``[x, layer_1(x), layer_2(layer_1(x)), ...]`` without gradients."""
@@ -212,27 +271,19 @@ def propagate(model: torch.nn.Sequential, x: torch.Tensor, composite: Composite,
     """
     if not isinstance(model, torch.nn.Sequential):
         raise TypeError(f"model: expected a torch.nn.Sequential, got {type(model).__name__}")
+    if not isinstance(composite, Composite):
+        raise TypeError(f"composite: expected a Composite (e.g. deep_taylor()), got {type(composite).__name__}")
     acts = forward_activations(model, x)
     R = acts[-1].clone() if R_out is None else R_out
     if R.shape != acts[-1].shape:
         raise ValueError(f"R_out: expected shape {tuple(acts[-1].shape)} (the model output), got {tuple(R.shape)}")
-    weighted = [i for i, layer in enumerate(model) if isinstance(layer, WEIGHTED)]
+    first = next((i for i, layer in enumerate(model) if isinstance(layer, WEIGHTED)), None)
     relevances = [R]
     for i in reversed(range(len(model))):
-        layer, a = model[i], acts[i]
-        if isinstance(layer, torch.nn.Linear) and not via_gradient:
-            b = None if layer.bias is None else layer.bias.detach()
-            R = composite.rule_for(weighted.index(i)).dense(a, thesis_weight(layer), b, R)
-        elif isinstance(layer, WEIGHTED):
-            R = composite.rule_for(weighted.index(i)).gradient(layer, a, R)
-        elif isinstance(layer, torch.nn.MaxPool2d):
-            R = pool_relevance(a, layer, R, composite.pooling)
-        elif isinstance(layer, (torch.nn.Flatten, torch.nn.Unflatten)):
-            R = R.reshape(a.shape)
-        elif isinstance(layer, SHAPE_ONLY):
-            pass
-        else:
-            raise TypeError(f"layer {i}: no relevance rule for {type(layer).__name__}; expected Linear, Conv2d, "
-                            f"MaxPool2d, Flatten, Unflatten, ReLU, Dropout or Identity")
+        try:
+            rule = composite.rule_for(model[i], first=i == first)
+        except TypeError as error:
+            raise TypeError(f"layer {i}: {error}") from None
+        R = rule.relevance(model[i], acts[i], R, via_gradient=via_gradient)
         relevances.append(R)
     return (R, relevances[::-1]) if return_all else R

@@ -103,11 +103,6 @@ def gaussian_objective_gradient(x, w, mu, Sigma):
     return w - np.linalg.solve(np.asarray(Sigma, float), x - mu)
 
 
-def generator_objective_gradient(z, w, A, lam):
-    """``d/dz [w^T (A z + c) - lam ||z||^2] = A^T w - 2 lam z``."""
-    return np.asarray(A, float).T @ np.asarray(w, float) - 2 * lam * np.asarray(z, float)
-
-
 # --- numeric activation maximization of a trained network ------------------------------------
 
 def activation_maximization(model, target: int, x0, *, lam: float = 0.01, steps: int = 200,

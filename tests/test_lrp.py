@@ -169,9 +169,9 @@ def conv_net(seed=0):
     return model
 
 
-@pytest.mark.parametrize("composite", [P.deep_taylor(0, 1), P.deep_taylor(0, 1, "proportional"),
-                                       P.uniform(P.ZPlus()), P.Composite(P.W2(), P.ZPlus()),
-                                       P.Composite(P.ZBeta(0, 1), P.AlphaBeta(1, 0))],
+@pytest.mark.parametrize("composite", [P.deep_taylor(0, 1), P.deep_taylor(0, 1, P.Proportional()),
+                                       P.uniform(P.ZPlus()), P.layered(P.W2(), P.ZPlus()),
+                                       P.layered(P.ZBeta(0, 1), P.AlphaBeta(1, 0))],
                          ids=["deep_taylor", "proportional_pooling", "zplus", "w2_first", "alphabeta"])
 def test_relevance_is_conserved_through_a_conv_net(composite):
     model = conv_net()
@@ -190,12 +190,40 @@ def test_pooling_winner_take_all_and_proportional():
     a = torch.tensor([[[[1.0, 3.0], [0.0, 4.0]]]])
     pool = torch.nn.MaxPool2d(2)
     R = torch.tensor([[[[8.0]]]])
-    wta = P.pool_relevance(a, pool, R, "winner_take_all")
-    prop = P.pool_relevance(a, pool, R, "proportional")
+    wta = P.WinnerTakeAll().relevance(pool, a, R)
+    prop = P.Proportional().relevance(pool, a, R)
     torch.testing.assert_close(wta, torch.tensor([[[[0.0, 0.0], [0.0, 8.0]]]]))
     torch.testing.assert_close(prop, torch.tensor([[[[1.0, 3.0], [0.0, 4.0]]]]))
-    with pytest.raises(ValueError, match="winner_take_all"):
-        P.pool_relevance(a, pool, R, "average")
+
+
+def test_a_composite_maps_layer_types_along_the_class_hierarchy():
+    class MyLinear(torch.nn.Linear):
+        pass
+
+    composite = P.layered(P.W2(), P.ZPlus(), P.Proportional())
+    assert isinstance(composite.rule_for(MyLinear(2, 2)), P.ZPlus)
+    assert isinstance(composite.rule_for(MyLinear(2, 2), first=True), P.W2)
+    assert isinstance(composite.rule_for(torch.nn.MaxPool2d(2)), P.Proportional)
+    assert isinstance(composite.rule_for(torch.nn.MaxPool2d(2), first=True), P.Proportional)
+
+
+def test_epsilon_keeps_the_bias_of_a_layer_that_stores_it_elsewhere():
+    """The thesis's NegBias* layers have ``bias = None`` and add ``effective_bias = -softplus(b)``:
+    the epsilon rule must see that bias (it absorbs its share), in both implementations."""
+    from reference.thesis.cells import NegBiasLinear
+
+    torch.manual_seed(0)
+    layer = NegBiasLinear(5, 3).double()
+    with torch.no_grad():
+        layer.b.fill_(1.0)   # softplus(1) = 1.31: a bias that matters
+    a = torch.rand(4, 5, dtype=torch.float64)
+    z = layer(a).detach()
+    R = z.clone()
+    dense = P.Epsilon(1e-9).relevance(layer, a, R)
+    grad = P.Epsilon(1e-9).relevance(layer, a, R, via_gradient=True)
+    torch.testing.assert_close(dense, grad)
+    # R_j = a_j w_jk R_k / z_k: the inputs get z - b, the bias keeps b
+    torch.testing.assert_close(dense.sum(1), (z - layer.effective_bias.detach()).sum(1))
 
 
 # --- bad input gets a clear error -------------------------------------------------------------------

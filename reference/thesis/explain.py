@@ -51,7 +51,7 @@ class Explanation:
 
 
 def explain(model: RecurrentClassifier, images: torch.Tensor, target: torch.Tensor | None = None, *,
-            low: float = 0.0, high: float = 1.0, pooling: str = "winner_take_all") -> Explanation:
+            low: float = 0.0, high: float = 1.0, pooling: P.Rule = P.WINNER_TAKE_ALL) -> Explanation:
     """Explain ``f(x) = h_target`` (default: ``max_i h_i``) for images (B, 28, 28) in [low, high]."""
     if not isinstance(model, RecurrentClassifier):
         raise TypeError(f"model: expected a RecurrentClassifier from build_model, got {type(model).__name__}")
@@ -66,7 +66,7 @@ def explain(model: RecurrentClassifier, images: torch.Tensor, target: torch.Tens
 
     R = P.propagate(model.head, trace[-1]["a4"], P.uniform(P.ZPlus(), pooling), R)
     w4 = P.thesis_weight(model.combine)
-    features = P.Composite(P.ZBeta(low, high), P.ZPlus(), pooling)
+    features = P.deep_taylor(low, high, pooling)
     R_steps, R_recurrent = [None] * model.seq_len, [None] * model.seq_len
     for t in reversed(range(model.seq_len)):
         step = trace[t]
