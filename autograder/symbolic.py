@@ -26,30 +26,52 @@ from .feedback import CheckFailed, not_answered, passed
 
 # --- how to draw values ------------------------------------------------------------------------
 
-Sampler = Callable[[np.random.Generator, tuple], np.ndarray]
+Sampler = Callable[..., np.ndarray]
 
 
-def real(rng, shape):
-    return rng.normal(size=shape) if shape else float(rng.normal())
+#: The decades of the wide draws, one per draw in turn: large, small, very large. An answer that agrees
+#: only for values of order one (a truncated series, a clipped or dropped term) is caught by them.
+DECADES = ((1.0, 2.0), (-2.0, -1.0), (2.0, 3.0))
 
 
-def positive(rng, shape):
-    return rng.uniform(0.3, 3.0, size=shape) if shape else float(rng.uniform(0.3, 3.0))
+def _magnitude(rng, shape, wide, low=0.3, high=3.0):
+    """``[low, high]`` for readable counterexamples; for a wide draw (``wide`` = 1, 2, ...) log-uniform
+    within that draw's decade of :data:`DECADES`."""
+    if wide:
+        lo, hi = DECADES[(wide - 1) % len(DECADES)]
+        return 10.0 ** rng.uniform(lo, hi, size=shape or None)
+    return rng.uniform(low, high, size=shape or None)
 
 
-def nonnegative(rng, shape):
-    return rng.uniform(0.0, 3.0, size=shape) if shape else float(rng.uniform(0.0, 3.0))
+def _out(v):
+    return float(v) if np.ndim(v) == 0 else v
 
 
-def spd(rng, shape):
-    """Symmetric positive definite: ``B B^T + 0.5 I``."""
+def real(rng, shape, wide=0):
+    if not wide:
+        return rng.normal(size=shape) if shape else float(rng.normal())
+    return _out(rng.choice([-1.0, 1.0], size=shape or None) * _magnitude(rng, shape, True))
+
+
+def positive(rng, shape, wide=0):
+    return _out(_magnitude(rng, shape, wide))
+
+
+def nonnegative(rng, shape, wide=0):
+    return _out(_magnitude(rng, shape, wide, 0.0, 3.0))
+
+
+def spd(rng, shape, wide=0):
+    """Symmetric positive definite: ``B B^T + 0.5 I`` (times a scale across decades when ``wide``)."""
     n = shape[0]
     B = rng.normal(size=(n, n))
-    return B @ B.T + 0.5 * np.eye(n)
+    scale = float(_magnitude(rng, (), wide)) if wide else 1.0
+    return scale * (B @ B.T + 0.5 * np.eye(n))
 
 
-def positive_integer(rng, shape):
-    return rng.integers(1, 10, size=shape) if shape else int(rng.integers(1, 10))
+def positive_integer(rng, shape, wide=0):
+    high = 100 if wide else 10
+    return rng.integers(1, high, size=shape) if shape else int(rng.integers(1, high))
 
 
 KINDS: dict[str, Sampler] = {"real": real, "positive": positive, "nonnegative": nonnegative, "spd": spd,
@@ -62,12 +84,17 @@ class Domain:
 
     kinds: symbol name -> one of ``KINDS`` (default: ``positive`` for symbols declared positive,
     otherwise ``real``); dims: dimension symbol name -> sizes to try (default 2, 3 and 4).
+    ``trials`` draws of order-one values come first (their counterexamples read well); then ``wide``
+    draws with magnitudes across decades and every dimension 2 above its largest size; then, for a
+    piecewise answer, up to ``cover`` more draws until every branch of the expected answer was taken.
     """
 
     kinds: Mapping[str, str] = field(default_factory=dict)
     dims: Mapping[str, Iterable[int]] = field(default_factory=dict)
     trials: int = 6
     seed: int = 1234
+    wide: int = 3
+    cover: int = 12
 
     def sampler(self, symbol) -> Sampler:
         kind = self.kinds.get(symbol.name)
@@ -127,9 +154,10 @@ def _dims(expr) -> set:
 
 # --- numeric evaluation ----------------------------------------------------------------------
 
-def _draw(expected, student, domain: Domain, rng: np.random.Generator, trial: int = 0):
+def _draw(expected, student, domain: Domain, rng: np.random.Generator, trial: int = 0, wide: int = 0):
     """One random substitution: dims -> ints (cycling through the sizes, smallest first, so that a
-    counterexample is small), then every symbol -> a value of its kind.
+    counterexample is small; a wide draw: 2 above the largest), then every symbol -> a value of its kind
+    (``wide`` = k > 0: magnitudes in the k-th decade of :data:`DECADES`).
 
     Returns the substitution as ``{name: value}`` plus the dims used.
     """
@@ -137,7 +165,7 @@ def _draw(expected, student, domain: Domain, rng: np.random.Generator, trial: in
     dims = {}
     for name in sorted(dim_syms):
         sizes = sorted(domain.dims.get(name, (2, 3, 4)))
-        dims[name] = int(sizes[trial % len(sizes)])
+        dims[name] = int(sizes[-1] + 2 if wide else sizes[trial % len(sizes)])
     values = {}
     for expr in (expected, student):
         sized = expr.subs({dim_syms[n]: v for n, v in dims.items()}) if dims else expr
@@ -145,12 +173,12 @@ def _draw(expected, student, domain: Domain, rng: np.random.Generator, trial: in
             if s.name in values or s.name in dims:
                 continue
             shape = tuple(int(d) for d in s.shape) if isinstance(s, sympy.MatrixSymbol) else ()
-            values[s.name] = domain.sampler(s)(rng, shape)
+            values[s.name] = domain.sampler(s)(rng, shape, wide)
     return dims, values
 
 
-def evaluate(expr, dims: Mapping[str, int], values: Mapping[str, object]) -> np.ndarray:
-    """Evaluate ``expr`` with dimension sizes and symbol values given by name -> float array."""
+def _substitute(expr, dims: Mapping[str, int], values: Mapping[str, object]):
+    """``expr`` with dimension sizes and symbol values (name -> float array) put in."""
     if dims:
         expr = expr.subs({s: dims[s.name] for s in _dims(expr) if s.name in dims})
     repl = {}
@@ -160,7 +188,12 @@ def evaluate(expr, dims: Mapping[str, int], values: Mapping[str, object]) -> np.
         v = values[s.name]
         repl[s] = sympy.ImmutableMatrix(np.atleast_2d(v).reshape(s.shape)) if isinstance(s, sympy.MatrixSymbol) \
             else sympy.Float(v)
-    out = expr.xreplace(repl)
+    return expr.xreplace(repl)
+
+
+def evaluate(expr, dims: Mapping[str, int], values: Mapping[str, object]) -> np.ndarray:
+    """Evaluate ``expr`` with dimension sizes and symbol values given by name -> float array."""
+    out = _substitute(expr, dims, values)
     if hasattr(out, "doit"):
         out = out.doit()
     if is_matrix(out):
@@ -171,6 +204,35 @@ def evaluate(expr, dims: Mapping[str, int], values: Mapping[str, object]) -> np.
     if np.all(np.abs(arr.imag) < 1e-9):
         arr = arr.real
     return arr
+
+
+_PIECEWISE = (sympy.Max, sympy.Min, sympy.Heaviside, sympy.Abs, sympy.sign)
+
+
+def _pieces(expr) -> list:
+    """The ``Piecewise`` parts of ``expr``, with ``Max``, ``Min``, ``Abs``, ... written as ``Piecewise``."""
+    if not expr.has(sympy.Piecewise, *_PIECEWISE):
+        return []
+    try:
+        expr = expr.rewrite(sympy.Piecewise)
+    except Exception:  # a matrix expression SymPy cannot rewrite: its explicit Piecewise atoms only
+        pass
+    return sorted(expr.atoms(sympy.Piecewise), key=sympy.default_sort_key)
+
+
+def _branches(pieces, dims, values) -> set:
+    """``(piece, branch)`` pairs taken at these values: the first condition that holds, per piece."""
+    taken = set()
+    for i, piece in enumerate(pieces):
+        for j, (_, cond) in enumerate(piece.args):
+            try:
+                holds = bool(_substitute(cond, dims, values))
+            except TypeError:   # a condition that does not reduce to a truth value here
+                break
+            if holds:
+                taken.add((i, j))
+                break
+    return taken
 
 
 def _close(a, b, rtol=1e-6, atol=1e-8) -> bool:
@@ -208,6 +270,14 @@ def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterab
     except ValueError as err:
         return Verdict(False, str(err))
 
+    # Symbols are the question's by name, whatever assumptions the student declared them with
+    # (also the dimension symbols inside a MatrixSymbol's shape).
+    by_name = {s.name: s for s in expected.free_symbols | _dims(expected) if isinstance(s, sympy.Symbol)}
+    renamed = {s: by_name[s.name] for s in student.free_symbols | _dims(student)
+               if isinstance(s, sympy.Symbol) and s.name in by_name and s != by_name[s.name]}
+    if renamed:
+        student = student.xreplace(renamed)
+
     # Kind and shape.
     if is_matrix(expected) != is_matrix(student):
         want = f"a matrix of shape {tuple(expected.shape)}" if is_matrix(expected) else "a scalar"
@@ -234,11 +304,6 @@ def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterab
         return Verdict(False, f"your answer uses {', '.join(extra)}, which the question does not define; "
                               f"expected an expression in {', '.join(sorted(allowed_names)) or 'numbers only'}")
 
-    # Symbols are the question's by name, whatever assumptions the student declared them with.
-    by_name = {s.name: s for s in expected.free_symbols if isinstance(s, sympy.Symbol)}
-    student = student.xreplace({s: by_name[s.name] for s in student.free_symbols
-                                if isinstance(s, sympy.Symbol) and s.name in by_name and s != by_name[s.name]})
-
     # Stage 1: symbolic.
     try:
         if not is_matrix(expected) or isinstance(expected, sympy.MatrixBase):
@@ -254,20 +319,33 @@ def compare(student, expected, domain: Domain | None = None, *, mistakes: Iterab
     rng = np.random.default_rng(domain.seed)
     first_bad = None
     ratios = []
-    for trial in range(domain.trials):
-        dims, values = _draw(expected, student, domain, rng, trial)
+    pieces = _pieces(expected)
+    every_branch = {(i, j) for i, piece in enumerate(pieces) for j in range(len(piece.args))}
+    taken: set = set()
+    plan = [(k, 0) for k in range(domain.trials)] + [(k, k + 1) for k in range(domain.wide)]
+    extra = domain.cover if pieces else 0
+    while plan:
+        trial, wide = plan.pop(0)
+        dims, values = _draw(expected, student, domain, rng, trial, wide)
         try:
             want = evaluate(expected, dims, values)
+        except (OverflowError, ZeroDivisionError, ValueError, TypeError):
+            want = np.array(np.nan)   # the reference itself overflows or is undefined here
+        if not np.all(np.isfinite(want)):
+            continue   # a draw where the reference is undefined (0/0, overflow) decides nothing
+        taken |= _branches(pieces, dims, values)
+        try:
             got = evaluate(student, dims, values)
         except Exception as err:  # noqa: BLE001
             return Verdict(False, f"your expression cannot be evaluated: {type(err).__name__}: {err}")
-        if not np.all(np.isfinite(want)):
-            continue   # a draw where the reference itself is undefined (0/0) decides nothing
         if not _close(got, want):
             first_bad = first_bad or (dims, values, want, got)
         mask = np.abs(want) > 1e-9
         if got.shape == want.shape and mask.any():
             ratios.append(np.ravel(got[mask] / want[mask]))
+        if not plan and extra and not every_branch <= taken:   # a branch never taken yet: draw more
+            plan.append((extra, extra % 3))   # order one, then wide decades in turn
+            extra -= 1
     if first_bad is None:
         return Verdict(True, "equal (identical on random values satisfying the assumptions)")
 

@@ -86,3 +86,18 @@ def test_strategies_respect_their_bounds():
     values = []
     check_properties("d", {"d": lambda v: values.append(v)}, st.fixed_dictionaries({"v": decimals(0.1, 3.0)}))
     assert all(0.1 <= v <= 3.0 and round(v, 1) == v for v in values)
+
+
+def test_shrinking_stops_at_its_budget_and_still_reports_a_failure():
+    calls = []
+
+    def always_wrong(x):
+        calls.append(1)
+        raise AssertionError("wrong")
+
+    found = find_counterexample(always_wrong, STRATEGY, shrink_seconds=0.0)
+    assert found is not None and isinstance(found[1], AssertionError)
+    assert len(calls) == 1   # past the budget the student's code is not run again
+    calls.clear()
+    find_counterexample(always_wrong, STRATEGY, shrink_seconds=60.0)
+    assert len(calls) > 1    # the control: with time to spare, Hypothesis shrinks

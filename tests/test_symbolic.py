@@ -156,3 +156,40 @@ def test_coincidence_questions():
         P.coincide_with_l2(c, I / (2 * lam))
     with pytest.raises(CheckFailed, match="no answer"):
         P.coincide_with_generator(None, None)
+
+
+# --- sampling wide enough: magnitudes, dimensions, both branches of a piecewise answer ------------
+
+def test_an_answer_right_only_for_small_values_is_rejected():
+    t = sp.Symbol("t", positive=True)
+    assert not symbolic.compare(sp.Min(t, 10), t, symbolic.Domain(seed=0)).ok
+    # the control: with order-one draws only, the same answer slips through
+    assert symbolic.compare(sp.Min(t, 10), t, symbolic.Domain(seed=0, wide=0)).ok
+
+
+def test_an_answer_right_only_for_small_dimensions_is_rejected():
+    ones = sp.OneMatrix(n, 1)
+    expected = (ones.T * ones)[0, 0]   # = n
+    assert not symbolic.compare(sp.Min(n, 4) * sp.Integer(1) + 0 * expected, expected, D).ok
+    assert symbolic.compare(sp.Min(n, 4) + 0 * expected, expected, symbolic.Domain(dims=D.dims, wide=0)).ok
+
+
+def test_every_branch_of_a_piecewise_answer_is_visited():
+    t = sp.Symbol("t", positive=True)
+    expected = sp.Piecewise((t, t > 2.9), (0, True))   # rare for order-one draws
+    assert not symbolic.compare(sp.Integer(0), expected, symbolic.Domain(seed=5)).ok
+    assert symbolic.compare(sp.Integer(0), expected, symbolic.Domain(seed=5, wide=0, cover=0)).ok
+    assert symbolic.compare(sp.Max(t - 2.9, 0) / (t - 2.9) * t, expected, symbolic.Domain(seed=5)).ok
+
+
+def test_a_reference_that_overflows_decides_nothing():
+    t = sp.Symbol("t", positive=True)
+    assert symbolic.compare(sp.exp(t) ** 40 * sp.exp(t) ** 40, sp.exp(80 * t), symbolic.Domain(seed=1)).ok
+
+
+def test_a_students_own_dimension_symbol_is_the_questions():
+    n_own = sp.Symbol("n")   # declared without the notebook's integer/positive assumptions
+    w_own = sp.MatrixSymbol("w", n_own, 1)
+    assert symbolic.compare(w_own / (2 * lam), w / (2 * lam), D).ok
+    verdict = symbolic.compare(w_own.T / (2 * lam), w / (2 * lam), D)
+    assert not verdict.ok and "(n, 1)" in verdict.reason and "(1, n)" in verdict.reason

@@ -263,9 +263,7 @@ def test_long_lag_batch():
 
 def test_lstm_learning_curve_improves_and_runs_are_reproducible():
     state, threads = torch.get_rng_state(), torch.get_num_threads()
-    start = time.perf_counter()
     first = ref.long_lag_experiment(TINY, cells=("lstm",), progress=False)["lstm"][5]
-    assert time.perf_counter() - start < 10
     assert torch.equal(torch.get_rng_state(), state)  # the global RNG is left alone
     assert torch.get_num_threads() == threads
     assert first["loss"].shape == first["accuracy"].shape == (80,)
