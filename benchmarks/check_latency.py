@@ -14,7 +14,6 @@ from datetime import datetime
 from pathlib import Path
 
 import nbclient
-import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
