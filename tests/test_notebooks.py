@@ -98,6 +98,15 @@ def test_build_refuses_a_placeholder_without_its_graded_cell(tmp_path):
         build.build("taylor", tmp_path / "taylor.py")
 
 
+def test_build_refuses_duplicate_grade_ids_and_unknown_metadata(tmp_path):
+    text = build.source_path("taylor").read_text(encoding="utf-8")
+    for bad, match in ((text.replace('"grade_id": "taylor0-check"', '"grade_id": "sens-check"'), "used twice"),
+                       (text.replace('tags=["scratch"]', 'tags=["scratch", "skip"]', 1), "expected only")):
+        (tmp_path / "taylor.py").write_text(bad, encoding="utf-8")
+        with pytest.raises(build.SourceError, match=match):
+            build.build("taylor", tmp_path / "taylor.py")
+
+
 # --- the names the notebook shares with the checks and the samples ------------------------------
 
 def check_calls(text: str) -> tuple[str, set[str]]:

@@ -35,6 +35,8 @@ SOURCES = REPO / "tools" / "notebooks"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 NBGRADER = {"grade": False, "locked": False, "schema_version": 3, "solution": False, "task": False}
 SCRATCH = "scratch"
+# How jupytext remembers blank lines in the text; nothing the notebook needs.
+LAYOUT = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker")
 # "{points:sens-check}" -> "2 points"; "{n_points:...}" -> "2" (a table's column). A placeholder sums
 # graded cells: "a+b" is a and b, "a..c" every graded cell from a to c in notebook order.
 PLACEHOLDER = re.compile(r"\{(points|n_points):([^{}]+)\}")
@@ -89,13 +91,18 @@ def build(name: str, source: str | Path | None = None):
     nb.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"}}
     seen = set()
     for i, cell in enumerate(nb.cells):
+        for key in LAYOUT:
+            cell.metadata.pop(key, None)
         tags = cell.metadata.pop("tags", [])
-        if SCRATCH in tags:
+        if tags == [SCRATCH]:
             cell.id = f"scratch-{i:03d}"
             continue
-        if tags:
-            raise SourceError(f"{path}: cell {i} has tags {tags}; the only tag the build knows is {SCRATCH!r}")
+        if tags or set(cell.metadata) - {"nbgrader"}:
+            raise SourceError(f"{path}: cell {i} has metadata {dict(cell.metadata, tags=tags)}; expected only "
+                              f"nbgrader={{...}} or tags=[{SCRATCH!r}]")
         meta = cell.metadata.setdefault("nbgrader", {"grade_id": f"{cell.cell_type[:4]}-{i:03d}", "locked": True})
+        if "grade_id" not in meta:
+            raise SourceError(f"{path}: cell {i}'s nbgrader metadata {meta} has no grade_id")
         cell.metadata["nbgrader"] = meta = {**NBGRADER, **meta}
         if meta["grade_id"] in seen:
             raise SourceError(f"{path}: grade id {meta['grade_id']!r} is used twice")
