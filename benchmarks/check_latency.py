@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import nbclient
+import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
