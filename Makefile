@@ -22,6 +22,7 @@ demo: $(STAMP)
 # Two pytest workers on two cores: one BLAS/OpenMP thread each (also in the kernels they start).
 test: $(STAMP)
 	tools/install_system_packages.sh
+	$(PY) -m ruff check .
 	$(RUN) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q
 
 test-slow: $(STAMP)

@@ -1,6 +1,7 @@
 """``xai-course``: the course's command line.
 
     xai-course demo      release, submit, autograde, feedback and export on every assignment
+    xai-course build     build solutions/ from the jupytext sources in tools/notebooks/
     xai-course release   regenerate exercises/ from solutions/ with nbgrader generate_assignment
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
@@ -111,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to build the course (replaced if it exists; default: %(default)s)")
     p_demo.add_argument("--assignment", action="append", choices=assignments(),
                         help="only this assignment (repeatable; default: all)")
+    p_bu = sub.add_parser("build", help="build solutions/ from the jupytext sources in tools/notebooks/")
+    p_bu.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
     p_rel = sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
     p_rel.add_argument("--assignment", action="append", choices=assignments())
     p_rel.add_argument("--out", type=Path, default=None, help="output folder (default: the repo's exercises/)")
@@ -169,6 +172,16 @@ def main(argv: list[str] | None = None) -> int:
         return grade(args)
     if args.command == "demo":
         return demo.main(args.course_dir, args.assignment)
+    if args.command == "build":
+        from .course import build
+
+        try:
+            for name in args.assignment or build.sources():
+                print(f"built {build.write(name)}")
+        except (FileNotFoundError, build.SourceError) as err:
+            print(f"xai-course build: {err}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "release":
         for path in release(args.assignment, args.out):
             print(f"released {path}")

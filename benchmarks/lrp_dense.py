@@ -40,7 +40,6 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from reference import lrp  # noqa: E402
 from reference import propagation as P  # noqa: E402
 
 try:

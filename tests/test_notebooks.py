@@ -1,17 +1,22 @@
-"""Every assignment: the builder, the solution, the release and nbgrader agree.
+"""Every assignment: the jupytext source, the solution, the release, the checks and nbgrader agree.
 
-- the committed source notebook is what its builder in tools/notebooks/ writes;
+- the committed source notebook is what jupytext builds from tools/notebooks/<a>.py;
+- the prose's points come from the graded cells' metadata (written once);
+- every ``check.<name>`` the source calls exists; every grade id a sample names exists;
 - exercises/<a>/ is exactly what `nbgrader generate_assignment` makes of solutions/<a>/;
 - the solution runs top to bottom with every check passing;
 - the release runs without crashing, and every graded check fails with a readable CheckFailed.
 """
-import importlib.util
-import json
+import ast
+import importlib
+import re
 
+import jupytext
 import nbformat
 import pytest
 
 from autograder.cli import release
+from autograder.course import build
 from autograder.course import submissions as subs
 from autograder.course.coursedir import assignments
 from conftest import REPO, errors, execute
@@ -21,26 +26,133 @@ ASSIGNMENTS = assignments()
 
 def test_there_are_assignments():
     assert {"prototypes"} <= set(ASSIGNMENTS)
-
-
-def _cells(path):
-    nb = nbformat.read(str(path), as_version=4)
-    return [(c.cell_type, c.source, json.dumps(c.metadata, sort_keys=True)) for c in nb.cells]
+    assert build.sources() == ASSIGNMENTS, "each assignment has one source in tools/notebooks/ and one solution"
 
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_source_notebook_matches_its_builder(name, tmp_path):
-    spec = importlib.util.spec_from_file_location(f"build_{name}", REPO / "tools" / "notebooks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    cells, default = module.build()
-    assert default == f"solutions/{name}/{name}.ipynb"
-    from nbbuild import write  # put on sys.path by the builder
+def test_solution_is_built_from_its_jupytext_source(name):
+    built = nbformat.writes(build.build(name)) + "\n"
+    assert built == (REPO / "solutions" / name / f"{name}.ipynb").read_text(encoding="utf-8"), \
+        f"solutions/{name} is out of date: run xai-course build --assignment {name}"
 
-    out = write(tmp_path / f"{name}.ipynb", cells)
-    assert _cells(out) == _cells(REPO / default), \
-        f"solutions/{name} is out of date: run python tools/notebooks/{name}.py"
 
+# --- points: written once, in the graded cell's metadata ----------------------------------------
+
+LITERAL_POINTS = re.compile(r"\b\d+(?:\.\d+)? points?\b")
+RUBRIC_POINTS = re.compile(r"\b(\d+(?:\.\d+)?) points?:")
+
+
+def _source(name):
+    return jupytext.read(build.source_path(name), fmt="py:percent")
+
+
+def _paragraphs(cell):
+    return [p for p in re.split(r"\n\s*\n", cell.source) if p.strip()]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_prose_points_come_from_the_graded_cells(name):
+    """No number of points typed in the prose (a rubric's split of a written answer aside)."""
+    source = _source(name)
+    for cell in source.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for para in _paragraphs(cell):
+            if not para.startswith("**Rubric"):
+                assert not LITERAL_POINTS.search(para), \
+                    f"{name}: points typed in the prose ({LITERAL_POINTS.search(para).group(0)!r}); " \
+                    f"write {{points:<grade id>}} so that they come from the graded cell: {para[:120]!r}"
+    assert any(build.PLACEHOLDER.search(c.source) for c in source.cells if c.cell_type == "markdown")
+    built = build.build(name)
+    assert not any(build.PLACEHOLDER.search(c.source) for c in built.cells)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_rubrics_share_out_their_question_points(name):
+    for cell in build.build(name).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("grade"):
+            rubric = [p for p in _paragraphs(cell) if p.startswith("**Rubric")]
+            shares = [float(x) for p in rubric for x in RUBRIC_POINTS.findall(p)]
+            assert shares, f"{meta['grade_id']}: a written answer has a rubric with its points"
+            assert sum(shares) == meta["points"], \
+                f"{meta['grade_id']}: the rubric gives {sum(shares):g} points, the cell is worth {meta['points']:g}"
+
+
+def test_points_placeholders_are_filled_from_the_metadata():
+    points = {"q1-check": 2, "q2-check": 1, "q3-written": 3}
+    text = "**Q1 ({points:q1-check})** **Q2 ({points:q2-check})** all: {points:q1-check..q3-written}, " \
+           "{n_points:q1-check+q3-written}; $\\frac{a}{b}$ and {\"A\", \"B\"} stay"
+    assert build.fill_points(text, points, "t") == \
+        "**Q1 (2 points)** **Q2 (1 point)** all: 6 points, 5; $\\frac{a}{b}$ and {\"A\", \"B\"} stay"
+    with pytest.raises(build.SourceError, match="q4-check"):
+        build.fill_points("**Q4 ({points:q4-check})**", points, "t")
+    with pytest.raises(build.SourceError, match="before"):
+        build.fill_points("{points:q3-written..q1-check}", points, "t")
+
+
+def test_build_refuses_a_placeholder_without_its_graded_cell(tmp_path):
+    text = build.source_path("taylor").read_text(encoding="utf-8").replace("{points:sens-check}", "{points:sens}")
+    (tmp_path / "taylor.py").write_text(text, encoding="utf-8")
+    with pytest.raises(build.SourceError, match="sens"):
+        build.build("taylor", tmp_path / "taylor.py")
+
+
+def test_build_refuses_duplicate_grade_ids_and_unknown_metadata(tmp_path):
+    text = build.source_path("taylor").read_text(encoding="utf-8")
+    for bad, match in ((text.replace('"grade_id": "taylor0-check"', '"grade_id": "sens-check"'), "used twice"),
+                       (text.replace('tags=["scratch"]', 'tags=["scratch", "skip"]', 1), "expected only")):
+        (tmp_path / "taylor.py").write_text(bad, encoding="utf-8")
+        with pytest.raises(build.SourceError, match=match):
+            build.build("taylor", tmp_path / "taylor.py")
+
+
+# --- the names the notebook shares with the checks and the samples ------------------------------
+
+def check_calls(text: str) -> tuple[str, set[str]]:
+    """The questions module a source imports ``as check`` and the ``check.<name>`` it uses (checks, symbols)."""
+    tree = ast.parse(text)
+    modules = [f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               for alias in node.names if alias.asname == "check"]
+    assert len(modules) == 1, f"expected one `from autograder.questions import <a> as check`, got {modules}"
+    names = {node.attr for node in ast.walk(tree)
+             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "check"}
+    return modules[0], names
+
+
+def missing_checks(text: str) -> list[str]:
+    module, names = check_calls(text)
+    questions = importlib.import_module(module)
+    return sorted(n for n in names if not hasattr(questions, n))
+
+
+def test_a_call_to_a_check_that_does_not_exist_is_found():
+    text = "from autograder.questions import taylor as check\ncheck.sensitivity(1)\ncheck.sensitivty(2)\n"
+    assert missing_checks(text) == ["sensitivty"]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_notebook_calls_only_checks_that_exist(name):
+    text = build.source_path(name).read_text(encoding="utf-8")
+    module, names = check_calls(text)
+    assert module == f"autograder.questions.{name}"
+    assert names, f"{name} calls no check"
+    assert missing_checks(text) == [], f"tools/notebooks/{name}.py calls checks that {module} does not define"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_sample_names_only_cells_of_the_notebook(name):
+    sample = subs.sample(name)
+    cells = [c.metadata.get("nbgrader", {}) for c in build.build(name).cells]
+    answers = {m["grade_id"] for m in cells if m.get("solution")}
+    graded = {m["grade_id"] for m in cells if m.get("grade")}
+    assert set(sample["answers"]) <= answers, \
+        f"samples/{name}.json answers cells the notebook has not: {sorted(set(sample['answers']) - answers)}"
+    assert set(sample["failing_tests"]) <= graded, \
+        f"samples/{name}.json names tests the notebook has not: {sorted(set(sample['failing_tests']) - graded)}"
+
+
+# --- the release ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_exercises_are_the_nbgrader_release(name, tmp_path):

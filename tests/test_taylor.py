@@ -1,7 +1,6 @@
 """Tests of ``reference.taylor`` and of the ``taylor`` assignment's checks (``autograder.questions.taylor``)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
+from autograder.course import build
 from autograder.feedback import CheckFailed
 from autograder.properties import arrays
 from autograder.questions import taylor as check
@@ -396,26 +396,12 @@ def test_a_passed_check_does_not_echo_in_a_notebook():
 
 # === the notebook and its sample =====================================================================
 
-def _build():
-    spec = importlib.util.spec_from_file_location("taylor_nb", ROOT / "tools" / "notebooks" / "taylor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build()
-
-
-def test_notebook_is_built_from_its_source(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    from nbbuild import write
-
-    cells, path = _build()
-    assert write(tmp_path / "taylor.ipynb", cells).read_text() == (ROOT / path).read_text(), \
-        "solutions/taylor/taylor.ipynb is stale: run tools/notebooks/taylor.py"
+def _cells():
+    return build.build("taylor").cells
 
 
 def test_notebook_conventions():
-    cells, _ = _build()
+    cells = _cells()
     text = "\n".join(c.source for c in cells)
     assert "reference.taylor" not in text and "from reference import taylor" not in text
     graded = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
@@ -429,7 +415,7 @@ def test_notebook_conventions():
 
 def test_sample_names_real_cells():
     sample = json.loads((ROOT / "autograder" / "course" / "samples" / "taylor.json").read_text())
-    cells, _ = _build()
+    cells = _cells()
     solutions = {c.metadata.nbgrader["grade_id"] for c in cells if c.metadata.get("nbgrader", {}).get("solution")}
     tests = {c.metadata.nbgrader["grade_id"] for c in cells
              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")}

@@ -899,7 +899,7 @@ def lime_fidelity(fidelity_linear, fidelity_quadratic):
         want = fit.fidelity
         if abs(got - want) <= 1e-4:
             continue
-        y, yhat, pi = fit.targets, fit.predict(fit.samples), fit.weights
+        y, yhat = fit.targets, fit.predict(fit.samples)
         unweighted = 1 - np.sum((y - yhat) ** 2) / np.sum((y - y.mean()) ** 2)
         hint = ""
         if abs(got - unweighted) <= 1e-4:

@@ -1,51 +1,55 @@
-"""The `rnn_explain` assignment: the thesis's Deep cell, LRP through time, Shallow-7 against Deep-7 (chapter 4)."""
-import sys
-from pathlib import Path
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from nbbuild import code, main, md, solution, tests, written  # noqa: E402
+# %% [markdown]
+# # Explaining a recurrent classifier: LRP through time
+#
+# *Pattarawat Chormai, "Designing Recurrent Neural Networks for Explainability", chapter 4 (and the
+# Deep Taylor rules of Section 3.3, Table 3.1).*
+#
+# The thesis asks a simple question: when a recurrent network reads an image piece by piece, does its
+# explanation still point at the right pieces? An MNIST digit $\boldsymbol x \in \mathbb R^{28\times 28}$
+# is cut **column-wise** into a sequence $\boldsymbol x_0, \dots, \boldsymbol x_{T-1}$ of $T$ = SEQ chunks.
+# A cell with parameters $\boldsymbol\theta$ reads one chunk per step and passes a recurrent input on;
+# after the last step it decides (Fig. 4.3):
+#
+# $$\boldsymbol r_{t+1} = g_r(\boldsymbol\theta, \boldsymbol x_t, \boldsymbol r_t), \qquad
+# \boldsymbol h = g_h(\boldsymbol\theta, \boldsymbol x_{T-1}, \boldsymbol r_{T-1}), \qquad
+# \hat{\boldsymbol y} = \mathrm{softmax}(\boldsymbol h), \qquad \boldsymbol r_0 = \boldsymbol 0 .$$
+#
+# The quantity we explain is the winning raw score,
+#
+# $$f(\boldsymbol x) = \max_i h_i ,$$
+#
+# and we propagate it back with the Deep Taylor rules, through the layers **and through time**, down to
+# the pixels of every chunk. Two cells of about the same size (Table 4.3) give strikingly different
+# heatmaps, and you will see why.
+#
+# You will
+#
+# 1. build the thesis's **Deep cell** in torch and check it against Table 4.3 and a trained model ({points:test_xt_shape..test_deep_forward});
+# 2. implement LRP back through **one time step** and through the recurrent layer ({points:test_zplus..test_lrp_recurrent});
+# 3. explain the **whole sequence** ({points:test_explain_sequence});
+# 4. draw heatmaps with the shipped Shallow-7 and Deep-7 models and measure the relevance per time
+#    step ({points:test_step_shares..test_emd});
+# 5. interpret Shallow against Deep ({points:test_mc_last_steps..answer_written}, {n_points:answer_written} of them graded by hand).
+#
+# **How to work.** Fill in every cell that says `YOUR CODE HERE` (or `YOUR ANSWER HERE`), run it, then
+# run the check below it. A check prints ✓ when your answer is right and otherwise says what is wrong.
+# Nothing is trained here: the two models were trained for you and load in a second.
 
-
-def build():
-    cells = [
-        md(r"""
-# Explaining a recurrent classifier: LRP through time
-
-*Pattarawat Chormai, "Designing Recurrent Neural Networks for Explainability", chapter 4 (and the
-Deep Taylor rules of Section 3.3, Table 3.1).*
-
-The thesis asks a simple question: when a recurrent network reads an image piece by piece, does its
-explanation still point at the right pieces? An MNIST digit $\boldsymbol x \in \mathbb R^{28\times 28}$
-is cut **column-wise** into a sequence $\boldsymbol x_0, \dots, \boldsymbol x_{T-1}$ of $T$ = SEQ chunks.
-A cell with parameters $\boldsymbol\theta$ reads one chunk per step and passes a recurrent input on;
-after the last step it decides (Fig. 4.3):
-
-$$\boldsymbol r_{t+1} = g_r(\boldsymbol\theta, \boldsymbol x_t, \boldsymbol r_t), \qquad
-\boldsymbol h = g_h(\boldsymbol\theta, \boldsymbol x_{T-1}, \boldsymbol r_{T-1}), \qquad
-\hat{\boldsymbol y} = \mathrm{softmax}(\boldsymbol h), \qquad \boldsymbol r_0 = \boldsymbol 0 .$$
-
-The quantity we explain is the winning raw score,
-
-$$f(\boldsymbol x) = \max_i h_i ,$$
-
-and we propagate it back with the Deep Taylor rules, through the layers **and through time**, down to
-the pixels of every chunk. Two cells of about the same size (Table 4.3) give strikingly different
-heatmaps, and you will see why.
-
-You will
-
-1. build the thesis's **Deep cell** in torch and check it against Table 4.3 and a trained model (7 points);
-2. implement LRP back through **one time step** and through the recurrent layer (8 points);
-3. explain the **whole sequence** (5 points);
-4. draw heatmaps with the shipped Shallow-7 and Deep-7 models and measure the relevance per time
-   step (4 points);
-5. interpret Shallow against Deep (6 points, 3 of them graded by hand).
-
-**How to work.** Fill in every cell that says `YOUR CODE HERE` (or `YOUR ANSWER HERE`), run it, then
-run the check below it. A check prints ✓ when your answer is right and otherwise says what is wrong.
-Nothing is trained here: the two models were trained for you and load in a second.
-"""),
-        code(r"""
+# %%
 import math
 from importlib import resources
 
@@ -65,49 +69,50 @@ split = thesis_data.load("mnist5k")["test"]
 test_images = torch.as_tensor(split.images)     # (1000, 28, 28), pixels in [0, 1]
 test_labels = torch.as_tensor(split.labels)
 print(test_images.shape, test_images.min().item(), test_images.max().item())
-"""),
-        md(r"""
-## 1. Images as sequences (Table 4.1)
 
-Chunk $t$ holds the columns $t\,w, \dots, (t+1)\,w - 1$ of the image, with $w = 28 / \mathrm{SEQ}$; a
-cell sees it flattened to a vector. The thesis uses $\mathrm{SEQ} \in \{1, 4, 7, 14\}$.
+# %% [markdown]
+# ## 1. Images as sequences (Table 4.1)
+#
+# Chunk $t$ holds the columns $t\,w, \dots, (t+1)\,w - 1$ of the image, with $w = 28 / \mathrm{SEQ}$; a
+# cell sees it flattened to a vector. The thesis uses $\mathrm{SEQ} \in \{1, 4, 7, 14\}$.
+#
+# **Q1 ({points:test_xt_shape}).** Give the shape (rows, columns) of one chunk $\boldsymbol x_t$ for each sequence
+# length as a dict `xt_shape = {1: (..., ...), 4: ..., 7: ..., 14: ...}`.
 
-**Q1 (2 points).** Give the shape (rows, columns) of one chunk $\boldsymbol x_t$ for each sequence
-length as a dict `xt_shape = {1: (..., ...), 4: ..., 7: ..., 14: ...}`.
-"""),
-        solution("answer_xt_shape", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_xt_shape", "locked": false, "solution": true}
 xt_shape = None
 ### BEGIN SOLUTION
 xt_shape = {1: (28, 28), 4: (28, 7), 7: (28, 4), 14: (28, 2)}
 ### END SOLUTION
-"""),
-        tests("test_xt_shape", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "test_xt_shape", "locked": true, "points": 2, "solution": false}
 check.xt_shapes(xt_shape)
-"""),
-        md(r"""
-## 2. The Deep cell (Sec. 4.3.2, Fig. 4.4b, Fig. 4.6)
 
-Every layer of the thesis computes $\boldsymbol h^{(l)} = W^\top \boldsymbol a^{(l-1)} - \sigma_s(\boldsymbol b)$
-with the softplus $\sigma_s(b) = \log(1 + e^b)$, so that **biases are never positive**, as Deep Taylor
-decomposition assumes (Sec. 4.4). `NegBiasLinear` below is that layer (weights from a normal
-truncated at $\pm 2\sigma$, $\sigma = 0.1$; $\sigma_s(b) = 0.01$ at the start).
 
-For one step $t$ the Deep cell computes (dropout 0.5 where marked, only while training)
+# %% [markdown]
+# ## 2. The Deep cell (Sec. 4.3.2, Fig. 4.4b, Fig. 4.6)
+#
+# Every layer of the thesis computes $\boldsymbol h^{(l)} = W^\top \boldsymbol a^{(l-1)} - \sigma_s(\boldsymbol b)$
+# with the softplus $\sigma_s(b) = \log(1 + e^b)$, so that **biases are never positive**, as Deep Taylor
+# decomposition assumes (Sec. 4.4). `NegBiasLinear` below is that layer (weights from a normal
+# truncated at $\pm 2\sigma$, $\sigma = 0.1$; $\sigma_s(b) = 0.01$ at the start).
+#
+# For one step $t$ the Deep cell computes (dropout 0.5 where marked, only while training)
+#
+# | layer | computes | units |
+# |---|---|---|
+# | 1' | $\boldsymbol a^{(1)}_t = \mathrm{dropout}(\mathrm{relu}(W_{1'}^\top \boldsymbol x_t - \sigma_s(\boldsymbol b_{1'})))$ | 512 |
+# | 4 | $\boldsymbol a^{(4)}_t = \mathrm{relu}(W_4^\top [\boldsymbol a^{(1)}_t; \boldsymbol r_t] - \sigma_s(\boldsymbol b_4))$, on the **concatenation** of the features and the recurrent input | 256 |
+# | 5 | $\boldsymbol r_{t+1} = \mathrm{relu}(W_5^\top \boldsymbol a^{(4)}_t - \sigma_s(\boldsymbol b_5))$ | 128 |
+# | 4' | (last step only) $\boldsymbol a^{(4')} = \mathrm{relu}(W_{4'}^\top \mathrm{dropout}(\boldsymbol a^{(4)}_{T-1}) - \sigma_s(\boldsymbol b_{4'}))$ | 64 |
+# | 6 | $\boldsymbol h = W_6^\top \boldsymbol a^{(4')} - \sigma_s(\boldsymbol b_6)$ | 10 |
+#
+# The Shallow cell (Fig. 4.4a) has no layer 1' and no 4': its layer 4 (768 units) sees the pixels
+# $[\boldsymbol x_t; \boldsymbol r_t]$ directly, and $\boldsymbol h$ is computed from
+# $\boldsymbol a^{(4)}_{T-1}$ by one layer. The sizes were chosen so that both have about the same number
+# of parameters (Table 4.3: Deep-7 has **271,946**, Shallow-7 291,210).
 
-| layer | computes | units |
-|---|---|---|
-| 1' | $\boldsymbol a^{(1)}_t = \mathrm{dropout}(\mathrm{relu}(W_{1'}^\top \boldsymbol x_t - \sigma_s(\boldsymbol b_{1'})))$ | 512 |
-| 4 | $\boldsymbol a^{(4)}_t = \mathrm{relu}(W_4^\top [\boldsymbol a^{(1)}_t; \boldsymbol r_t] - \sigma_s(\boldsymbol b_4))$, on the **concatenation** of the features and the recurrent input | 256 |
-| 5 | $\boldsymbol r_{t+1} = \mathrm{relu}(W_5^\top \boldsymbol a^{(4)}_t - \sigma_s(\boldsymbol b_5))$ | 128 |
-| 4' | (last step only) $\boldsymbol a^{(4')} = \mathrm{relu}(W_{4'}^\top \mathrm{dropout}(\boldsymbol a^{(4)}_{T-1}) - \sigma_s(\boldsymbol b_{4'}))$ | 64 |
-| 6 | $\boldsymbol h = W_6^\top \boldsymbol a^{(4')} - \sigma_s(\boldsymbol b_6)$ | 10 |
-
-The Shallow cell (Fig. 4.4a) has no layer 1' and no 4': its layer 4 (768 units) sees the pixels
-$[\boldsymbol x_t; \boldsymbol r_t]$ directly, and $\boldsymbol h$ is computed from
-$\boldsymbol a^{(4)}_{T-1}$ by one layer. The sizes were chosen so that both have about the same number
-of parameters (Table 4.3: Deep-7 has **271,946**, Shallow-7 291,210).
-"""),
-        code(r"""
+# %%
 class NegBiasLinear(nn.Linear):
     # z = W^T a - softplus(b): the thesis's dense layer (torch stores W^T, of shape (out, in), as .weight)
     def __init__(self, in_features, out_features):
@@ -117,25 +122,26 @@ class NegBiasLinear(nn.Linear):
 
     def forward(self, a):
         return F.linear(a, self.weight, -F.softplus(self.b))
-"""),
-        md(r"""
-**Q2 (5 points).** Write the Deep cell as a torch module `DeepRNN(seq_len=7)` (for any SEQ of Table 4.1
-with a recurrent layer: 4, 7 or 14) with four parts, named as below so that a trained model's weights
-fit into it:
 
-- `self.features`: layer 1' (`NegBiasLinear`, ReLU, `nn.Dropout(0.5)`), reading one flattened chunk;
-- `self.combine`: layer 4 on the concatenation `[a1; r]` (features first);
-- `self.recur`: layer 5;
-- `self.head`: `nn.Dropout(0.5)`, layer 4', ReLU, the output layer 6.
 
-`forward(images)` takes images of shape `(B, 28, 28)`, starts from $\boldsymbol r_0 = \boldsymbol 0$,
-runs the steps with `x_t = images[:, :, t*w:(t+1)*w].reshape(B, -1)` and returns the raw scores
-$\boldsymbol h$ of shape `(B, 10)`.
+# %% [markdown]
+# **Q2 ({points:test_deep_parameters+test_deep_forward}).** Write the Deep cell as a torch module `DeepRNN(seq_len=7)` (for any SEQ of Table 4.1
+# with a recurrent layer: 4, 7 or 14) with four parts, named as below so that a trained model's weights
+# fit into it:
+#
+# - `self.features`: layer 1' (`NegBiasLinear`, ReLU, `nn.Dropout(0.5)`), reading one flattened chunk;
+# - `self.combine`: layer 4 on the concatenation `[a1; r]` (features first);
+# - `self.recur`: layer 5;
+# - `self.head`: `nn.Dropout(0.5)`, layer 4', ReLU, the output layer 6.
+#
+# `forward(images)` takes images of shape `(B, 28, 28)`, starts from $\boldsymbol r_0 = \boldsymbol 0$,
+# runs the steps with `x_t = images[:, :, t*w:(t+1)*w].reshape(B, -1)` and returns the raw scores
+# $\boldsymbol h$ of shape `(B, 10)`.
+#
+# The first check counts your parameters against Table 4.3 and names the part that is off; the second
+# copies the weights of the trained Deep-7 into your layers and compares your scores with the model's.
 
-The first check counts your parameters against Table 4.3 and names the part that is off; the second
-copies the weights of the trained Deep-7 into your layers and compares your scores with the model's.
-"""),
-        solution("answer_deep_cell", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_deep_cell", "locked": false, "solution": true}
 class DeepRNN(nn.Module):
     def __init__(self, seq_len=7):
         super().__init__()
@@ -158,49 +164,51 @@ class DeepRNN(nn.Module):
             r = torch.relu(self.recur(a4))
         return self.head(a4)
         ### END SOLUTION
-"""),
-        tests("test_deep_parameters", 3, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_deep_parameters", "locked": true, "points": 3, "solution": false}
 check.deep_cell_parameters(DeepRNN)
 ### BEGIN HIDDEN TESTS
 check.deep_cell_parameters(DeepRNN, seq_lens=(4, 14))
 ### END HIDDEN TESTS
-"""),
-        tests("test_deep_forward", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "test_deep_forward", "locked": true, "points": 2, "solution": false}
 check.deep_cell_forward(DeepRNN)
 ### BEGIN HIDDEN TESTS
 check.deep_cell_forward(DeepRNN, n_images=40)
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-## 3. Relevance back through one time step
 
-**The rules (Table 3.1).** A layer $a_k = \mathrm{relu}(\sum_j a_j w_{jk} + b_k)$ with $b_k \le 0$ passes
-the relevance $R_k$ of its outputs to its inputs. The root point of the Taylor expansion depends on
-the domain of the inputs:
+# %% [markdown]
+# ## 3. Relevance back through one time step
+#
+# **The rules (Table 3.1).** A layer $a_k = \mathrm{relu}(\sum_j a_j w_{jk} + b_k)$ with $b_k \le 0$ passes
+# the relevance $R_k$ of its outputs to its inputs. The root point of the Taylor expansion depends on
+# the domain of the inputs:
+#
+# - ReLU activations, $a_j \ge 0$, the **$z^+$ rule**:
+#   $\displaystyle R_j = \sum_k \frac{a_j w_{jk}^+}{\sum_{j'} a_{j'} w_{j'k}^+}\, R_k$, with $w^+ = \max(0, w)$;
+# - pixels in a box, $l_j \le a_j \le h_j$ (here $[0, 1]$), the **$z^\beta$ rule**:
+#   $\displaystyle R_j = \sum_k \frac{a_j w_{jk} - l_j w_{jk}^+ - h_j w_{jk}^-}{\sum_{j'} a_{j'} w_{j'k} - l_{j'} w_{j'k}^+ - h_{j'} w_{j'k}^-}\, R_k$,
+#   with $w^- = \min(0, w)$ (the signs follow the derivation, eqs. 3.22-3.25; the printed Table 3.1 swaps them).
+#
+# Neither rule puts the bias in its denominator, so $\sum_j R_j = \sum_k R_k$ for every output with a
+# non-zero denominator: relevance is **conserved**, layer by layer, down to the pixels (eq. 3.8).
+#
+# **Orientation.** The thesis writes $w_{jk}$ from input $j$ to output $k$: a matrix of shape $(J, K)$,
+# with $z = a\,w$. torch's `nn.Linear` stores the transpose, `layer.weight` of shape $(K, J)$; so the
+# thesis's $w$ of a layer is `layer.weight.T`.
+#
+# **Q3 ({points:test_zplus}).** Implement `zplus(a, w, R)` in torch: `a` of shape `(B, J)` with `a >= 0`, `w` of
+# shape `(J, K)`, `R` of shape `(B, K)`; return `(B, J)`. An output with $z_k = 0$ passes nothing
+# (`safe_divide` below gives 0 there).
 
-- ReLU activations, $a_j \ge 0$, the **$z^+$ rule**:
-  $\displaystyle R_j = \sum_k \frac{a_j w_{jk}^+}{\sum_{j'} a_{j'} w_{j'k}^+}\, R_k$, with $w^+ = \max(0, w)$;
-- pixels in a box, $l_j \le a_j \le h_j$ (here $[0, 1]$), the **$z^\beta$ rule**:
-  $\displaystyle R_j = \sum_k \frac{a_j w_{jk} - l_j w_{jk}^+ - h_j w_{jk}^-}{\sum_{j'} a_{j'} w_{j'k} - l_{j'} w_{j'k}^+ - h_{j'} w_{j'k}^-}\, R_k$,
-  with $w^- = \min(0, w)$ (the signs follow the derivation, eqs. 3.22-3.25; the printed Table 3.1 swaps them).
-
-Neither rule puts the bias in its denominator, so $\sum_j R_j = \sum_k R_k$ for every output with a
-non-zero denominator: relevance is **conserved**, layer by layer, down to the pixels (eq. 3.8).
-
-**Orientation.** The thesis writes $w_{jk}$ from input $j$ to output $k$: a matrix of shape $(J, K)$,
-with $z = a\,w$. torch's `nn.Linear` stores the transpose, `layer.weight` of shape $(K, J)$; so the
-thesis's $w$ of a layer is `layer.weight.T`.
-
-**Q3 (2 points).** Implement `zplus(a, w, R)` in torch: `a` of shape `(B, J)` with `a >= 0`, `w` of
-shape `(J, K)`, `R` of shape `(B, K)`; return `(B, J)`. An output with $z_k = 0$ passes nothing
-(`safe_divide` below gives 0 there).
-"""),
-        code(r"""
+# %%
 def safe_divide(R, z):
     # R / z, and 0 wherever z == 0
     return torch.where(z == 0, torch.zeros_like(z), R / torch.where(z == 0, torch.ones_like(z), z))
-"""),
-        solution("answer_zplus", r"""
+
+
+# %% nbgrader={"grade": false, "grade_id": "answer_zplus", "locked": false, "solution": true}
 def zplus(a, w, R):
     ### BEGIN SOLUTION
     wp = w.clamp(min=0)
@@ -208,27 +216,29 @@ def zplus(a, w, R):
     s = safe_divide(R, z)       # s_k = R_k / z_k
     return a * (s @ wp.T)       # R_j = a_j sum_k w_jk+ s_k
     ### END SOLUTION
-"""),
-        tests("test_zplus", 2, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_zplus", "locked": true, "points": 2, "solution": false}
 check.zplus(zplus)
-"""),
-        md(r"""
-**The split at the concatenation.** Layer 4 of the Deep cell reads one vector,
-$[\boldsymbol a^{(1)}_t; \boldsymbol r_t]$. The $z^+$ rule does not care where its inputs come from:
-its denominator runs over **both** parts,
 
-$$z_k = \sum_{j \in \text{features}} a^{(1)}_j w_{jk}^+ + \sum_{j \in \text{recurrent}} r_j w_{jk}^+ ,$$
 
-and each input takes its share $a_j w^+_{jk} / z_k$ of $R_k$. Split the result where the concatenation
-was joined: the first part is the relevance of this step's features (it goes on to the chunk's
-pixels), the second the relevance of $\boldsymbol r_t$, which belongs to the **previous** steps. By
-conservation, $\sum R_{\text{features}} + \sum R_{\boldsymbol r} = \sum_k R_k$.
+# %% [markdown]
+# **The split at the concatenation.** Layer 4 of the Deep cell reads one vector,
+# $[\boldsymbol a^{(1)}_t; \boldsymbol r_t]$. The $z^+$ rule does not care where its inputs come from:
+# its denominator runs over **both** parts,
+#
+# $$z_k = \sum_{j \in \text{features}} a^{(1)}_j w_{jk}^+ + \sum_{j \in \text{recurrent}} r_j w_{jk}^+ ,$$
+#
+# and each input takes its share $a_j w^+_{jk} / z_k$ of $R_k$. Split the result where the concatenation
+# was joined: the first part is the relevance of this step's features (it goes on to the chunk's
+# pixels), the second the relevance of $\boldsymbol r_t$, which belongs to the **previous** steps. By
+# conservation, $\sum R_{\text{features}} + \sum R_{\boldsymbol r} = \sum_k R_k$.
+#
+# **Q4 ({points:test_lrp_step}).** Implement `lrp_step(a_features, r, w4, R_a4)`, returning the pair
+# `(R_features, R_r)`: `a_features` `(B, F)`, `r` `(B, 128)` (any size in the check), `w4` of shape
+# `(F + 128, K)` in the thesis orientation, `R_a4` the relevance `(B, K)` of layer 4's outputs.
 
-**Q4 (4 points).** Implement `lrp_step(a_features, r, w4, R_a4)`, returning the pair
-`(R_features, R_r)`: `a_features` `(B, F)`, `r` `(B, 128)` (any size in the check), `w4` of shape
-`(F + 128, K)` in the thesis orientation, `R_a4` the relevance `(B, K)` of layer 4's outputs.
-"""),
-        solution("answer_lrp_step", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_lrp_step", "locked": false, "solution": true}
 def lrp_step(a_features, r, w4, R_a4):
     ### BEGIN SOLUTION
     a = torch.cat([a_features, r], dim=-1)
@@ -236,54 +246,56 @@ def lrp_step(a_features, r, w4, R_a4):
     n = a_features.shape[-1]
     return R[..., :n], R[..., n:]
     ### END SOLUTION
-"""),
-        tests("test_lrp_step", 4, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_lrp_step", "locked": true, "points": 4, "solution": false}
 check.lrp_step(lrp_step)
 ### BEGIN HIDDEN TESTS
 check.lrp_step(lrp_step, max_examples=80)
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-**Back to the previous step.** $\boldsymbol r_t = \mathrm{relu}(W_5^\top \boldsymbol a^{(4)}_{t-1} - \sigma_s(\boldsymbol b_5))$
-came out of layer 5 at step $t-1$, and $\boldsymbol a^{(4)}_{t-1} \ge 0$: the $z^+$ rule sends
-$R_{\boldsymbol r}$ on to $\boldsymbol a^{(4)}_{t-1}$,
 
-$$R_{\boldsymbol a^{(4)}_{t-1}} = z^+\big(\boldsymbol a^{(4)}_{t-1},\, w_5,\, R_{\boldsymbol r_t}\big),$$
+# %% [markdown]
+# **Back to the previous step.** $\boldsymbol r_t = \mathrm{relu}(W_5^\top \boldsymbol a^{(4)}_{t-1} - \sigma_s(\boldsymbol b_5))$
+# came out of layer 5 at step $t-1$, and $\boldsymbol a^{(4)}_{t-1} \ge 0$: the $z^+$ rule sends
+# $R_{\boldsymbol r}$ on to $\boldsymbol a^{(4)}_{t-1}$,
+#
+# $$R_{\boldsymbol a^{(4)}_{t-1}} = z^+\big(\boldsymbol a^{(4)}_{t-1},\, w_5,\, R_{\boldsymbol r_t}\big),$$
+#
+# where it is split again by layer 4 of step $t-1$, and so on down to the first step.
+#
+# **Q5 ({points:test_lrp_recurrent}).** Implement `lrp_recurrent(model, a4_prev, R_r)` for a trained model whose layer 5 is
+# `model.recur` (an `nn.Linear`); mind the orientation.
 
-where it is split again by layer 4 of step $t-1$, and so on down to the first step.
-
-**Q5 (2 points).** Implement `lrp_recurrent(model, a4_prev, R_r)` for a trained model whose layer 5 is
-`model.recur` (an `nn.Linear`); mind the orientation.
-"""),
-        solution("answer_lrp_recurrent", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_lrp_recurrent", "locked": false, "solution": true}
 def lrp_recurrent(model, a4_prev, R_r):
     ### BEGIN SOLUTION
     w5 = model.recur.weight.detach().T      # (J, K) = (units of a4, 128)
     return zplus(a4_prev, w5, R_r)
     ### END SOLUTION
-"""),
-        tests("test_lrp_recurrent", 2, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_lrp_recurrent", "locked": true, "points": 2, "solution": false}
 check.lrp_recurrent(lrp_recurrent)
-"""),
-        md(r"""
-## 4. Relevance through the whole sequence
 
-Here are the two trained models, Shallow-7 and Deep-7. They were trained with the thesis's recipe
-(Adam, batch 50, dropout 0.5, Sec. 4.4) on the 4,000 training digits that ship with this course; their
-test accuracy is printed below (the thesis trained on all of MNIST for 200 epochs and reached 0.98).
-A model has the parts you know, `model.features`, `model.combine` (layer 4), `model.recur` (layer 5),
-`model.head`, the attributes `model.seq_len` and `model.width` (= 28 / SEQ), and
+# %% [markdown]
+# ## 4. Relevance through the whole sequence
+#
+# Here are the two trained models, Shallow-7 and Deep-7. They were trained with the thesis's recipe
+# (Adam, batch 50, dropout 0.5, Sec. 4.4) on the 4,000 training digits that ship with this course; their
+# test accuracy is printed below (the thesis trained on all of MNIST for 200 epochs and reached 0.98).
+# A model has the parts you know, `model.features`, `model.combine` (layer 4), `model.recur` (layer 5),
+# `model.head`, the attributes `model.seq_len` and `model.width` (= 28 / SEQ), and
+#
+# `model.steps(images)`: runs the recurrence and returns one dict per step $t = 0, \dots, T-1$ with
+#
+# | key | shape (Deep-7) | what |
+# |---|---|---|
+# | `"x"` | `(B, 112)` | the flattened chunk $\boldsymbol x_t$ |
+# | `"features"` | `(B, 512)` | $\boldsymbol a^{(1)}_t$ (for Shallow: the pixels $\boldsymbol x_t$ themselves) |
+# | `"r"` | `(B, 128)` | the recurrent input $\boldsymbol r_t$ ($\boldsymbol r_0 = \boldsymbol 0$) |
+# | `"a4"` | `(B, 256)` | $\boldsymbol a^{(4)}_t$ |
 
-`model.steps(images)`: runs the recurrence and returns one dict per step $t = 0, \dots, T-1$ with
-
-| key | shape (Deep-7) | what |
-|---|---|---|
-| `"x"` | `(B, 112)` | the flattened chunk $\boldsymbol x_t$ |
-| `"features"` | `(B, 512)` | $\boldsymbol a^{(1)}_t$ (for Shallow: the pixels $\boldsymbol x_t$ themselves) |
-| `"r"` | `(B, 128)` | the recurrent input $\boldsymbol r_t$ ($\boldsymbol r_0 = \boldsymbol 0$) |
-| `"a4"` | `(B, 256)` | $\boldsymbol a^{(4)}_t$ |
-"""),
-        code(r"""
+# %%
 CHECKPOINTS = resources.files("reference.thesis") / "checkpoints"
 models = {}
 for name in ("shallow", "deep"):
@@ -292,19 +304,20 @@ for name in ("shallow", "deep"):
     print(f"{name.capitalize()}-7: {n_params} parameters, {info.epochs_done} epochs, test accuracy {info.accuracy:.3f}")
 
 ones = test_images[test_labels == 1]            # the class-1 test digits (Fig. 4.8, 4.9)
-"""),
-        md(r"""
-Three more helpers, so that you can concentrate on the time axis:
 
-- `head_relevance(model, a4_last, R_h)`: $z^+$ (your `zplus`) through the head, from the relevance
-  `R_h` of the raw scores $\boldsymbol h$ down to $\boldsymbol a^{(4)}_{T-1}$;
-- `pixel_relevance(model, x_t, R_features)`: from the features of a step to the chunk's pixels, with
-  $z^\beta$ on layer 1' (pixels in $[0, 1]$); for Shallow the features *are* the pixels;
-- `shallow_step(x_t, r, w4, R_a4)`: Shallow's layer 4 sees pixels and $\boldsymbol r_t$ side by side, so
-  its rule is $z^\beta$ on the pixel part and $z^+$ on the recurrent part, with **one** denominator
-  for both; it returns `(R_pixels, R_r)`, like your `lrp_step`.
-"""),
-        code(r"""
+
+# %% [markdown]
+# Three more helpers, so that you can concentrate on the time axis:
+#
+# - `head_relevance(model, a4_last, R_h)`: $z^+$ (your `zplus`) through the head, from the relevance
+#   `R_h` of the raw scores $\boldsymbol h$ down to $\boldsymbol a^{(4)}_{T-1}$;
+# - `pixel_relevance(model, x_t, R_features)`: from the features of a step to the chunk's pixels, with
+#   $z^\beta$ on layer 1' (pixels in $[0, 1]$); for Shallow the features *are* the pixels;
+# - `shallow_step(x_t, r, w4, R_a4)`: Shallow's layer 4 sees pixels and $\boldsymbol r_t$ side by side, so
+#   its rule is $z^\beta$ on the pixel part and $z^+$ on the recurrent part, with **one** denominator
+#   for both; it returns `(R_pixels, R_r)`, like your `lrp_step`.
+
+# %%
 def zbeta(x, w, R, low=0.0, high=1.0):
     # z^beta rule for inputs low <= x <= high: R_j = sum_k (x_j w_jk - l w_jk+ - h w_jk-) R_k / z_k
     wp, wn = w.clamp(min=0), w.clamp(max=0)
@@ -338,25 +351,26 @@ def shallow_step(x_t, r, w4, R_a4, low=0.0, high=1.0):
     s = safe_divide(R_a4, z)
     R_x = x_t * (s @ wx.T) - low * (s @ wxp.T) - high * (s @ wxn.T)
     return R_x, r * (s @ wrp.T)
-"""),
-        md(r"""
-**The algorithm** (Algorithm 1, unrolled in time). Start with the relevance of the raw scores,
-$R_{h_i} = f(\boldsymbol x)$ for the winning class $i = \arg\max_i h_i$ and 0 for the others. Pass it
-through the head to $\boldsymbol a^{(4)}_{T-1}$. Then, for $t = T-1, \dots, 0$:
 
-1. split $R_{\boldsymbol a^{(4)}_t}$ at layer 4 into $R_{\text{features}}$ and $R_{\boldsymbol r_t}$
-   (`lrp_step` for Deep, `shallow_step` for Shallow, i.e. when `len(model.features) == 0`);
-2. send $R_{\text{features}}$ to the pixels of chunk $t$ (`pixel_relevance`);
-3. if $t > 0$, send $R_{\boldsymbol r_t}$ through layer 5 to $\boldsymbol a^{(4)}_{t-1}$ (`lrp_recurrent`).
 
-Put the chunks back in their places: chunk $t$ is the `(B, 28, w)` block of columns $t\,w, \dots, (t+1)\,w - 1$.
-Nothing is lost on the way, so the heatmap sums to $f(\boldsymbol x)$.
+# %% [markdown]
+# **The algorithm** (Algorithm 1, unrolled in time). Start with the relevance of the raw scores,
+# $R_{h_i} = f(\boldsymbol x)$ for the winning class $i = \arg\max_i h_i$ and 0 for the others. Pass it
+# through the head to $\boldsymbol a^{(4)}_{T-1}$. Then, for $t = T-1, \dots, 0$:
+#
+# 1. split $R_{\boldsymbol a^{(4)}_t}$ at layer 4 into $R_{\text{features}}$ and $R_{\boldsymbol r_t}$
+#    (`lrp_step` for Deep, `shallow_step` for Shallow, i.e. when `len(model.features) == 0`);
+# 2. send $R_{\text{features}}$ to the pixels of chunk $t$ (`pixel_relevance`);
+# 3. if $t > 0$, send $R_{\boldsymbol r_t}$ through layer 5 to $\boldsymbol a^{(4)}_{t-1}$ (`lrp_recurrent`).
+#
+# Put the chunks back in their places: chunk $t$ is the `(B, 28, w)` block of columns $t\,w, \dots, (t+1)\,w - 1$.
+# Nothing is lost on the way, so the heatmap sums to $f(\boldsymbol x)$.
+#
+# **Q6 ({points:test_explain_sequence}).** Implement `explain_sequence(model, images)` for images `(B, 28, 28)`, returning the
+# pixel relevance `(B, 28, 28)`. It must work for both cells and any sequence length with a recurrent
+# layer (the check also uses randomly initialised Deep and Shallow cells with SEQ = 4 and 14).
 
-**Q6 (5 points).** Implement `explain_sequence(model, images)` for images `(B, 28, 28)`, returning the
-pixel relevance `(B, 28, 28)`. It must work for both cells and any sequence length with a recurrent
-layer (the check also uses randomly initialised Deep and Shallow cells with SEQ = 4 and 14).
-"""),
-        solution("answer_explain_sequence", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_explain_sequence", "locked": false, "solution": true}
 def explain_sequence(model, images):
     model.eval()   # dropout off: we explain the network as it predicts
     ### BEGIN SOLUTION
@@ -376,23 +390,24 @@ def explain_sequence(model, images):
             R = lrp_recurrent(model, trace[t - 1]["a4"], R_r)
     return torch.cat(chunks, dim=2)
     ### END SOLUTION
-"""),
-        tests("test_explain_sequence", 5, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_explain_sequence", "locked": true, "points": 5, "solution": false}
 check.explain_sequence(explain_sequence)
 ### BEGIN HIDDEN TESTS
 check.explain_sequence(explain_sequence, thorough=True)
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-## 5. Heatmaps of Shallow-7 and Deep-7 (Fig. 4.7, 4.8)
 
-First one test digit of every class, then eight digits of class 1 (as in Fig. 4.8). Red is positive
-relevance (each heatmap scaled to its own maximum); the thin lines are the borders of the seven chunks.
-Where do the two models put the relevance? (Inside a chunk, $z^\beta$ also gives relevance to blank
-pixels: with $h_j = 1$ the term $-h_j w_{jk}^-$ credits a pixel for *not* being ink where the weight is
-negative.)
-"""),
-        code(r"""
+# %% [markdown]
+# ## 5. Heatmaps of Shallow-7 and Deep-7 (Fig. 4.7, 4.8)
+#
+# First one test digit of every class, then eight digits of class 1 (as in Fig. 4.8). Red is positive
+# relevance (each heatmap scaled to its own maximum); the thin lines are the borders of the seven chunks.
+# Where do the two models put the relevance? (Inside a chunk, $z^\beta$ also gives relevance to blank
+# pixels: with $h_j = 1$ the term $-h_j w_{jk}^-$ credits a pixel for *not* being ink where the weight is
+# negative.)
+
+# %%
 def show_heatmaps(images, title):
     n = len(images)
     heat = {name: explain_sequence(model, images) for name, model in models.items()}
@@ -418,28 +433,30 @@ def show_heatmaps(images, title):
 one_per_class = torch.stack([test_images[test_labels == c][0] for c in range(10)])
 show_heatmaps(one_per_class, "one test digit per class (cf. Fig. 4.7)")
 show_heatmaps(ones[:8], "class 1 (cf. Fig. 4.8)")
-"""),
-        md(r"""
-**Relevance per time step (Fig. 4.9).** Sum the relevance of all class-1 test digits over the pixels of
-each chunk and divide by the total: the share $P_t$ of step $t$. Do the same with the pixel intensities
-of the same images, $Q_t$: where the ink is. If a model's relevance follows the data, $P \approx Q$.
 
-**Q7 (2 points).** Implement `step_shares(values, seq_len)`: `values` of shape `(N, 28, 28)` (heatmaps
-or images, all $\ge 0$ up to rounding); return the `(seq_len,)` shares of the **population**: add up
-each chunk's values over all images first, then divide by the grand total.
-"""),
-        solution("answer_step_shares", r"""
+
+# %% [markdown]
+# **Relevance per time step (Fig. 4.9).** Sum the relevance of all class-1 test digits over the pixels of
+# each chunk and divide by the total: the share $P_t$ of step $t$. Do the same with the pixel intensities
+# of the same images, $Q_t$: where the ink is. If a model's relevance follows the data, $P \approx Q$.
+#
+# **Q7 ({points:test_step_shares}).** Implement `step_shares(values, seq_len)`: `values` of shape `(N, 28, 28)` (heatmaps
+# or images, all $\ge 0$ up to rounding); return the `(seq_len,)` shares of the **population**: add up
+# each chunk's values over all images first, then divide by the grand total.
+
+# %% nbgrader={"grade": false, "grade_id": "answer_step_shares", "locked": false, "solution": true}
 def step_shares(values, seq_len):
     ### BEGIN SOLUTION
     w = 28 // seq_len
     per_step = values.clamp(min=0).reshape(len(values), 28, seq_len, w).sum(dim=(0, 1, 3))
     return per_step / per_step.sum()
     ### END SOLUTION
-"""),
-        tests("test_step_shares", 2, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_step_shares", "locked": true, "points": 2, "solution": false}
 check.step_shares(step_shares)
-"""),
-        code(r"""
+
+# %%
 _heatmaps = {}
 
 
@@ -462,18 +479,18 @@ plt.ylabel("share")
 plt.title(f"class 1, {len(ones)} test digits (cf. Fig. 4.9)", fontsize=10)
 plt.legend(fontsize=8)
 plt.show()
-"""),
-        md(r"""
-A number for "how far is $P$ from $Q$": the **earth mover's distance** between two distributions over
-the steps, i.e. how much share has to be moved how many steps to turn one into the other. On a line
-it is the summed difference of the cumulative distributions,
 
-$$\mathrm{EMD}(P, Q) = \sum_{t} \Big| \sum_{s \le t} P_s - \sum_{s \le t} Q_s \Big| \quad \text{(in steps)}.$$
+# %% [markdown]
+# A number for "how far is $P$ from $Q$": the **earth mover's distance** between two distributions over
+# the steps, i.e. how much share has to be moved how many steps to turn one into the other. On a line
+# it is the summed difference of the cumulative distributions,
+#
+# $$\mathrm{EMD}(P, Q) = \sum_{t} \Big| \sum_{s \le t} P_s - \sum_{s \le t} Q_s \Big| \quad \text{(in steps)}.$$
+#
+# **Q8 ({points:test_emd}).** Compute the EMD between each model's relevance shares and the pixel-intensity shares
+# of the class-1 test digits, as `emd = {"shallow": ..., "deep": ...}` (use `class1_heatmaps()`).
 
-**Q8 (2 points).** Compute the EMD between each model's relevance shares and the pixel-intensity shares
-of the class-1 test digits, as `emd = {"shallow": ..., "deep": ...}` (use `class1_heatmaps()`).
-"""),
-        solution("answer_emd", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_emd", "locked": false, "solution": true}
 emd = None
 ### BEGIN SOLUTION
 Q = step_shares(ones, 7)
@@ -481,82 +498,75 @@ emd = {name: float((step_shares(heat, 7).cumsum(0) - Q.cumsum(0)).abs().sum())
        for name, heat in class1_heatmaps().items()}
 ### END SOLUTION
 print(emd)
-"""),
-        tests("test_emd", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "test_emd", "locked": true, "points": 2, "solution": false}
 check.emd(emd)
-"""),
-        md(r"""
-## 6. Shallow against Deep
 
-**Q9 (1 point).** Which model piles the relevance on the last time steps? Answer with one letter,
-`mc_last_steps = "..."`: (A) Shallow-7, (B) Deep-7, (C) both, (D) neither.
+# %% [markdown]
+# ## 6. Shallow against Deep
+#
+# **Q9 ({points:test_mc_last_steps}).** Which model piles the relevance on the last time steps? Answer with one letter,
+# `mc_last_steps = "..."`: (A) Shallow-7, (B) Deep-7, (C) both, (D) neither.
+#
+# **Q10 ({points:test_mc_statements}).** Which statements are true? Answer with a set of letters, e.g. `{"A", "B"}`.
+#
+# - (A) In Deep, layer 4 splits the relevance of $\boldsymbol a^{(4)}_t$ between $\boldsymbol a^{(1)}_t$ and
+#   $\boldsymbol r_t$; the share of $\boldsymbol r_t$ goes through layer 5 to $\boldsymbol a^{(4)}_{t-1}$ and
+#   on to the earlier chunks.
+# - (B) Shallow has no recurrent connection, so none of its relevance can reach the earlier chunks.
+# - (C) Both explanations conserve relevance: each heatmap sums to $f(\boldsymbol x)$; the two models differ
+#   in where the relevance goes, not in how much there is.
+# - (D) Deep's relevance sits mostly on the last chunk, because the decision is taken at the last step.
+# - (E) For class 1, Deep's relevance per step follows the pixel-intensity distribution (a small EMD);
+#   Shallow's does not.
+# - (F) The difference between the heatmaps is explained by a difference in test accuracy.
 
-**Q10 (2 points).** Which statements are true? Answer with a set of letters, e.g. `{"A", "B"}`.
-
-- (A) In Deep, layer 4 splits the relevance of $\boldsymbol a^{(4)}_t$ between $\boldsymbol a^{(1)}_t$ and
-  $\boldsymbol r_t$; the share of $\boldsymbol r_t$ goes through layer 5 to $\boldsymbol a^{(4)}_{t-1}$ and
-  on to the earlier chunks.
-- (B) Shallow has no recurrent connection, so none of its relevance can reach the earlier chunks.
-- (C) Both explanations conserve relevance: each heatmap sums to $f(\boldsymbol x)$; the two models differ
-  in where the relevance goes, not in how much there is.
-- (D) Deep's relevance sits mostly on the last chunk, because the decision is taken at the last step.
-- (E) For class 1, Deep's relevance per step follows the pixel-intensity distribution (a small EMD);
-  Shallow's does not.
-- (F) The difference between the heatmaps is explained by a difference in test accuracy.
-"""),
-        solution("answer_mc", r"""
+# %% nbgrader={"grade": false, "grade_id": "answer_mc", "locked": false, "solution": true}
 mc_last_steps = None
 mc_statements = None
 ### BEGIN SOLUTION
 mc_last_steps = "A"
 mc_statements = {"A", "C", "E"}
 ### END SOLUTION
-"""),
-        tests("test_mc_last_steps", 1, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "test_mc_last_steps", "locked": true, "points": 1, "solution": false}
 check.last_steps_model(mc_last_steps)
-"""),
-        tests("test_mc_statements", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "test_mc_statements", "locked": true, "points": 2, "solution": false}
 check.statements(mc_statements)
-"""),
-        md(r"""
-**Q11 (3 points, graded by hand).** Compare the heatmaps of Shallow-7 and Deep-7 in a short paragraph:
-what do the figures and your EMD show, and how does the architecture of the cells explain it? (Think
-of what layer 4 sees in each cell, and of how the share of $\boldsymbol r_t$ at the split is decided.)
-What does this mean for using LRP heatmaps to explain a recurrent network?
-"""),
-        written("answer_written", 3, r"""
-**Model answer.** Shallow-7's heatmaps do not look like the digits: the relevance piles up on the last
-one or two chunks, on the right of the image, where a "1" has almost no ink, and its per-step shares
-are far from the pixel-intensity shares (EMD of a few steps). Deep-7's relevance lies on the chunks
-that hold the digit (for a 1, the middle chunks), and its per-step shares are close to the pixel
-shares (EMD well below one step); inside a chunk it is blurrier than the strokes, because $z^\beta$
-also credits blank pixels (the term $-h_j w_{jk}^-$: no ink where a weight is negative is evidence too).
-Both heatmaps sum to $f(\boldsymbol x)$, so the difference is where the relevance goes.
-At every step layer 4 splits its relevance between the current input and $\boldsymbol r_t$ in
-proportion to their positive contributions $a_j w^+_{jk}$. In Shallow, layer 4 sees the raw pixels of
-the current chunk directly next to $\boldsymbol r_t$; most of the relevance is assigned to the current
-(last) chunk and little flows into the recurrent path, so the earlier chunks receive almost
-nothing. In Deep, layer 1' first turns each chunk into features, and layer 4 combines these with
-$\boldsymbol r_t$; the trained Deep cell carries its evidence in $\boldsymbol r_t$, so layer 5 passes
-a large share back through time (the thesis: Shallow "is not able to propagate relevance through the
-recurrent channels"). Both models have about the same accuracy, so accuracy does not tell which one
-explains well: a heatmap shows how relevance flows through *this* architecture, and for a recurrent
-model it can be misleading about which parts of the input mattered unless the architecture lets
-relevance travel back (a design criterion, the thesis's point). Class 1 is a simple case; for complex
-inputs, comparing with the pixel distribution says less.
 
-**Rubric.** 1 point: describes the observation correctly (Shallow: relevance on the last chunks, does
-not follow the digit, large EMD; Deep: relevance on the chunks where the digit is, small EMD). 1 point:
-explains it with the architecture (the split at layer 4 between the current input and $\boldsymbol r_t$
-in proportion to the positive contributions; Shallow's layer 4 sees raw pixels next to
-$\boldsymbol r_t$, Deep's separate feature layer and the recurrent path through layer 5 let relevance
-reach earlier steps). 1 point: a sound conclusion (same accuracy, different explanations; heatmaps of
-RNNs depend on the architecture, so design for explainability / check where relevance goes; or the
-limits of the class-1 comparison).
-"""),
-    ]
-    return cells, "solutions/rnn_explain/rnn_explain.ipynb"
+# %% [markdown]
+# **Q11 ({points:answer_written}, graded by hand).** Compare the heatmaps of Shallow-7 and Deep-7 in a short paragraph:
+# what do the figures and your EMD show, and how does the architecture of the cells explain it? (Think
+# of what layer 4 sees in each cell, and of how the share of $\boldsymbol r_t$ at the split is decided.)
+# What does this mean for using LRP heatmaps to explain a recurrent network?
 
-
-if __name__ == "__main__":
-    main(build)
+# %% [markdown] nbgrader={"grade": true, "grade_id": "answer_written", "locked": false, "points": 3, "solution": true}
+# **Model answer.** Shallow-7's heatmaps do not look like the digits: the relevance piles up on the last
+# one or two chunks, on the right of the image, where a "1" has almost no ink, and its per-step shares
+# are far from the pixel-intensity shares (EMD of a few steps). Deep-7's relevance lies on the chunks
+# that hold the digit (for a 1, the middle chunks), and its per-step shares are close to the pixel
+# shares (EMD well below one step); inside a chunk it is blurrier than the strokes, because $z^\beta$
+# also credits blank pixels (the term $-h_j w_{jk}^-$: no ink where a weight is negative is evidence too).
+# Both heatmaps sum to $f(\boldsymbol x)$, so the difference is where the relevance goes.
+# At every step layer 4 splits its relevance between the current input and $\boldsymbol r_t$ in
+# proportion to their positive contributions $a_j w^+_{jk}$. In Shallow, layer 4 sees the raw pixels of
+# the current chunk directly next to $\boldsymbol r_t$; most of the relevance is assigned to the current
+# (last) chunk and little flows into the recurrent path, so the earlier chunks receive almost
+# nothing. In Deep, layer 1' first turns each chunk into features, and layer 4 combines these with
+# $\boldsymbol r_t$; the trained Deep cell carries its evidence in $\boldsymbol r_t$, so layer 5 passes
+# a large share back through time (the thesis: Shallow "is not able to propagate relevance through the
+# recurrent channels"). Both models have about the same accuracy, so accuracy does not tell which one
+# explains well: a heatmap shows how relevance flows through *this* architecture, and for a recurrent
+# model it can be misleading about which parts of the input mattered unless the architecture lets
+# relevance travel back (a design criterion, the thesis's point). Class 1 is a simple case; for complex
+# inputs, comparing with the pixel distribution says less.
+#
+# **Rubric.** 1 point: describes the observation correctly (Shallow: relevance on the last chunks, does
+# not follow the digit, large EMD; Deep: relevance on the chunks where the digit is, small EMD). 1 point:
+# explains it with the architecture (the split at layer 4 between the current input and $\boldsymbol r_t$
+# in proportion to the positive contributions; Shallow's layer 4 sees raw pixels next to
+# $\boldsymbol r_t$, Deep's separate feature layer and the recurrent path through layer 5 let relevance
+# reach earlier steps). 1 point: a sound conclusion (same accuracy, different explanations; heatmaps of
+# RNNs depend on the architecture, so design for explainability / check where relevance goes; or the
+# limits of the class-1 comparison).

@@ -1,51 +1,55 @@
-"""The `taylor` assignment: sensitivity analysis and Taylor decomposition (ML2 sheet 11, Ex 2; thesis 3.2)."""
-import sys
-from pathlib import Path
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from nbbuild import code, main, md, scratch, solution, tests, written  # noqa: E402
+# %% [markdown]
+# # Sensitivity analysis and Taylor decomposition
+#
+# *Machine Learning 2, exercise sheet 11, exercise 2 — Montavon, Samek & Müller (2018), "Methods for
+# interpreting and understanding deep neural networks", Section 4; thesis "Designing Recurrent Neural
+# Networks for Explainability", Section 3.2.*
+#
+# Activation maximization asked a *global* question: what does a typical "3" look like? Here we ask a
+# *local* one: the model looked at **this** input $\mathbf{x}$ and answered $f(\mathbf{x})$; how much
+# did each input variable $x_i$ contribute? An explanation is a vector of **relevances**
+# $\mathbf{R} = (R_1, \dots, R_n)$, one per input (one per pixel for an image: a heatmap). A property we
+# would like (thesis, Definition 3.2.1) is
+#
+# $$\textbf{conservation:}\qquad \sum_i R_i = f(\mathbf{x}),$$
+#
+# the relevances share out the output itself. Two classic methods:
+#
+# | method | relevance of $x_i$ |
+# |---|---|
+# | sensitivity analysis (Section 4.1; thesis 3.2.1) | $R_i = \left(\dfrac{\partial f}{\partial x_i}\Big\rvert_{\mathbf{x}}\right)^2$ |
+# | Taylor decomposition (Section 4.2; thesis 3.2.2) | $R_i = \dfrac{\partial f}{\partial x_i}\Big\rvert_{\tilde{\mathbf{x}}} \,(x_i - \tilde x_i)$ at a **root point** $\tilde{\mathbf{x}}$, $f(\tilde{\mathbf{x}}) = 0$ |
+#
+# The second comes from the first-order Taylor expansion of $f$ around $\tilde{\mathbf{x}}$:
+#
+# $$f(\mathbf{x}) = \underbrace{f(\tilde{\mathbf{x}})}_{=\,0} + \sum_i \underbrace{\frac{\partial f}{\partial x_i}\Big\rvert_{\tilde{\mathbf{x}}} (x_i - \tilde x_i)}_{R_i} + \zeta,$$
+#
+# where $\zeta$ collects the second- and higher-order terms. We work everything out for the
+# **homogeneous linear model** $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$ of the exercise sheet (no
+# bias, so $\zeta = 0$), with $n = 3$ inputs written out component by component. Then we implement
+# both methods numerically and look at what they say about handwritten digits.
+#
+# **How to work.** Fill in every cell that says `YOUR CODE HERE` (or `YOUR ANSWER HERE`), run it,
+# then run the check below it. A check prints ✓ when your answer is right and otherwise says what is
+# wrong. Symbolic answers are SymPy expressions in the symbols defined below: any equivalent form is
+# accepted. **Derive with SymPy** (differentiate, solve, substitute) rather than typing a result you
+# looked up: the derivation is the point.
 
-
-def build():
-    cells = [
-        md(r"""
-# Sensitivity analysis and Taylor decomposition
-
-*Machine Learning 2, exercise sheet 11, exercise 2 — Montavon, Samek & Müller (2018), "Methods for
-interpreting and understanding deep neural networks", Section 4; thesis "Designing Recurrent Neural
-Networks for Explainability", Section 3.2.*
-
-Activation maximization asked a *global* question: what does a typical "3" look like? Here we ask a
-*local* one: the model looked at **this** input $\mathbf{x}$ and answered $f(\mathbf{x})$; how much
-did each input variable $x_i$ contribute? An explanation is a vector of **relevances**
-$\mathbf{R} = (R_1, \dots, R_n)$, one per input (one per pixel for an image: a heatmap). A property we
-would like (thesis, Definition 3.2.1) is
-
-$$\textbf{conservation:}\qquad \sum_i R_i = f(\mathbf{x}),$$
-
-the relevances share out the output itself. Two classic methods:
-
-| method | relevance of $x_i$ |
-|---|---|
-| sensitivity analysis (Section 4.1; thesis 3.2.1) | $R_i = \left(\dfrac{\partial f}{\partial x_i}\Big\rvert_{\mathbf{x}}\right)^2$ |
-| Taylor decomposition (Section 4.2; thesis 3.2.2) | $R_i = \dfrac{\partial f}{\partial x_i}\Big\rvert_{\tilde{\mathbf{x}}} \,(x_i - \tilde x_i)$ at a **root point** $\tilde{\mathbf{x}}$, $f(\tilde{\mathbf{x}}) = 0$ |
-
-The second comes from the first-order Taylor expansion of $f$ around $\tilde{\mathbf{x}}$:
-
-$$f(\mathbf{x}) = \underbrace{f(\tilde{\mathbf{x}})}_{=\,0} + \sum_i \underbrace{\frac{\partial f}{\partial x_i}\Big\rvert_{\tilde{\mathbf{x}}} (x_i - \tilde x_i)}_{R_i} + \zeta,$$
-
-where $\zeta$ collects the second- and higher-order terms. We work everything out for the
-**homogeneous linear model** $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$ of the exercise sheet (no
-bias, so $\zeta = 0$), with $n = 3$ inputs written out component by component. Then we implement
-both methods numerically and look at what they say about handwritten digits.
-
-**How to work.** Fill in every cell that says `YOUR CODE HERE` (or `YOUR ANSWER HERE`), run it,
-then run the check below it. A check prints ✓ when your answer is right and otherwise says what is
-wrong. Symbolic answers are SymPy expressions in the symbols defined below: any equivalent form is
-accepted. **Derive with SymPy** (differentiate, solve, substitute) rather than typing a result you
-looked up: the derivation is the point.
-"""),
-        code(r"""
+# %%
 import numpy as np
 import sympy as sp
 import torch
@@ -61,95 +65,97 @@ lam = sp.Symbol("lam", real=True)    # a Lagrange multiplier (part 3)
 
 f = w.dot(x)                         # f(x) = w^T x, a scalar expression
 f
-"""),
-        md(r"""
-SymPy, briefly: `f.diff(x1)` is $\partial f/\partial x_1$; `sp.Matrix([g(xi) for xi in x])`
-builds a column vector component by component; `a.multiply_elementwise(b)` is the component-wise
-product $(a_i b_i)_i$; `w.dot(x)` is $\mathbf{w}^\top\mathbf{x}$ as a scalar (`w.T * x` is the same
-number as a $1\times 1$ matrix). `expr.subs({x1: 0, x2: 0, x3: 0})` evaluates at a point and
-`sp.simplify(expr)` tidies up.
-"""),
-        scratch("# Scratch space (not graded): try SymPy here, e.g. f.diff(x2)"),
-        md(r"""
-## 1. Sensitivity analysis
 
-Sensitivity analysis explains with the squared partial derivatives,
+# %% [markdown]
+# SymPy, briefly: `f.diff(x1)` is $\partial f/\partial x_1$; `sp.Matrix([g(xi) for xi in x])`
+# builds a column vector component by component; `a.multiply_elementwise(b)` is the component-wise
+# product $(a_i b_i)_i$; `w.dot(x)` is $\mathbf{w}^\top\mathbf{x}$ as a scalar (`w.T * x` is the same
+# number as a $1\times 1$ matrix). `expr.subs({x1: 0, x2: 0, x3: 0})` evaluates at a point and
+# `sp.simplify(expr)` tidies up.
 
-$$R_i = \left(\frac{\partial f}{\partial x_i}\right)^2, \qquad\text{so}\qquad \sum_i R_i = \lVert \nabla f(\mathbf{x}) \rVert^2 .$$
+# %% tags=["scratch"]
+# Scratch space (not graded): try SymPy here, e.g. f.diff(x2)
 
-It is easy to compute with automatic differentiation for any network, but note what it measures:
-how strongly $f$ *reacts* to a change of $x_i$, not how much $x_i$ *contributed* to the value
-$f(\mathbf{x})$.
+# %% [markdown]
+# ## 1. Sensitivity analysis
+#
+# Sensitivity analysis explains with the squared partial derivatives,
+#
+# $$R_i = \left(\frac{\partial f}{\partial x_i}\right)^2, \qquad\text{so}\qquad \sum_i R_i = \lVert \nabla f(\mathbf{x}) \rVert^2 .$$
+#
+# It is easy to compute with automatic differentiation for any network, but note what it measures:
+# how strongly $f$ *reacts* to a change of $x_i$, not how much $x_i$ *contributed* to the value
+# $f(\mathbf{x})$.
+#
+# **Q1 ({points:sens-check}).** Compute the sensitivity relevances of $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$
+# as a $3\times1$ column vector `R_sens`. Get the gradient by differentiating `f`.
 
-**Q1 (2 points).** Compute the sensitivity relevances of $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$
-as a $3\times1$ column vector `R_sens`. Get the gradient by differentiating `f`.
-"""),
-        solution("sens-answer", r"""
+# %% nbgrader={"grade": false, "grade_id": "sens-answer", "locked": false, "solution": true}
 R_sens = None
 ### BEGIN SOLUTION
 grad = sp.Matrix([f.diff(xi) for xi in x])      # the gradient of f: (w1, w2, w3)
 R_sens = grad.multiply_elementwise(grad)
 ### END SOLUTION
-"""),
-        tests("sens-check", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "sens-check", "locked": true, "points": 2, "solution": false}
 check.sensitivity(R_sens)
-"""),
-        md(r"""
-## 2. Taylor decomposition at the root $\tilde{\mathbf{x}} = \mathbf{0}$
 
-The model has no bias, so $f(\mathbf{0}) = 0$: the origin is a root point and a valid place to
-expand around.
+# %% [markdown]
+# ## 2. Taylor decomposition at the root $\tilde{\mathbf{x}} = \mathbf{0}$
+#
+# The model has no bias, so $f(\mathbf{0}) = 0$: the origin is a root point and a valid place to
+# expand around.
+#
+# **Q2 ({points:taylor0-check}).** Compute the Taylor relevances at the root $\tilde{\mathbf{x}} = \mathbf{0}$ as a
+# column vector `R_taylor0`: evaluate the gradient at the root (`.subs`) and multiply it
+# component-wise by $\mathbf{x} - \tilde{\mathbf{x}}$.
 
-**Q2 (2 points).** Compute the Taylor relevances at the root $\tilde{\mathbf{x}} = \mathbf{0}$ as a
-column vector `R_taylor0`: evaluate the gradient at the root (`.subs`) and multiply it
-component-wise by $\mathbf{x} - \tilde{\mathbf{x}}$.
-"""),
-        solution("taylor0-answer", r"""
+# %% nbgrader={"grade": false, "grade_id": "taylor0-answer", "locked": false, "solution": true}
 R_taylor0 = None
 ### BEGIN SOLUTION
 root0 = sp.zeros(3, 1)
 grad_at_root = sp.Matrix([f.diff(xi) for xi in x]).subs(dict(zip(x, root0)))
 R_taylor0 = grad_at_root.multiply_elementwise(x - root0)
 ### END SOLUTION
-"""),
-        tests("taylor0-check", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "taylor0-check", "locked": true, "points": 2, "solution": false}
 check.taylor_at_zero(R_taylor0)
 ### BEGIN HIDDEN TESTS
 check.conserves(R_taylor0, "R_taylor0")
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-This is **gradient × input**, $R_i = x_i\, \partial f / \partial x_i$. The thesis shows why it
-reaches beyond linear models: for a ReLU network without biases, $f(t\mathbf{x}) = t f(\mathbf{x})$
-for $t \ge 0$, so the root $\tilde{\mathbf{x}} = \lim_{\varepsilon\to 0}\varepsilon\mathbf{x}$ lies
-in the same linear region as $\mathbf{x}$ and Taylor at that root is exactly gradient × input.
 
-## 3. The nearest root point (Lagrange multipliers)
+# %% [markdown]
+# This is **gradient × input**, $R_i = x_i\, \partial f / \partial x_i$. The thesis shows why it
+# reaches beyond linear models: for a ReLU network without biases, $f(t\mathbf{x}) = t f(\mathbf{x})$
+# for $t \ge 0$, so the root $\tilde{\mathbf{x}} = \lim_{\varepsilon\to 0}\varepsilon\mathbf{x}$ lies
+# in the same linear region as $\mathbf{x}$ and Taylor at that root is exactly gradient × input.
+#
+# ## 3. The nearest root point (Lagrange multipliers)
+#
+# The origin is *a* root, but it can be far from $\mathbf{x}$; a first-order expansion is most
+# trustworthy close to the point it explains. The root point nearest to $\mathbf{x}$ (Euclidean) solves
+#
+# $$\tilde{\mathbf{x}} = \arg\min_{\boldsymbol\xi}\; \lVert \boldsymbol\xi - \mathbf{x} \rVert^2 \quad\text{such that}\quad f(\boldsymbol\xi) = \mathbf{w}^\top\boldsymbol\xi = 0 .$$
+#
+# Solve it with a Lagrange multiplier, using **this** Lagrangian (the sign convention fixes the sign of
+# $\lambda$):
+#
+# $$L(\boldsymbol\xi, \lambda) = \lVert \boldsymbol\xi - \mathbf{x} \rVert^2 + \lambda\, \mathbf{w}^\top \boldsymbol\xi .$$
+#
+# Three steps, one answer each:
+#
+# 1. **Stationarity.** Set $\nabla_{\boldsymbol\xi} L = 0$ and solve for $\boldsymbol\xi$ as a function of
+#    $\lambda$. **Q3 ({points:stationarity-check}):** `xi_of_lam`, a column vector in `x`, `w` and `lam`.
+# 2. **The constraint.** Insert $\boldsymbol\xi(\lambda)$ into $\mathbf{w}^\top\boldsymbol\xi = 0$ and
+#    solve for the multiplier. **Q4 ({points:multiplier-check}):** `lam_star`, a scalar in `w` and `x`.
+# 3. **The root point.** $\tilde{\mathbf{x}} = \boldsymbol\xi(\lambda^\star)$. **Q5 ({points:root-check}):**
+#    `x_root`, a column vector in `w` and `x`.
+#
+# Useful: `sp.Matrix(sp.symbols("xi1:4", real=True))` for the unknown $\boldsymbol\xi$;
+# `sp.solve(equations, unknowns, dict=True)` returns a list of solutions, each a dict;
+# `expr.subs(lam, value)` substitutes.
 
-The origin is *a* root, but it can be far from $\mathbf{x}$; a first-order expansion is most
-trustworthy close to the point it explains. The root point nearest to $\mathbf{x}$ (Euclidean) solves
-
-$$\tilde{\mathbf{x}} = \arg\min_{\boldsymbol\xi}\; \lVert \boldsymbol\xi - \mathbf{x} \rVert^2 \quad\text{such that}\quad f(\boldsymbol\xi) = \mathbf{w}^\top\boldsymbol\xi = 0 .$$
-
-Solve it with a Lagrange multiplier, using **this** Lagrangian (the sign convention fixes the sign of
-$\lambda$):
-
-$$L(\boldsymbol\xi, \lambda) = \lVert \boldsymbol\xi - \mathbf{x} \rVert^2 + \lambda\, \mathbf{w}^\top \boldsymbol\xi .$$
-
-Three steps, one answer each:
-
-1. **Stationarity.** Set $\nabla_{\boldsymbol\xi} L = 0$ and solve for $\boldsymbol\xi$ as a function of
-   $\lambda$. **Q3 (2 points):** `xi_of_lam`, a column vector in `x`, `w` and `lam`.
-2. **The constraint.** Insert $\boldsymbol\xi(\lambda)$ into $\mathbf{w}^\top\boldsymbol\xi = 0$ and
-   solve for the multiplier. **Q4 (2 points):** `lam_star`, a scalar in `w` and `x`.
-3. **The root point.** $\tilde{\mathbf{x}} = \boldsymbol\xi(\lambda^\star)$. **Q5 (3 points):**
-   `x_root`, a column vector in `w` and `x`.
-
-Useful: `sp.Matrix(sp.symbols("xi1:4", real=True))` for the unknown $\boldsymbol\xi$;
-`sp.solve(equations, unknowns, dict=True)` returns a list of solutions, each a dict;
-`expr.subs(lam, value)` substitutes.
-"""),
-        solution("stationarity-answer", r"""
+# %% nbgrader={"grade": false, "grade_id": "stationarity-answer", "locked": false, "solution": true}
 xi_of_lam = None
 ### BEGIN SOLUTION
 xi = sp.Matrix(sp.symbols("xi1:4", real=True))
@@ -158,82 +164,83 @@ grad_L = [L.diff(v) for v in xi]                 # 2 (xi - x) + lam w
 solution_xi = sp.solve(grad_L, list(xi), dict=True)[0]
 xi_of_lam = xi.subs(solution_xi)                 # x - lam w / 2
 ### END SOLUTION
-"""),
-        tests("stationarity-check", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "stationarity-check", "locked": true, "points": 2, "solution": false}
 check.stationarity(xi_of_lam)
-"""),
-        solution("multiplier-answer", r"""
+
+# %% nbgrader={"grade": false, "grade_id": "multiplier-answer", "locked": false, "solution": true}
 lam_star = None
 ### BEGIN SOLUTION
 lam_star = sp.solve(w.dot(xi_of_lam), lam)[0]    # 2 w^T x / ||w||^2
 ### END SOLUTION
-"""),
-        tests("multiplier-check", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "multiplier-check", "locked": true, "points": 2, "solution": false}
 check.multiplier(lam_star)
-"""),
-        solution("root-answer", r"""
+
+# %% nbgrader={"grade": false, "grade_id": "root-answer", "locked": false, "solution": true}
 x_root = None
 ### BEGIN SOLUTION
 x_root = sp.simplify(xi_of_lam.subs(lam, lam_star))   # x - (w^T x) w / ||w||^2
 ### END SOLUTION
-"""),
-        tests("root-check", 3, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "root-check", "locked": true, "points": 3, "solution": false}
 check.root_point(x_root)
 ### BEGIN HIDDEN TESTS
 check.root_point_properties(x_root)
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-Read your answer geometrically: $\tilde{\mathbf{x}}$ is $\mathbf{x}$ minus its component along
-$\mathbf{w}$, the **orthogonal projection** of $\mathbf{x}$ onto the hyperplane $\mathbf{w}^\top\boldsymbol\xi = 0$.
-The step $\mathbf{x} - \tilde{\mathbf{x}}$ is parallel to $\mathbf{w}$, the normal of that hyperplane.
 
-## 4. Taylor decomposition at the nearest root
+# %% [markdown]
+# Read your answer geometrically: $\tilde{\mathbf{x}}$ is $\mathbf{x}$ minus its component along
+# $\mathbf{w}$, the **orthogonal projection** of $\mathbf{x}$ onto the hyperplane $\mathbf{w}^\top\boldsymbol\xi = 0$.
+# The step $\mathbf{x} - \tilde{\mathbf{x}}$ is parallel to $\mathbf{w}$, the normal of that hyperplane.
+#
+# ## 4. Taylor decomposition at the nearest root
+#
+# **Q6 ({points:nearest-check}).** Compute the Taylor relevances at the nearest root, `R_nearest` (a column vector in
+# `w` and `x`). The gradient of a linear model is the same everywhere, so only
+# $\mathbf{x} - \tilde{\mathbf{x}}$ changes. Simplify until you can read off how $R_i$ depends on
+# $w_i$.
 
-**Q6 (3 points).** Compute the Taylor relevances at the nearest root, `R_nearest` (a column vector in
-`w` and `x`). The gradient of a linear model is the same everywhere, so only
-$\mathbf{x} - \tilde{\mathbf{x}}$ changes. Simplify until you can read off how $R_i$ depends on
-$w_i$.
-"""),
-        solution("nearest-answer", r"""
+# %% nbgrader={"grade": false, "grade_id": "nearest-answer", "locked": false, "solution": true}
 R_nearest = None
 ### BEGIN SOLUTION
 grad_at_root = sp.Matrix([f.diff(xi) for xi in x]).subs(dict(zip(x, x_root)))
 R_nearest = sp.simplify(grad_at_root.multiply_elementwise(x - x_root))   # w_i^2 (w^T x) / ||w||^2
 ### END SOLUTION
-"""),
-        tests("nearest-check", 3, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "nearest-check", "locked": true, "points": 3, "solution": false}
 check.taylor_at_nearest_root(R_nearest)
 ### BEGIN HIDDEN TESTS
 check.conserves(R_nearest, "R_nearest")
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-Before the multiple-choice questions below, look at the totals of your three explanations
-(this cell only reads your answers):
-"""),
-        code(r"""
+
+# %% [markdown]
+# Before the multiple-choice questions below, look at the totals of your three explanations
+# (this cell only reads your answers):
+
+# %%
 for name, R in [("sensitivity", R_sens), ("Taylor at root 0", R_taylor0), ("Taylor at nearest root", R_nearest)]:
     try:
         print(f"{name:<24} sum_i R_i = {sp.factor(sp.simplify(sum(R)))}")
     except Exception:
         print(f"{name:<24} (no answer yet)")
 print(f"{'the output':<24} f(x)      = {f}")
-"""),
-        md(r"""
-## 5. The nearest root, numerically
 
-Real models have a bias: $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x} + b$. Redo the derivation of
-part 3 with the constraint $\mathbf{w}^\top\boldsymbol\xi + b = 0$ (on paper, or in the scratch cell
-above): only the constraint step changes.
 
-**Q7 (3 points).** Implement `nearest_root(w, x, b=0.0)` with numpy: `w` and `x` are arrays of shape
-`(n,)`, `b` a number, `w` is not zero. Return the root of $f$ nearest to `x`, an array of shape
-`(n,)`, without modifying `w` or `x`. The check tests the properties that define the answer on many
-generated examples: $f(\tilde{\mathbf{x}}) = 0$, and $\mathbf{x} - \tilde{\mathbf{x}}$ is parallel to
-$\mathbf{w}$ (otherwise sliding $\tilde{\mathbf{x}}$ along the hyperplane would bring it closer).
-"""),
-        solution("nearest-root-fn-answer", r'''
+# %% [markdown]
+# ## 5. The nearest root, numerically
+#
+# Real models have a bias: $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x} + b$. Redo the derivation of
+# part 3 with the constraint $\mathbf{w}^\top\boldsymbol\xi + b = 0$ (on paper, or in the scratch cell
+# above): only the constraint step changes.
+#
+# **Q7 ({points:nearest-root-fn-check}).** Implement `nearest_root(w, x, b=0.0)` with numpy: `w` and `x` are arrays of shape
+# `(n,)`, `b` a number, `w` is not zero. Return the root of $f$ nearest to `x`, an array of shape
+# `(n,)`, without modifying `w` or `x`. The check tests the properties that define the answer on many
+# generated examples: $f(\tilde{\mathbf{x}}) = 0$, and $\mathbf{x} - \tilde{\mathbf{x}}$ is parallel to
+# $\mathbf{w}$ (otherwise sliding $\tilde{\mathbf{x}}$ along the hyperplane would bring it closer).
+
+# %% nbgrader={"grade": false, "grade_id": "nearest-root-fn-answer", "locked": false, "solution": true}
 def nearest_root(w, x, b=0.0):
     """The root of f(x) = w @ x + b nearest to x (Euclidean). w, x: arrays of shape (n,)."""
     ### BEGIN SOLUTION
@@ -241,28 +248,29 @@ def nearest_root(w, x, b=0.0):
     x = np.asarray(x, dtype=float)
     return x - (w @ x + b) / (w @ w) * w
     ### END SOLUTION
-'''),
-        tests("nearest-root-fn-check", 3, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "nearest-root-fn-check", "locked": true, "points": 3, "solution": false}
 check.nearest_root(nearest_root)
 ### BEGIN HIDDEN TESTS
 check.nearest_root(nearest_root, thorough=True)
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-## 6. Taylor relevances of any differentiable model
 
-For a non-linear model there is no closed form, but automatic differentiation gives
-$\partial f/\partial x_i$ at any point, in particular at a root point.
+# %% [markdown]
+# ## 6. Taylor relevances of any differentiable model
+#
+# For a non-linear model there is no closed form, but automatic differentiation gives
+# $\partial f/\partial x_i$ at any point, in particular at a root point.
+#
+# **Q8 ({points:taylor-fn-check}).** Implement `taylor_relevances(f, x, root)` with torch: `x` and `root` are float32
+# tensors of shape `(n,)`, `f` maps such a tensor to a scalar tensor. Return the tensor
+# $R_i = \frac{\partial f}{\partial x_i}\big\rvert_{\text{root}} (x_i - \text{root}_i)$ of shape `(n,)`.
+# Take the gradient with `torch.autograd.grad` on a copy of the root that requires gradients
+# (`root.clone().requires_grad_(True)`). The check runs it on linear models, where the relevances must
+# sum to $f(\mathbf{x}) - f(\text{root})$ exactly, and on a small $\tanh$ model, where the gradient
+# must be taken at the root and not at $\mathbf{x}$.
 
-**Q8 (3 points).** Implement `taylor_relevances(f, x, root)` with torch: `x` and `root` are float32
-tensors of shape `(n,)`, `f` maps such a tensor to a scalar tensor. Return the tensor
-$R_i = \frac{\partial f}{\partial x_i}\big\rvert_{\text{root}} (x_i - \text{root}_i)$ of shape `(n,)`.
-Take the gradient with `torch.autograd.grad` on a copy of the root that requires gradients
-(`root.clone().requires_grad_(True)`). The check runs it on linear models, where the relevances must
-sum to $f(\mathbf{x}) - f(\text{root})$ exactly, and on a small $\tanh$ model, where the gradient
-must be taken at the root and not at $\mathbf{x}$.
-"""),
-        solution("taylor-fn-answer", r'''
+# %% nbgrader={"grade": false, "grade_id": "taylor-fn-answer", "locked": false, "solution": true}
 def taylor_relevances(f, x, root):
     """First-order Taylor relevances of f at x around root: df/dx_i(root) * (x_i - root_i)."""
     ### BEGIN SOLUTION
@@ -270,24 +278,25 @@ def taylor_relevances(f, x, root):
     (gradient,) = torch.autograd.grad(f(r), r)
     return gradient * (x - root.detach())
     ### END SOLUTION
-'''),
-        tests("taylor-fn-check", 3, r"""
+
+
+# %% nbgrader={"grade": true, "grade_id": "taylor-fn-check", "locked": true, "points": 3, "solution": false}
 check.taylor_relevances(taylor_relevances)
 ### BEGIN HIDDEN TESTS
 check.taylor_relevances(taylor_relevances, thorough=True)
 ### END HIDDEN TESTS
-"""),
-        md(r"""
-## 7. The picture in two dimensions
 
-Take $\mathbf{w} = (1, 2)$ and $\mathbf{x} = (2.5, 0.5)$, so $f(\mathbf{x}) = 3.5$. The next cell
-uses **your** `nearest_root` and `taylor_relevances` (parts it cannot draw yet are left out). On the
-left: the level sets of $f$, the line of roots $f = 0$, the two root points and the step
-$\mathbf{x} - \tilde{\mathbf{x}}$ that each Taylor decomposition explains. The circle around
-$\mathbf{x}$ through the nearest root touches the line: no root is closer. On the right: the three
-explanations.
-"""),
-        code(r"""
+# %% [markdown]
+# ## 7. The picture in two dimensions
+#
+# Take $\mathbf{w} = (1, 2)$ and $\mathbf{x} = (2.5, 0.5)$, so $f(\mathbf{x}) = 3.5$. The next cell
+# uses **your** `nearest_root` and `taylor_relevances` (parts it cannot draw yet are left out). On the
+# left: the level sets of $f$, the line of roots $f = 0$, the two root points and the step
+# $\mathbf{x} - \tilde{\mathbf{x}}$ that each Taylor decomposition explains. The circle around
+# $\mathbf{x}$ through the nearest root touches the line: no root is closer. On the right: the three
+# explanations.
+
+# %%
 not_ready = set()
 
 
@@ -355,20 +364,20 @@ bx.set_title(f"three explanations of f(x) = {w_2d @ x_2d:.2f}")
 bx.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
-"""),
-        md(r"""
-Both Taylor decompositions add up to $f(\mathbf{x}) = 3.5$ — yet they disagree about which input
-matters more. Sensitivity does not add up to $f(\mathbf{x})$ at all.
 
-## 8. Heatmaps of a digit classifier
+# %% [markdown]
+# Both Taylor decompositions add up to $f(\mathbf{x}) = 3.5$ — yet they disagree about which input
+# matters more. Sensitivity does not add up to $f(\mathbf{x})$ at all.
+#
+# ## 8. Heatmaps of a digit classifier
+#
+# Now a linear model on real data: the MNIST digits that ship with this course. A simple
+# bias-free linear score for "3 rather than 8" is $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$ with
+# $\mathbf{w} = \bar{\mathbf{x}}_{3} - \bar{\mathbf{x}}_{8}$, the difference of the class means
+# ($f > 0$: more like a 3). The next cell explains it on two 3s and an 8, with your functions. Red is
+# positive relevance (evidence for "3"), blue negative.
 
-Now a linear model on real data: the MNIST digits that ship with this course. A simple
-bias-free linear score for "3 rather than 8" is $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$ with
-$\mathbf{w} = \bar{\mathbf{x}}_{3} - \bar{\mathbf{x}}_{8}$, the difference of the class means
-($f > 0$: more like a 3). The next cell explains it on two 3s and an 8, with your functions. Red is
-positive relevance (evidence for "3"), blue negative.
-"""),
-        code(r"""
+# %%
 from reference.data import load_mnist_5k
 
 images, labels = load_mnist_5k()
@@ -402,94 +411,87 @@ for ax in axes.flat:
     ax.set_yticks([])
 plt.tight_layout()
 plt.show()
-"""),
-        md(r"""
-## 9. What did we learn?
 
-**Q9 (2 points, multiple choice, possibly several options).** For the linear model
-$f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$, which explanations satisfy conservation,
-$\sum_i R_i = f(\mathbf{x})$ for **every** $\mathbf{w}$ and $\mathbf{x}$?
+# %% [markdown]
+# ## 9. What did we learn?
+#
+# **Q9 ({points:mc-conservation-check}, multiple choice, possibly several options).** For the linear model
+# $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$, which explanations satisfy conservation,
+# $\sum_i R_i = f(\mathbf{x})$ for **every** $\mathbf{w}$ and $\mathbf{x}$?
+#
+# - **A** sensitivity analysis
+# - **B** Taylor decomposition at the root $\mathbf{0}$
+# - **C** Taylor decomposition at the nearest root
+#
+# Answer with a set of letters, e.g. `mc_conservation = {"A"}` or `{"A", "B"}`.
 
-- **A** sensitivity analysis
-- **B** Taylor decomposition at the root $\mathbf{0}$
-- **C** Taylor decomposition at the nearest root
-
-Answer with a set of letters, e.g. `mc_conservation = {"A"}` or `{"A", "B"}`.
-"""),
-        solution("mc-conservation-answer", r"""
+# %% nbgrader={"grade": false, "grade_id": "mc-conservation-answer", "locked": false, "solution": true}
 mc_conservation = None
 ### BEGIN SOLUTION
 mc_conservation = {"B", "C"}
 ### END SOLUTION
-"""),
-        tests("mc-conservation-check", 2, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "mc-conservation-check", "locked": true, "points": 2, "solution": false}
 check.conservation_choice(mc_conservation)
-"""),
-        md(r"""
-**Q10 (1 point, multiple choice).** In the heatmaps of the digit classifier, which explanation's
-**pattern** over the pixels (the map up to its overall scale and sign) changes from one image to
-another? Same options **A**, **B**, **C** as above; answer as a set `mc_pattern`.
-"""),
-        solution("mc-pattern-answer", r"""
+
+# %% [markdown]
+# **Q10 ({points:mc-pattern-check}, multiple choice).** In the heatmaps of the digit classifier, which explanation's
+# **pattern** over the pixels (the map up to its overall scale and sign) changes from one image to
+# another? Same options **A**, **B**, **C** as above; answer as a set `mc_pattern`.
+
+# %% nbgrader={"grade": false, "grade_id": "mc-pattern-answer", "locked": false, "solution": true}
 mc_pattern = None
 ### BEGIN SOLUTION
 mc_pattern = {"B"}
 ### END SOLUTION
-"""),
-        tests("mc-pattern-check", 1, r"""
+
+# %% nbgrader={"grade": true, "grade_id": "mc-pattern-check", "locked": true, "points": 1, "solution": false}
 check.pattern_choice(mc_pattern)
-"""),
-        md(r"""
-**Q11 (3 points, graded by hand).** Use the 2-D picture and the heatmaps, and answer in a few
-sentences each:
 
-1. Sensitivity analysis and Taylor at the root 0 can disagree about which input matters most. What
-   question does each of them answer?
-2. What does the nearest root buy compared with the root 0, and what does it cost for this linear
-   digit model? (Where does the relevance go in the heatmaps? Is the nearest root a plausible image?)
-3. Which of the three would you show someone who asks "why did the model score *this* image as a 3?",
-   and why?
-"""),
-        written("taylor-written", 3, r"""
-**Model answer.**
+# %% [markdown]
+# **Q11 ({points:taylor-written}, graded by hand).** Use the 2-D picture and the heatmaps, and answer in a few
+# sentences each:
+#
+# 1. Sensitivity analysis and Taylor at the root 0 can disagree about which input matters most. What
+#    question does each of them answer?
+# 2. What does the nearest root buy compared with the root 0, and what does it cost for this linear
+#    digit model? (Where does the relevance go in the heatmaps? Is the nearest root a plausible image?)
+# 3. Which of the three would you show someone who asks "why did the model score *this* image as a 3?",
+#    and why?
 
-1. Sensitivity, $R_i = w_i^2$, answers "which input would change the output most if it *changed*":
-   it explains the local variation of $f$ (its total is $\lVert\mathbf{w}\rVert^2$, not $f(\mathbf{x})$)
-   and does not depend on $\mathbf{x}$ at all. Taylor at 0, $R_i = w_i x_i$, answers "how much of the
-   *value* $f(\mathbf{x})$ does input $i$ account for": it conserves $f(\mathbf{x})$ and is large only
-   where both the weight and the input are large. In 2-D: sensitivity ranks $x_2$ first ($w_2^2 = 4$),
-   gradient × input ranks $x_1$ first ($w_1 x_1 = 2.5$ vs $w_2 x_2 = 1$).
-2. The nearest root is the closest input with $f = 0$, so the expansion explains only the smallest
-   change that removes the evidence, $\mathbf{x} - \tilde{\mathbf{x}} \parallel \mathbf{w}$; for a
-   non-linear model a nearby root also keeps the first-order expansion accurate ($\zeta$ small). The
-   cost for a linear model: $R_i = w_i^2 f(\mathbf{x})/\lVert\mathbf{w}\rVert^2$ is the sensitivity map
-   rescaled to sum to $f(\mathbf{x})$, the same pattern for every image; relevance lands on pixels
-   where $\mathbf{w}$ is large even if this image has no ink there. The nearest root also leaves the
-   data domain (pixel values below 0 or above 1): it is not a digit, so the explanation compares the
-   image with an input that no real image could be.
-3. Gradient × input (Taylor at 0): it conserves $f(\mathbf{x})$, depends on the image and puts
-   relevance on the strokes this image actually has, weighted by how much the model likes them
-   (the root 0, an image without ink, is also a meaningful reference for digits). Sensitivity is the answer
-   to a different question, and the nearest-root map does not depend on the image beyond a scale.
+# %% [markdown] nbgrader={"grade": true, "grade_id": "taylor-written", "locked": false, "points": 3, "solution": true}
+# **Model answer.**
+#
+# 1. Sensitivity, $R_i = w_i^2$, answers "which input would change the output most if it *changed*":
+#    it explains the local variation of $f$ (its total is $\lVert\mathbf{w}\rVert^2$, not $f(\mathbf{x})$)
+#    and does not depend on $\mathbf{x}$ at all. Taylor at 0, $R_i = w_i x_i$, answers "how much of the
+#    *value* $f(\mathbf{x})$ does input $i$ account for": it conserves $f(\mathbf{x})$ and is large only
+#    where both the weight and the input are large. In 2-D: sensitivity ranks $x_2$ first ($w_2^2 = 4$),
+#    gradient × input ranks $x_1$ first ($w_1 x_1 = 2.5$ vs $w_2 x_2 = 1$).
+# 2. The nearest root is the closest input with $f = 0$, so the expansion explains only the smallest
+#    change that removes the evidence, $\mathbf{x} - \tilde{\mathbf{x}} \parallel \mathbf{w}$; for a
+#    non-linear model a nearby root also keeps the first-order expansion accurate ($\zeta$ small). The
+#    cost for a linear model: $R_i = w_i^2 f(\mathbf{x})/\lVert\mathbf{w}\rVert^2$ is the sensitivity map
+#    rescaled to sum to $f(\mathbf{x})$, the same pattern for every image; relevance lands on pixels
+#    where $\mathbf{w}$ is large even if this image has no ink there. The nearest root also leaves the
+#    data domain (pixel values below 0 or above 1): it is not a digit, so the explanation compares the
+#    image with an input that no real image could be.
+# 3. Gradient × input (Taylor at 0): it conserves $f(\mathbf{x})$, depends on the image and puts
+#    relevance on the strokes this image actually has, weighted by how much the model likes them
+#    (the root 0, an image without ink, is also a meaningful reference for digits). Sensitivity is the answer
+#    to a different question, and the nearest-root map does not depend on the image beyond a scale.
+#
+# **Rubric.** 1 point: sensitivity = variation / local effect, not a share of $f(\mathbf{x})$, with
+# Taylor at 0 = contribution to the value (conservation); 1 point: nearest root = smallest change /
+# local accuracy, and for the linear model its map is $w_i^2$ rescaled (same pattern for all inputs) or
+# the root is not a valid image; 1 point: a justified choice (gradient × input, or a well-argued
+# alternative).
 
-**Rubric.** 1 point: sensitivity = variation / local effect, not a share of $f(\mathbf{x})$, with
-Taylor at 0 = contribution to the value (conservation); 1 point: nearest root = smallest change /
-local accuracy, and for the linear model its map is $w_i^2$ rescaled (same pattern for all inputs) or
-the root is not a valid image; 1 point: a justified choice (gradient × input, or a well-argued
-alternative).
-"""),
-        md(r"""
-## Where this goes next
-
-For a deep network neither choice is perfect: sensitivity still explains the variation, and a root
-point for the whole network is hard to find and may be far away. Layer-wise relevance propagation
-(the next exercise) and Deep Taylor decomposition apply the Taylor idea **layer by layer**, where
-each neuron is simple enough that good root points are known in closed form — e.g. the $w^2$ rule
-is exactly the nearest-root decomposition you derived here, applied to one neuron.
-"""),
-    ]
-    return cells, "solutions/taylor/taylor.ipynb"
-
-
-if __name__ == "__main__":
-    main(build)
+# %% [markdown]
+# ## Where this goes next
+#
+# For a deep network neither choice is perfect: sensitivity still explains the variation, and a root
+# point for the whole network is hard to find and may be far away. Layer-wise relevance propagation
+# (the next exercise) and Deep Taylor decomposition apply the Taylor idea **layer by layer**, where
+# each neuron is simple enough that good root points are known in closed form — e.g. the $w^2$ rule
+# is exactly the nearest-root decomposition you derived here, applied to one neuron.
