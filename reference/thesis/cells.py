@@ -30,7 +30,8 @@ from torch import nn
 
 from .data import SEQ_LENGTHS
 
-CELLS = ("shallow", "deep", "deepv2", "convdeep")
+GATED_CELLS = ("lstm", "gru")   # beyond the thesis: gated cells sized like Deep (reference.thesis.gated)
+CELLS = ("shallow", "deep", "deepv2", "convdeep") + GATED_CELLS
 RECURRENT = 128
 SIGMA = 0.1
 B_INIT = math.log(math.expm1(0.01))   # softplus(B_INIT) = 0.01
@@ -128,14 +129,19 @@ class RecurrentClassifier(nn.Module):
         return self.head(self.steps(x)[-1]["a4"])
 
 
-def build_model(cell: str, seq_len: int, dataset: str = "mnist", num_classes: int = 10) -> RecurrentClassifier:
-    """The classifier of ``cell`` in {shallow, deep, deepv2, convdeep} for sequences of ``seq_len`` chunks."""
+def build_model(cell: str, seq_len: int, dataset: str = "mnist", num_classes: int = 10) -> nn.Module:
+    """The classifier of ``cell`` in :data:`CELLS` for sequences of ``seq_len`` chunks (the gated cells:
+    :mod:`reference.thesis.gated`)."""
     if cell not in CELLS:
         raise ValueError(f"cell: expected one of {CELLS}, got {cell!r}")
     if seq_len not in SEQ_LENGTHS:
         raise ValueError(f"seq_len: expected one of {SEQ_LENGTHS} (Table 4.1), got {seq_len}")
     if dataset not in ("mnist", "mnist5k", "fashion-mnist"):
         raise ValueError(f"dataset: expected 'mnist', 'mnist5k' or 'fashion-mnist', got {dataset!r}")
+    if cell in GATED_CELLS:
+        # imported here: gated.py builds on this module's layers
+        from .gated import build_gated
+        return build_gated(cell, seq_len, num_classes)
     w = 28 // seq_len
     D = 28 * w
     drop = lambda: nn.Dropout(0.5)  # noqa: E731

@@ -24,6 +24,7 @@ from .. import lrp
 from .. import propagation as P
 from .cells import RecurrentClassifier
 from .data import from_sequence
+from .gated import GatedClassifier
 
 
 def zbeta_zplus(a, w, R, n_box: int, low: float, high: float):
@@ -48,11 +49,18 @@ class Explanation:
     f: torch.Tensor           # (B,) the explained score
     target: torch.Tensor      # (B,) the explained class
     recurrent: list           # relevance reaching r_t at each step (B,) per step (None at t = 1)
+    absorbed: torch.Tensor | None = None   # (B,) kept by epsilons and biases (gated cells); None: nothing
 
 
 def explain(model: RecurrentClassifier, images: torch.Tensor, target: torch.Tensor | None = None, *,
             low: float = 0.0, high: float = 1.0, pooling: P.Rule = P.WINNER_TAKE_ALL) -> Explanation:
-    """Explain ``f(x) = h_target`` (default: ``max_i h_i``) for images (B, 28, 28) in [low, high]."""
+    """Explain ``f(x) = h_target`` (default: ``max_i h_i``) for images (B, 28, 28) in [low, high].
+
+    The gated cells (lstm, gru) go to :func:`reference.thesis.explain_gated.explain_gated`."""
+    if isinstance(model, GatedClassifier):
+        # imported here: explain_gated builds on this module's Explanation
+        from .explain_gated import explain_gated
+        return explain_gated(model, images, target, low=low, high=high, pooling=pooling)
     if not isinstance(model, RecurrentClassifier):
         raise TypeError(f"model: expected a RecurrentClassifier from build_model, got {type(model).__name__}")
     was_training = model.training
@@ -87,8 +95,10 @@ def explain(model: RecurrentClassifier, images: torch.Tensor, target: torch.Tens
 
 
 def conservation_gap(e: Explanation) -> torch.Tensor:
-    """``f(x) - sum of pixel relevances`` per sample (0 up to rounding for z+ / z^beta)."""
-    return e.f - e.heatmap.sum((1, 2))
+    """``f(x) - sum of pixel relevances - absorbed`` per sample (0 up to rounding for z+ / z^beta, and for
+    the gated cells once what their epsilons and biases absorb is counted)."""
+    absorbed = 0 if e.absorbed is None else e.absorbed
+    return e.f - e.heatmap.sum((1, 2)) - absorbed
 
 
 # --- measures of an explanation -------------------------------------------------------------------
