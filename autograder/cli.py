@@ -72,7 +72,7 @@ def thesis(args) -> int:
 
     if args.action == "train":
         config = TrainConfig(cell=args.cell, seq_len=args.seq, dataset=args.dataset, data_dir=args.data_dir,
-                             epochs=args.epochs, lr=args.lr, seed=args.seed)
+                             epochs=args.epochs, lr=args.lr, seed=args.seed, max_train=args.max_train)
         ckpt = args.checkpoint or Path("build/thesis") / f"{args.cell}-{args.seq}-{args.dataset}.pt"
         _, result = train(config, ckpt)
         verdict = "meets" if result.meets_table_4_4 else "does not meet"
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
     th = p_th.add_subparsers(dest="action", required=True)
     p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")
-    p_tr.add_argument("--cell", default="deep", choices=["shallow", "deep", "deepv2", "convdeep"])
+    p_tr.add_argument("--cell", default="deep", choices=["shallow", "deep", "deepv2", "convdeep", "lstm", "gru"])
     p_tr.add_argument("--seq", type=int, default=7, choices=[1, 4, 7, 14], help="sequence length (Table 4.1)")
     p_tr.add_argument("--dataset", default="mnist5k", choices=["mnist5k", "mnist", "fashion-mnist"],
                       help="mnist5k is embedded; the others read IDX files (see --data-dir)")
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p_tr.add_argument("--epochs", type=int, default=10)
     p_tr.add_argument("--lr", type=float, default=1e-3)
     p_tr.add_argument("--seed", type=int, default=0)
+    p_tr.add_argument("--max-train", type=int, default=None, help="train on the first N images only (quick runs)")
     p_tr.add_argument("--checkpoint", type=Path, default=None,
                       help="default: build/thesis/<cell>-<seq>-<dataset>.pt")
     p_ex = th.add_parser("explain", help="heatmaps of test images for one or more checkpoints")

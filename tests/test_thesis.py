@@ -102,7 +102,7 @@ def test_biases_are_never_positive_and_start_at_minus_001():
 
 
 @pytest.mark.parametrize("call, fragment", [
-    (lambda: build_model("lstm", 4), "cell"), (lambda: build_model("deep", 5), "Table 4.1"),
+    (lambda: build_model("transformer", 4), "cell"), (lambda: build_model("deep", 5), "Table 4.1"),
     (lambda: build_model("deep", 4)(torch.rand(2, 28, 27)), "expected shape"),
     (lambda: D.to_sequence(np.zeros((2, 28, 28)), 3), "seq_len"),
 ])
