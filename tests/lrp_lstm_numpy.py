@@ -2,9 +2,9 @@
 
 Written from Arras et al. (2017), "Explaining recurrent neural network predictions in sentiment
 analysis" (Sec. 2-3), independently of ``reference.thesis.explain_gated``: the way their
-``LRP_for_LSTM`` code works (one sequence at a time, a loop over time steps, each linear map as its
-matrix of messages ``R_{j<-k}``) and with the gate products written out unit by unit. It shares
-nothing with the torch code but the parameter names of the model's ``state_dict``.
+``LRP_for_LSTM`` code works: one sequence at a time, a loop over time steps, each linear map as its
+matrix of messages ``R_{j<-k}`` (the sums of signal terms too, as maps ``[I I]`` without bias). It
+shares nothing with the torch code but the parameter names of the model's ``state_dict``.
 
 Also the per-sample baseline of ``benchmarks/lrp_gated.py`` (which adds ``tests/`` to its path).
 """
@@ -63,14 +63,12 @@ def lrp_pixels(x, W, R, rule, low, high):
 
 
 def split(first, second, R, eps):
-    """Signal-take-all at ``total = first + second``, unit by unit; returns (R_first, R_second, absorbed)."""
-    R_first, R_second, absorbed = np.zeros_like(R), np.zeros_like(R), 0.0
-    for u in range(len(R)):
-        denom = first[u] + second[u] + eps * sign(first[u] + second[u])
-        R_first[u] = first[u] / denom * R[u]
-        R_second[u] = second[u] / denom * R[u]
-        absorbed += eps * sign(first[u] + second[u]) / denom * R[u]
-    return R_first, R_second, absorbed
+    """Signal-take-all at ``total = first + second`` (H,): the sum as a linear map ``[I I]`` with no bias
+    (as ``LRP_for_LSTM`` does it); returns (R_first, R_second, absorbed by the stabiliser)."""
+    H = len(R)
+    R_in, absorbed = lrp_linear(np.concatenate([first, second]), np.hstack([np.eye(H), np.eye(H)]), np.zeros(H),
+                                first + second, R, eps)
+    return R_in[:H], R_in[H:], absorbed
 
 
 def explain_one(p: dict, image: np.ndarray, target: int | None = None, *, rule="zbeta", low=0.0, high=1.0,
