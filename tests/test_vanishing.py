@@ -590,3 +590,52 @@ def test_multiple_choice():
 def test_checks_return_quiet_success_messages():
     result = check.vanishing_term("D")
     assert isinstance(result, Passed) and result.startswith("✓")
+
+
+# === the checks: relevance through the cell path (signal-take-all) ==============================
+
+def take_all_right(R_c, fc_prev, ig):
+    c = fc_prev + ig
+    return fc_prev / c * R_c, ig / c * R_c
+
+
+def take_all_reference(R_c, fc_prev, ig):
+    from reference.thesis.explain_gated import signal_take_all
+
+    R_prev, R_g, _ = signal_take_all(torch.as_tensor(fc_prev)[None], torch.as_tensor(ig)[None],
+                                     torch.as_tensor(R_c)[None], 1e-12)
+    return R_prev[0], R_g[0]
+
+
+def take_all_signless(R_c, fc_prev, ig):
+    share = np.abs(fc_prev) / (np.abs(fc_prev) + np.abs(ig))
+    return share * R_c, (1 - share) * R_c
+
+
+def take_all_with_gates(R_c, fc_prev, ig):   # the gates f_t and i_t take half of each term's share
+    R_prev, R_g = take_all_right(R_c, fc_prev, ig)
+    return R_prev / 2, R_g / 2
+
+
+@pytest.mark.parametrize("fn", [take_all_right, take_all_reference])
+def test_signal_take_all_check_accepts(fn):
+    assert isinstance(check.signal_take_all(fn, thorough=True), Passed)
+
+
+@pytest.mark.parametrize("wrong, fragment", [
+    (lambda R, a, b: (R / 2, R / 2), "equal split"),
+    (take_all_with_gates, "did the gates f_t and i_t take a share"),
+    (lambda R, a, b: (*take_all_right(R, a, b), 0 * R), "the gates are switches"),
+    (lambda R, a, b: take_all_right(R, a, b)[::-1], "swapped"),
+    (take_all_signless, "the shares are signed"),
+    (lambda R, a, b: (a * R, b * R), "not conserved"),
+    (lambda R, a, b: (a ** 2 / (a ** 2 + b ** 2) * R, b ** 2 / (a ** 2 + b ** 2) * R), "not split in proportion"),
+    (lambda R, a, b: np.stack(take_all_right(R, a, b)).sum(0), "expected a pair"),
+    (lambda R, a, b: (R[:1], R[1:]), "shape"),
+    (lambda R, a, b: (a / 0 * R, R), "NaN or infinity"),
+    (lambda R, a, b: 1 / 0, "ZeroDivisionError"),
+    (None, "no answer"),
+])
+def test_signal_take_all_check_rejects(wrong, fragment):
+    with np.errstate(all="ignore"), pytest.raises(CheckFailed, match=fragment):
+        check.signal_take_all(wrong)

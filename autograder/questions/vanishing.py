@@ -577,3 +577,92 @@ def statements(answer):
     if problems:
         raise CheckFailed(q, "not quite. Look again at:\n" + "\n".join(problems))
     return passed(q)
+
+
+# === 7. relevance through the cell path (LRP for LSTMs: signal-take-all) ========================
+# Self-contained block: Arras et al. (2017) split the relevance R_c of c_t = f_t c_{t-1} + i_t g_t
+# between the two signal terms in proportion to their values; the gates f_t, i_t receive none.
+
+def _cell_relevance_examples(thorough: bool):
+    """``R_c``, ``fc_prev = f_t c_{t-1}`` and ``ig = i_t g_t`` of H units, with ``c_t = fc_prev + ig`` at
+    least 0.1 away from 0 (where the split is defined without a stabiliser)."""
+    @functools.lru_cache(maxsize=None)  # one strategy per size: Hypothesis validates each new one
+    def build(H):
+        return st.fixed_dictionaries({"R_c": arrays((H,)), "fc_prev": arrays((H,)), "c_abs": arrays((H,), 0.1, 5.0),
+                                      "negative": st.lists(st.booleans(), min_size=H, max_size=H)})
+
+    def example(d):
+        c = np.where(d["negative"], -d["c_abs"], d["c_abs"])
+        return {"R_c": d["R_c"], "fc_prev": d["fc_prev"], "ig": np.round(c - d["fc_prev"], 10)}
+
+    return st.integers(1, 6 if thorough else 4).flatmap(build).map(example)
+
+
+@check("signal_take_all(R_c, fc_prev, ig)")
+def signal_take_all(fn, thorough: bool = False):
+    """``fn(R_c, fc_prev, ig) -> (R_prev, R_g)``: ``R_prev = fc_prev / c_t * R_c``, ``R_g = ig / c_t * R_c``,
+    ``c_t = fc_prev + ig``, unit by unit (arrays of shape (H,))."""
+    q = "signal_take_all(R_c, fc_prev, ig)"
+    if fn is None or not callable(fn):
+        raise not_answered(q, "signal_take_all")
+    from reference.thesis.explain_gated import signal_take_all as reference_split
+
+    def shares(R_c, fc_prev, ig):
+        out = fn(R_c.copy(), fc_prev.copy(), ig.copy())
+        if isinstance(out, (tuple, list)) and len(out) == 3:
+            raise Violation("you returned three relevances: the gates are switches, not signals, and receive "
+                            "none (signal-take-all); return only (R_prev, R_g)")
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise Violation(f"expected a pair (R_prev, R_g) of arrays, got {type(out).__name__}")
+        R_prev, R_g = as_array(out[0], "R_prev"), as_array(out[1], "R_g")
+        for name, r in (("R_prev", R_prev), ("R_g", R_g)):
+            if r.shape != R_c.shape:
+                raise Violation(f"{name} has shape {r.shape}; expected the shape of R_c, {R_c.shape} (one value per "
+                                f"unit)")
+            if not np.all(np.isfinite(r)):
+                raise Violation(f"{name} contains NaN or infinity (divide by c_t = fc_prev + ig, which is not 0 here)",
+                                got=r)
+        return R_prev, R_g
+
+    def expected(R_c, fc_prev, ig):
+        R_prev, R_g, _ = reference_split(fc_prev[None], ig[None], R_c[None], 0.0)
+        return R_prev[0], R_g[0]
+
+    def close(a, b):
+        return bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
+
+    def is_a_pair(R_c, fc_prev, ig):
+        shares(R_c, fc_prev, ig)
+
+    def conserves(R_c, fc_prev, ig):
+        R_prev, R_g = shares(R_c, fc_prev, ig)
+        if not close(R_prev + R_g, R_c):
+            hint = (" Only half of R_c arrives: did the gates f_t and i_t take a share? They receive none."
+                    if close(R_prev + R_g, R_c / 2) else "")
+            raise Violation("relevance is not conserved: R_prev + R_g must equal R_c in every unit (c_t is the sum "
+                            "of the two signal terms, so their shares add up to R_c)." + hint, expected=R_c,
+                            got=R_prev + R_g)
+
+    def proportional(R_c, fc_prev, ig):
+        R_prev, R_g = shares(R_c, fc_prev, ig)
+        want_prev, want_g = expected(R_c, fc_prev, ig)
+        if close(R_prev, want_prev) and close(R_g, want_g):
+            return
+        c = fc_prev + ig
+        if close(R_prev, want_g) and close(R_g, want_prev):
+            hint = "the two shares are swapped: R_prev belongs to f c_prev (the old cell), R_g to i g (the new input)"
+        elif close(R_prev, R_c / 2) and close(R_g, R_c / 2):
+            hint = "an equal split ignores the terms' sizes: each term gets its fraction of c_t, term / c_t"
+        elif close(R_prev, np.abs(fc_prev) / (np.abs(fc_prev) + np.abs(ig)) * R_c):
+            hint = ("the shares are signed: divide the term itself (not its absolute value) by c_t = fc_prev + ig; "
+                    "a term of opposite sign to c_t gets relevance of opposite sign")
+        else:
+            hint = "R_prev = fc_prev / c_t * R_c and R_g = ig / c_t * R_c, with c_t = fc_prev + ig"
+        raise Violation(f"the relevance is not split in proportion to the signal terms: {hint}. Below, row 1 is "
+                        f"R_prev, row 2 R_g; c_t = {np.round(c, 4).tolist()}",
+                        expected=np.stack([want_prev, want_g]), got=np.stack([R_prev, R_g]))
+
+    props = {"returns (R_prev, R_g) shaped like R_c": is_a_pair,
+             "conserves relevance: R_prev + R_g = R_c": conserves,
+             "splits in proportion to f c_prev and i g": proportional}
+    return check_properties(q, props, _cell_relevance_examples(thorough), max_examples=80 if thorough else 40)
