@@ -220,3 +220,18 @@ def test_batched_equals_gradient_trick(cell, seq, pixels):
 def test_bad_input_is_named(call, error, fragment):
     with pytest.raises(error, match=fragment):
         call(small_model("gru", 4, 0))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", GATED_CELLS)
+def test_trained_gated_cell_conserves_and_passes_most_relevance_to_the_pixels(cell):
+    """Trained gates saturate (f, i near 0 or 1) and states grow: conservation must still hold (minutes)."""
+    from reference.thesis import data as D
+    from reference.thesis.train import TrainConfig, train
+
+    model, result = train(TrainConfig(cell=cell, seq_len=7, epochs=2), progress=False)
+    assert result.accuracy > 0.8
+    x = torch.as_tensor(D.load("mnist5k")["test"].images[:200])
+    e = explain(model, x)
+    torch.testing.assert_close(e.heatmap.sum((1, 2)) + e.absorbed, e.f, rtol=1e-5, atol=0)
+    assert float((e.absorbed.abs() / e.f.abs()).mean()) < 0.2
