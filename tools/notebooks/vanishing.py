@@ -29,7 +29,8 @@
 # `a_k = x_k @ W_xh + h_prev @ W_hh`). A loss at the last step reaches a weight used $T - t$ steps
 # earlier only through the **Jacobian chain** $\partial\mathbf{h}_T/\partial\mathbf{h}_t$. In this
 # notebook you compute that chain, bound its norm, watch it vanish or explode, clip exploding
-# gradients, and see why the LSTM's cell state keeps the gradient alive.
+# gradients, see why the LSTM's cell state keeps the gradient alive, and follow relevance along the same
+# cell path.
 #
 # **How to work.** Fill in every cell that says `YOUR CODE HERE` (or `YOUR ANSWER HERE`), run it,
 # then run the check below it. A check prints ✓ when your answer is right and otherwise says what is
@@ -421,6 +422,63 @@ plt.show()
 # explode (indirect paths, growth in the figure), so clipping is still needed.
 
 # %% [markdown]
+# ### Relevance on the cell path
+#
+# The additive cell path that carries the gradient back also carries *relevance* back when an
+# LSTM's prediction is explained by layer-wise relevance propagation (Arras et al. 2017, "Explaining
+# recurrent neural network predictions in sentiment analysis"). In $f_t * c_{t-1}$ and
+# $i_t * \tilde c_t$ one factor is a gate, a switch between 0 and 1, and the other carries the signal.
+# The **signal-take-all** rule gives the relevance to the signals only: the gates receive none, and
+# the relevance $R_{c_t}$ of $c_t = f_t c_{t-1} + i_t \tilde c_t$ is split between the two terms in
+# proportion to their (signed) values, unit by unit:
+#
+# $$R_{c_{t-1}} = \frac{f_t c_{t-1}}{c_t}\,R_{c_t}, \qquad R_{\tilde c_t} = \frac{i_t \tilde c_t}{c_t}\,R_{c_t}.$$
+#
+# (Explaining a whole LSTM, one adds a small stabiliser $\epsilon\,\mathrm{sign}(c_t)$ to the
+# denominator and keeps account of what it absorbs; here $c_t \neq 0$ and no stabiliser is needed.)
+#
+# **Q10 ({points:take-all-check}).** Implement `signal_take_all(R_c, fc_prev, ig)` for one LSTM step
+# with $H$ units: `R_c` is $R_{c_t}$, `fc_prev` is $f_t * c_{t-1}$ and `ig` is $i_t * \tilde c_t$,
+# numpy arrays of shape (H,). Return the pair `(R_prev, R_g)` = $(R_{c_{t-1}}, R_{\tilde c_t})$. The
+# check tests conservation ($R_{c_{t-1}} + R_{\tilde c_t} = R_{c_t}$) and the proportional split on
+# generated examples.
+
+# %% nbgrader={"grade": false, "grade_id": "take-all-answer", "locked": false, "solution": true}
+def signal_take_all(R_c, fc_prev, ig):
+    ### BEGIN SOLUTION
+    c = fc_prev + ig
+    return fc_prev / c * R_c, ig / c * R_c
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "take-all-check", "locked": true, "points": 2, "solution": false}
+check.signal_take_all(signal_take_all)
+### BEGIN HIDDEN TESTS
+check.signal_take_all(signal_take_all, thorough=True)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Walk the relevance of the last cell state $c_T$ of the random 8-unit LSTM above back along the cell
+# path, step by step: at each step $k$ the share $R_{\tilde c_k}$ goes to that step's new input, the
+# rest stays on the old cell. With $c_0 = 0$ nothing is left at the start, so the inputs' shares add up
+# to the relevance of $c_T$: conservation over the whole sequence. Like the gradient, the relevance
+# reaches far back only when the forget gates stay open.
+
+# %%
+from reference.vanishing import lstm_forward
+
+for bias in [0.0, 2.0, 5.0]:
+    run = lstm_forward(lstm_params(8, 4, forget_bias=bias, seed=0), lstm_xs)
+    R = run["c"][T].copy()                 # explain c_T: each unit starts with its own value
+    to_inputs = np.zeros((T, 8))           # relevance given to the inputs g_1 .. g_T
+    for k in range(T, 0, -1):              # c_k = f_k c_(k-1) + i_k g_k; gates of step k at index k - 1
+        R, to_inputs[k - 1] = signal_take_all(R, run["f"][k - 1] * run["c"][k - 1],
+                                              run["i"][k - 1] * run["g"][k - 1])
+    far = np.abs(to_inputs[:T - 10]).sum() / np.abs(to_inputs).sum()
+    print(f"forget bias {bias:g}: c_T sums to {run['c'][T].sum():+.4f}, the inputs get {to_inputs.sum():+.4f}, "
+          f"c_0 keeps {R.sum():+.4f}; |relevance| more than 10 steps back: {far:.1%}")
+
+# %% [markdown]
 # ## 6. A task with a long lag
 #
 # Does it matter for learning? The network sees one of 4 symbols (one-hot) at the first step,
@@ -448,7 +506,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **Q10 ({points:mc-statements-check}, multiple choice).** Which statements are true? Answer with a set of letters, e.g.
+# **Q11 ({points:mc-statements-check}, multiple choice).** Which statements are true? Answer with a set of letters, e.g.
 # `mc_statements = {"A", "C"}`.
 #
 # - **A** If $\gamma\,\sigma_{\max}(\mathbf{W}^{[hh]}) < 1$, $\lVert\partial\mathbf{h}_T/\partial\mathbf{h}_t\rVert$ goes to 0 exponentially fast in $T - t$.
