@@ -30,12 +30,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))   # the per-sample numpy implementation lives with the tests
 
-import lrp_lstm_numpy as per_sample
-import numpy as np
-import torch
+import lrp_lstm_numpy as per_sample  # noqa: E402 (after the path set-up above)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
-from reference.thesis.explain_gated import explain_gated
-from reference.thesis.gated import FEATURES, GatedClassifier
+from reference.thesis.explain_gated import explain_gated  # noqa: E402
+from reference.thesis.gated import FEATURES, GatedClassifier  # noqa: E402
 
 
 def model_for(cell: str, seq: int, dtype) -> GatedClassifier:
