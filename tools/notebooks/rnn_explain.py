@@ -511,7 +511,7 @@ check.emd(emd)
 # %% [markdown]
 # ## 6. Shallow against Deep
 #
-# **Q9 ({points:test_mc_last_steps}).** Which model piles the relevance on the last time steps? Answer with one letter,
+# **Q9 ({points:test_mc_last_steps}).** With the rules used so far, which model piles the relevance on the last time steps? Answer with one letter,
 # `mc_last_steps = "..."`: (A) Shallow-7, (B) Deep-7, (C) both, (D) neither.
 #
 # **Q10 ({points:test_mc_statements}).** Which statements are true? Answer with a set of letters, e.g. `{"A", "B"}`.
