@@ -58,8 +58,9 @@ def forward_trace(model, images, *, all_classes=False):
     return trace, dense, R
 
 
-def autograd_explain(model, images):
-    """LRP through time with every rule computed by autograd on the layer with modified weights."""
+def autograd_explain(model, images, shallow_pixels="zbeta"):
+    """LRP through time with every rule computed by autograd on the layer with modified weights
+    (``shallow_pixels="zplus"``: z+ instead of z^beta on the pixels at Shallow's layer 4)."""
     trace, dense, R = forward_trace(model, images)
     for layer, a in dense:
         wp = layer.weight.detach().clamp(min=0)
@@ -71,7 +72,11 @@ def autograd_explain(model, images):
     for t in reversed(range(model.seq_len)):
         s = trace[t]
         n = s["features"].shape[1]
-        if shallow:   # z^beta on the pixels and z+ on r, one denominator
+        if shallow and shallow_pixels == "zplus":   # z+ on [x; r], one denominator
+            a = torch.cat([s["x"], s["r"]], 1)
+            R_a = a * _grad(lambda x: F.linear(x, W4.clamp(min=0)), [a], R)[0]
+            R_x, R_r = R_a[:, :n], R_a[:, n:]
+        elif shallow:   # z^beta on the pixels and z+ on r, one denominator
             Wx, Wrp = W4[:, :n], W4[:, n:].clamp(min=0)
             lo, hi = torch.zeros_like(s["x"]), torch.ones_like(s["x"])
             cx, cl, ch, cr = _grad(lambda x, l_, h_, r: F.linear(x, Wx) - F.linear(l_, Wx.clamp(min=0))
@@ -193,13 +198,13 @@ def shallow_step(x, r, w4, R):
 
 
 def make_explain(*, reverse=False, recurrent=True, hard_width=None, all_classes=False, step=None, chunks_out=False):
-    def explain_sequence(model, images):
+    def explain_sequence(model, images, shallow_rule=None):
         trace, dense, R = forward_trace(model, images, all_classes=all_classes)
         with torch.no_grad():
             for layer, a in dense:
                 R = zplus(a, layer.weight.T, R)
             w4 = model.combine.weight.T
-            rule = step or (shallow_step if len(model.features) == 0 else lrp_step)
+            rule = step or ((shallow_rule or shallow_step) if len(model.features) == 0 else lrp_step)
             width = hard_width or model.width
             chunks = []
             for t in reversed(range(model.seq_len)):
@@ -679,6 +684,160 @@ def test_points_and_sample():
     nb = nbformat.read(str(REPO / "solutions" / "rnn_explain" / "rnn_explain.ipynb"), as_version=4)
     points = {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.points for c in nb.cells
               if c.metadata.get("nbgrader", {}).get("grade")}
-    assert 25 <= sum(points.values()) <= 30
+    assert 35 <= sum(points.values()) <= 45
     sample = json.loads((REPO / "autograder" / "course" / "samples" / "rnn_explain.json").read_text())
     assert set(sample["failing_tests"]) < set(points)
+
+
+# --- the rule at Shallow's concatenation (issue 12) ------------------------------------------------------
+
+def shallow_step_zplus(x_t, r, w4, R_a4):
+    return lrp_step(x_t, r, w4, R_a4)
+
+
+def zplus_step_own_denominators(x_t, r, w4, R_a4):
+    return step_separate(x_t, r, w4, R_a4)
+
+
+def zplus_step_r_dropped(x_t, r, w4, R_a4):
+    R_x, R_r = lrp_step(x_t, r, w4, R_a4)
+    return R_x, torch.zeros_like(R_r)
+
+
+def zplus_step_pixels_only(x_t, r, w4, R_a4):
+    return step_features_only(x_t, r, w4, R_a4)
+
+
+def zplus_step_unclipped(x_t, r, w4, R_a4):
+    return step_lrp0(x_t, r, w4, R_a4)
+
+
+def zplus_step_negative_weights(x_t, r, w4, R_a4):   # the sign flipped: w- in place of w+
+    a = torch.cat([x_t, r], -1)
+    wn = w4.clamp(max=0)
+    z = a @ wn
+    R = a * (torch.where(z == 0, torch.zeros_like(z), R_a4 / torch.where(z == 0, torch.ones_like(z), z)) @ wn.T)
+    return R[..., :x_t.shape[-1]], R[..., x_t.shape[-1]:]
+
+
+def zplus_step_numpy(x_t, r, w4, R_a4):
+    R = zplus_numpy(torch.cat([x_t, r], -1), w4, R_a4)
+    return R[:, :x_t.shape[-1]], R[:, x_t.shape[-1]:]
+
+
+def test_reference_zplus_step_is_lrp_zplus_on_the_concatenation_and_agrees_with_autograd():
+    model = Q.shipped("shallow")
+    images = Q.test_digits()[0][[0, 7, 11]]
+    want = autograd_explain(model, images, shallow_pixels="zplus")
+    torch.testing.assert_close(Q.variant_explain(model, images, pixels="zplus"), want, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(make_explain()(model, images, shallow_rule=Q.reference_zplus_step), want,
+                               rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(want.sum((1, 2)), model(images).max(1).values, rtol=1e-4, atol=1e-5)
+    assert (want >= -1e-7).all()   # z+ everywhere: no negative relevance
+
+
+def test_every_zplus_step_mistake_differs_from_the_right_answer():
+    g = torch.Generator().manual_seed(0)
+    ex = dict(x_t=torch.rand(2, 3, generator=g, dtype=torch.float64), r=torch.rand(2, 3, generator=g, dtype=torch.float64),
+              w4=torch.randn(6, 4, generator=g, dtype=torch.float64), R_a4=torch.rand(2, 4, generator=g, dtype=torch.float64))
+    right = torch.cat(Q.reference_zplus_step(**ex), -1)
+    for variant, why in Q._zplus_step_mistakes(**ex):
+        assert not torch.allclose(variant, right, atol=1e-6), why
+
+
+@pytest.mark.parametrize("fn, fragments", [
+    (shallow_step, ["still z^beta on the pixels"]),
+    (zplus_step_own_denominators, ["its own denominator", "one denominator"]),
+    (zplus_step_r_dropped, ["not conserved", "dropped the relevance of r_t"]),
+    (zplus_step_pixels_only, ["r_t got no relevance"]),
+    (zplus_step_unclipped, ["negative relevance", "the weights are not clipped"]),
+    (zplus_step_negative_weights, ["the sign is flipped"]),
+    (step_whole, ["should return the pair (R_pixels, R_r)"]),
+    (step_swapped, ["wrong split sizes"]),
+])
+def test_wrong_zplus_steps_are_named(fn, fragments):
+    message = fails(Q.shallow_step_zplus, fn)
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+
+
+# --- the per-step profile --------------------------------------------------------------------------------
+
+def step_profile(model, images, shallow_rule=None, *, explain=None, emd_fn=None, last=-1, shares=step_shares):
+    P = shares((explain or make_explain())(model, images, shallow_rule), model.seq_len)
+    pix = shares(images, model.seq_len)
+    emd = emd_fn(P, pix) if emd_fn else float((P.cumsum(0) - pix.cumsum(0)).abs().sum())
+    return {"emd": emd, "last": float(P[last])}
+
+
+@pytest.mark.parametrize("fn, fragment", [
+    (lambda m, x, rule=None: step_profile(m, x, rule, emd_fn=lambda P, pix: float((P - pix).abs().sum())),
+     "without cumulative sums"),
+    (lambda m, x, rule=None: step_profile(m, x, rule, last=0), "the share of the first step, P[0]"),
+    (lambda m, x, rule=None: step_profile(m, x), "does not use the shallow_rule it is given"),
+    (lambda m, x, rule=None: step_profile(m, x, rule, shares=lambda v, n: shares_mean(v.clamp(min=0), n)),
+     "you averaged per-image shares"),
+    (lambda m, x, rule=None: step_profile(m, x, rule, explain=make_explain(reverse=True)),
+     "do the explain_sequence and step_shares checks pass?"),
+    (lambda m, x, rule=None: [0.1, 0.2], "expected a dict {'emd': number, 'last': number}"),
+    (lambda m, x, rule=None: {"emd": "small", "last": 0.1}, "expected a tensor (or array) of numbers"),
+])
+def test_wrong_step_profiles_are_named(fn, fragment):
+    assert fragment in fails(Q.step_profile, fn)
+
+
+def test_the_rule_and_the_untrained_models_decide_what_the_multiple_choice_says():
+    """The claims of the two multiple-choice questions and the model answer, on the class-1 test digits."""
+    ones = Q.class_digits()
+    heat = {px: Q.variant_explain(Q.shipped("shallow"), ones, pixels=px) for px in ("zbeta", "zplus")}
+    reach = {px: float(h[:, :, :-4].sum() / h.sum()) for px, h in heat.items()}
+    assert reach["zbeta"] < 0.5 < 0.9 < reach["zplus"]
+    zb, zp, deep = (Q._reference_profile(m, ones, px)[0] for m, px in
+                    ((Q.shipped("shallow"), "zbeta"), (Q.shipped("shallow"), "zplus"), (Q.shipped("deep"), "zbeta")))
+    assert zp["emd"] < deep["emd"] < 0.5 < 1.5 < zb["emd"]            # z+ reverses the ranking (statements A, F)
+    assert zp["last"] < 0.05 < 0.3 < zb["last"]
+    for seed in range(3):                                              # present before training (sanity A, E)
+        shallow, deep = (Q._reference_profile(Q.random_model(c, 7, seed), ones)[0] for c in ("shallow", "deep"))
+        assert shallow["last"] > 0.3 > 0.05 > deep["last"] and shallow["emd"] > 1.5 > deep["emd"] + 0.5
+
+
+def test_right_answers_of_the_new_questions_pass():
+    Q.shallow_step_zplus(shallow_step_zplus)
+    Q.shallow_step_zplus(zplus_step_numpy)
+    Q.step_profile(step_profile)
+    Q.step_profile(lambda m, x, rule=None: {k: torch.tensor(v) for k, v in step_profile(m, x, rule).items()})
+    for answer in ({"A", "D", "E"}, "A, D, E", ["e", "d", "a"], "ADE"):
+        Q.rule_swap(answer)
+    for answer in ({"A", "C", "E"}, "A, C, E", ("c", "a", "e")):
+        Q.sanity(answer)
+
+
+@pytest.mark.parametrize("fn, blank, fragment", [
+    (Q.shallow_step_zplus, None, "no answer yet"), (Q.shallow_step_zplus, _not_implemented, "not implemented yet"),
+    (Q.step_profile, None, "no answer yet"), (Q.step_profile, _not_implemented, "not implemented yet"),
+    (Q.rule_swap, None, "no answer yet"), (Q.sanity, None, "no answer yet"),
+])
+def test_blank_answers_of_the_new_questions_fail_readably(fn, blank, fragment):
+    message = fails(fn, blank)
+    assert fragment in message and "Traceback" not in message
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    ({"A", "B", "D", "E"}, "not (B): pixels are >= 0"),
+    ({"A", "C", "D", "E"}, "not (C): a rule only changes how relevance is sent back"),
+    ({"A", "D", "E", "F"}, "not (F): one admissible change of rule reverses the ranking"),
+    ({"A", "D"}, "you missed one: (E)"), ({"D", "E"}, "you missed one: (A)"), ({"A", "E"}, "you missed one: (D)"),
+    ({"A", "G"}, "unknown option(s) G"), (set(), "is empty"),
+])
+def test_wrong_rule_swap_answers(answer, fragment):
+    assert fragment in fails(Q.rule_swap, answer)
+
+
+@pytest.mark.parametrize("answer, fragment", [
+    ({"A", "B", "C", "E"}, "not (B): a difference that survives randomising the weights"),
+    ({"A", "C", "D", "E"}, "not (D): that the random models know nothing is the point of the control"),
+    ({"A", "C"}, "you missed one: (E)"), ({"C", "E"}, "you missed one: (A)"), ({"A", "E"}, "you missed one: (C)"),
+    ({"B"}, "not (B)"), ("F", "unknown option(s) F"), (2, "should be option letters"),
+])
+def test_wrong_sanity_answers(answer, fragment):
+    assert fragment in fails(Q.sanity, answer)

@@ -43,13 +43,17 @@
 # 3. explain the **whole sequence** ({points:test_explain_sequence});
 # 4. draw heatmaps with the shipped Shallow-7 and Deep-7 models and measure the relevance per time
 #    step ({points:test_step_shares..test_emd});
-# 5. interpret Shallow against Deep ({points:test_mc_last_steps..answer_written}, {n_points:answer_written} of them graded by hand).
+# 5. compare Shallow with Deep ({points:test_mc_last_steps..test_mc_statements});
+# 6. test that comparison as a reviewer would: swap the rule at Shallow's concatenation, and explain the
+#    **untrained** models (a sanity check) ({points:test_zplus_step..test_mc_sanity});
+# 7. say what the heatmaps show ({points:answer_written}, graded by hand).
 #
 # **How to work.** Fill in every cell that says `YOUR CODE HERE` (or `YOUR ANSWER HERE`), run it, then
 # run the check below it. A check prints ✓ when your answer is right and otherwise says what is wrong.
 # Nothing is trained here: the two models were trained for you and load in a second.
 
 # %%
+import copy
 import math
 from importlib import resources
 
@@ -366,12 +370,14 @@ def shallow_step(x_t, r, w4, R_a4, low=0.0, high=1.0):
 # Put the chunks back in their places: chunk $t$ is the `(B, 28, w)` block of columns $t\,w, \dots, (t+1)\,w - 1$.
 # Nothing is lost on the way, so the heatmap sums to $f(\boldsymbol x)$.
 #
-# **Q6 ({points:test_explain_sequence}).** Implement `explain_sequence(model, images)` for images `(B, 28, 28)`, returning the
-# pixel relevance `(B, 28, 28)`. It must work for both cells and any sequence length with a recurrent
-# layer (the check also uses randomly initialised Deep and Shallow cells with SEQ = 4 and 14).
+# **Q6 ({points:test_explain_sequence}).** Implement `explain_sequence(model, images, shallow_rule=shallow_step)` for images
+# `(B, 28, 28)`, returning the pixel relevance `(B, 28, 28)`. For Shallow's layer 4 call `shallow_rule`
+# (by default the `shallow_step` above; in section 7 you will pass another rule). It must work for both
+# cells and any sequence length with a recurrent layer (the check also uses randomly initialised Deep and
+# Shallow cells with SEQ = 4 and 14).
 
 # %% nbgrader={"grade": false, "grade_id": "answer_explain_sequence", "locked": false, "solution": true}
-def explain_sequence(model, images):
+def explain_sequence(model, images, shallow_rule=shallow_step):
     model.eval()   # dropout off: we explain the network as it predicts
     ### BEGIN SOLUTION
     trace = model.steps(images)
@@ -380,7 +386,7 @@ def explain_sequence(model, images):
     R_h = torch.zeros_like(h).scatter(1, h.argmax(dim=1, keepdim=True), f[:, None])
     R = head_relevance(model, trace[-1]["a4"], R_h)                # relevance of a4_(T-1)
     w4 = model.combine.weight.T
-    step_rule = shallow_step if len(model.features) == 0 else lrp_step
+    step_rule = shallow_rule if len(model.features) == 0 else lrp_step
     chunks = [None] * model.seq_len
     for t in reversed(range(model.seq_len)):
         s = trace[t]
@@ -505,7 +511,7 @@ check.emd(emd)
 # %% [markdown]
 # ## 6. Shallow against Deep
 #
-# **Q9 ({points:test_mc_last_steps}).** Which model piles the relevance on the last time steps? Answer with one letter,
+# **Q9 ({points:test_mc_last_steps}).** With the rules used so far, which model piles the relevance on the last time steps? Answer with one letter,
 # `mc_last_steps = "..."`: (A) Shallow-7, (B) Deep-7, (C) both, (D) neither.
 #
 # **Q10 ({points:test_mc_statements}).** Which statements are true? Answer with a set of letters, e.g. `{"A", "B"}`.
@@ -536,37 +542,203 @@ check.last_steps_model(mc_last_steps)
 check.statements(mc_statements)
 
 # %% [markdown]
-# **Q11 ({points:answer_written}, graded by hand).** Compare the heatmaps of Shallow-7 and Deep-7 in a short paragraph:
-# what do the figures and your EMD show, and how does the architecture of the cells explain it? (Think
-# of what layer 4 sees in each cell, and of how the share of $\boldsymbol r_t$ at the split is decided.)
-# What does this mean for using LRP heatmaps to explain a recurrent network?
+# ## 7. Is it the cell or the rule?
+#
+# A reviewer would ask what else differs between the two explanations. Look at the layer that decides
+# how much relevance flows back in time: layer 4, where the step's input meets $\boldsymbol r_t$.
+#
+# - Deep's layer 4 sees ReLU features $\boldsymbol a^{(1)}_t \ge 0$ and $\boldsymbol r_t$: we used $z^+$ on both.
+# - Shallow's layer 4 sees the pixels and $\boldsymbol r_t$: `shallow_step` used $z^\beta$ on the pixels.
+#   With $l_j = 0$, $h_j = 1$ a pixel's contribution to output $k$ is
+#   $x_j w_{jk} - 0 \cdot w^+_{jk} - 1 \cdot w^-_{jk} = x_j w^+_{jk} + (1 - x_j)\,|w^-_{jk}| \ge 0$, so
+#
+# $$z_k = \sum_{j \in \text{pixels}} \big(x_j w^+_{jk} + (1 - x_j)\,|w^-_{jk}|\big) + \sum_{j} r_j w^+_{jk} :$$
+#
+# every *blank* pixel under a negative weight takes a share of $R_k$, at every step, and what it takes
+# stays in that chunk instead of flowing on into $\boldsymbol r_t$. But pixels are also $\ge 0$, so $z^+$
+# is a valid Deep Taylor rule for them too (its root point lies in the positive orthant; $z^\beta$ adds
+# the knowledge that pixels are $\le 1$). With $z^+$ the pixel part of $z_k$ is only
+# $\sum_j x_j w^+_{jk}$, the ink under positive weights. Which rule to use at the concatenation is a
+# choice of the explainer, not a property of the cell.
+#
+# **Q12 ({points:test_zplus_step}).** Implement `shallow_step_zplus(x_t, r, w4, R_a4)`: Shallow's layer 4 with $z^+$ on
+# both parts and **one** denominator, $z_k = \sum_j x_j w^+_{jk} + \sum_j r_j w^+_{jk}$, returning
+# `(R_pixels, R_r)` like `shallow_step`. (Reuse what you have: you wrote this rule before.)
+
+# %% nbgrader={"grade": false, "grade_id": "answer_zplus_step", "locked": false, "solution": true}
+def shallow_step_zplus(x_t, r, w4, R_a4):
+    ### BEGIN SOLUTION
+    return lrp_step(x_t, r, w4, R_a4)     # z+ does not care whether its inputs are pixels or ReLU outputs
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_zplus_step", "locked": true, "points": 3, "solution": false}
+check.shallow_step_zplus(shallow_step_zplus)
+### BEGIN HIDDEN TESTS
+check.shallow_step_zplus(shallow_step_zplus, max_examples=60)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# To compare models and rules with two numbers, wrap what you did in section 5 into one function.
+#
+# **Q13 ({points:test_step_profile}).** Write `step_profile(model, images, shallow_rule=shallow_step)`: explain `images`
+# with your `explain_sequence` (passing `shallow_rule` on) and return
+# `{"emd": EMD(P, Q), "last": P[-1]}`, where $P$ are the relevance shares per step of the population
+# (`step_shares`), $Q$ the pixel-intensity shares of the same images, and `P[-1]` is the share of the
+# last step (plain Python floats).
+
+# %% nbgrader={"grade": false, "grade_id": "answer_step_profile", "locked": false, "solution": true}
+def step_profile(model, images, shallow_rule=shallow_step):
+    ### BEGIN SOLUTION
+    P = step_shares(explain_sequence(model, images, shallow_rule), model.seq_len)
+    Q = step_shares(images, model.seq_len)
+    return {"emd": float((P.cumsum(0) - Q.cumsum(0)).abs().sum()), "last": float(P[-1])}
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "test_step_profile", "locked": true, "points": 2, "solution": false}
+check.step_profile(step_profile)
+
+# %% [markdown]
+# Now the same shipped Shallow-7 with both rules, next to Deep-7, on the class-1 test digits. Relevance
+# is conserved, so everything that does not stay on the last chunk went through $\boldsymbol r_{T-1}$, the
+# recurrent input of the last step (the thesis counts steps from 1 and calls it $\boldsymbol r_7$): the
+# share of $f(\boldsymbol x)$ reaching it is $1 - {}$(relevance of the last chunk)$\,/\,f(\boldsymbol x)$.
+
+# %%
+explained = {"Shallow-7, z^beta at layer 4": (models["shallow"], shallow_step),
+             "Shallow-7, z+ at layer 4": (models["shallow"], shallow_step_zplus),
+             "Deep-7 (z+ at layer 4)": (models["deep"], shallow_step)}    # Deep never calls the Shallow rule
+plt.figure(figsize=(5.5, 3.2))
+plt.plot(steps, step_shares(ones, 7), "k--", label="pixel intensity")
+print(f"{'':<30} {'reaches r_(T-1)':>16} {'EMD (steps)':>12} {'last step':>10}")
+for label, (model, rule) in explained.items():
+    heat = explain_sequence(model, ones, rule)
+    reach = float(heat[:, :, :-model.width].sum() / heat.sum())
+    profile = step_profile(model, ones, rule)
+    print(f"{label:<30} {reach:>16.2f} {profile['emd']:>12.2f} {profile['last']:>10.2f}")
+    plt.plot(steps, step_shares(heat, 7), marker="o", label=label)
+plt.xlabel("time step")
+plt.ylabel("share of the relevance")
+plt.title(f"class 1, {len(ones)} test digits: the rule at Shallow's layer 4", fontsize=10)
+plt.legend(fontsize=7)
+plt.show()
+
+# %% [markdown]
+# **Q14 ({points:test_mc_rule}).** Which statements are true? Answer with a set of letters, `mc_rule = {...}`.
+#
+# - (A) With $z^+$ at the concatenation almost all of $f(\boldsymbol x)$ reaches $\boldsymbol r_{T-1}$ and
+#   Shallow-7's relevance per step follows the ink: the "last-step heavy" picture came from the rule.
+# - (B) $z^+$ is not allowed on pixels: only $z^\beta$ is a valid Deep Taylor rule for the input layer.
+# - (C) Swapping the rule changed Shallow-7's scores, so the two explanations explain different models.
+# - (D) Under $z^\beta$, blank pixels under negative weights take a share of every $R_k$ at every step,
+#   so less relevance flows into $\boldsymbol r_t$.
+# - (E) At the layer where the step's input meets $\boldsymbol r_t$, Deep was explained with $z^+$ and
+#   Shallow with $z^\beta$: the comparison of section 6 changed two things at once, the cell and the rule.
+# - (F) The $z^+$ result shows that Shallow cells are more explainable than Deep cells.
+
+# %% nbgrader={"grade": false, "grade_id": "answer_mc_rule", "locked": false, "solution": true}
+mc_rule = None
+### BEGIN SOLUTION
+mc_rule = {"A", "D", "E"}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_mc_rule", "locked": true, "points": 2, "solution": false}
+check.rule_swap(mc_rule)
+
+# %% [markdown]
+# ## 8. A sanity check: the untrained models
+#
+# Adebayo et al. (2018, "Sanity checks for saliency maps") ask of every explanation method: does the
+# picture change when the model has learned nothing? Their **model-randomisation test** draws all the
+# weights again, as at initialisation, and explains the random model with the same code. What survives
+# the randomisation cannot be evidence about what training produced: it comes from the architecture
+# and the rule.
+#
+# `randomised(model, seed)` below is that: a copy of `model` whose weights are drawn again from the
+# thesis's initialisation (as `NegBiasLinear` does), with a fixed seed. The cell explains three random
+# copies of each model with your `step_profile` (the default rule, $z^\beta$ at Shallow's layer 4, as in
+# sections 5 and 6) and prints them next to the trained models.
+
+# %%
+def randomised(model, seed):
+    # the same cell, every weight drawn again as at initialisation (truncated normal, sigma = 0.1; bias -0.01)
+    fresh = copy.deepcopy(model)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for layer in fresh.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.trunc_normal_(layer.weight, std=0.1, a=-0.2, b=0.2)
+                nn.init.constant_(layer.b, math.log(math.expm1(0.01)))
+    return fresh.eval()
+
+
+print(f"{'':<12} {'EMD (steps)':>22} {'last-step share':>22}")
+for name, model in models.items():
+    trained = step_profile(model, ones)
+    random = [step_profile(randomised(model, seed), ones) for seed in range(3)]
+    for label, runs in (("trained", [trained]), ("untrained", random)):
+        emds, lasts = np.array([p["emd"] for p in runs]), np.array([p["last"] for p in runs])
+        spread = lambda v: f"{v.mean():.2f} +- {v.std():.2f}" if len(v) > 1 else f"{v[0]:.2f}"  # noqa: E731
+        print(f"{name.capitalize() + '-7':<8} {label:<10} {spread(emds):>16} {spread(lasts):>22}")
+
+# %% [markdown]
+# **Q15 ({points:test_mc_sanity}).** Which statements are true? Answer with a set of letters, `mc_sanity = {...}`.
+#
+# - (A) The untrained Shallow-7 already puts much of its relevance on the last steps and the untrained
+#   Deep-7 already spreads it: the difference is there before any training.
+# - (B) The test confirms the thesis: the two trained cells learned to use time differently.
+# - (C) A property of the explanations that is the same for trained and random weights reflects the
+#   architecture and the rule, not what the model learned.
+# - (D) The random models predict at chance, so their explanations are meaningless and the test says
+#   nothing about the trained ones.
+# - (E) So "Deep cells spread relevance over the sequence, Shallow cells pile it on the last steps" is not
+#   confirmed as a property of the trained cells.
+
+# %% nbgrader={"grade": false, "grade_id": "answer_mc_sanity", "locked": false, "solution": true}
+mc_sanity = None
+### BEGIN SOLUTION
+mc_sanity = {"A", "C", "E"}
+### END SOLUTION
+
+# %% nbgrader={"grade": true, "grade_id": "test_mc_sanity", "locked": true, "points": 2, "solution": false}
+check.sanity(mc_sanity)
+
+# %% [markdown]
+# ## 9. What the heatmaps show
+#
+# **Q16 ({points:answer_written}, graded by hand).** In a short paragraph: what did the heatmaps and the EMD of
+# sections 5 and 6 show, and what do sections 7 and 8 do to that picture? Which factor (the cell, the
+# rule, training) produces the difference between Shallow-7 and Deep-7, and what may one conclude about
+# the thesis's claim that Deep cells spread relevance over the sequence while Shallow cells pile it on
+# the last steps? What does this mean for using LRP heatmaps to compare recurrent architectures?
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "answer_written", "locked": false, "points": 3, "solution": true}
-# **Model answer.** Shallow-7's heatmaps do not look like the digits: the relevance piles up on the last
-# one or two chunks, on the right of the image, where a "1" has almost no ink, and its per-step shares
-# are far from the pixel-intensity shares (EMD of a few steps). Deep-7's relevance lies on the chunks
-# that hold the digit (for a 1, the middle chunks), and its per-step shares are close to the pixel
-# shares (EMD well below one step); inside a chunk it is blurrier than the strokes, because $z^\beta$
-# also credits blank pixels (the term $-h_j w_{jk}^-$: no ink where a weight is negative is evidence too).
-# Both heatmaps sum to $f(\boldsymbol x)$, so the difference is where the relevance goes.
-# At every step layer 4 splits its relevance between the current input and $\boldsymbol r_t$ in
-# proportion to their positive contributions $a_j w^+_{jk}$. In Shallow, layer 4 sees the raw pixels of
-# the current chunk directly next to $\boldsymbol r_t$; most of the relevance is assigned to the current
-# (last) chunk and little flows into the recurrent path, so the earlier chunks receive almost
-# nothing. In Deep, layer 1' first turns each chunk into features, and layer 4 combines these with
-# $\boldsymbol r_t$; the trained Deep cell carries its evidence in $\boldsymbol r_t$, so layer 5 passes
-# a large share back through time (the thesis: Shallow "is not able to propagate relevance through the
-# recurrent channels"). Both models have about the same accuracy, so accuracy does not tell which one
-# explains well: a heatmap shows how relevance flows through *this* architecture, and for a recurrent
-# model it can be misleading about which parts of the input mattered unless the architecture lets
-# relevance travel back (a design criterion, the thesis's point). Class 1 is a simple case; for complex
-# inputs, comparing with the pixel distribution says less.
+# **Model answer.** With the rules of sections 3-5, Shallow-7's relevance piles up on the last chunks,
+# where a "1" has almost no ink (EMD of a few steps, most of the relevance on the last step), while
+# Deep-7's follows the ink (EMD well below one step). Both heatmaps sum to $f(\boldsymbol x)$: the models
+# differ in where relevance goes. But the comparison changed two things at once. At layer 4, where the
+# step's input meets $\boldsymbol r_t$ and the split between "this step" and "the past" is decided, Deep
+# was explained with $z^+$ and Shallow with $z^\beta$. Under $z^\beta$ every blank pixel under a negative
+# weight is counted as evidence ($(1 - x_j)|w^-_{jk}|$), so at each step the pixels absorb most of the
+# relevance and only about a third of $f(\boldsymbol x)$ reaches $\boldsymbol r_{T-1}$; with $z^+$ on the
+# pixels (valid, since pixels are $\ge 0$) almost all of it does, and the same Shallow-7 checkpoint follows
+# the ink as closely as Deep-7 does, or more so. The rule decides the picture. And the difference is
+# already present in the untrained models (the model-randomisation test): random Shallow-7 is
+# last-step heavy and random Deep-7 spreads its relevance, before any training. So the difference is
+# produced by the rule at the concatenation together with the architecture, not by what the cells
+# learned; the thesis's claim is not confirmed as a property of the trained cells. Heatmaps of two
+# architectures can only be compared with the same rule at the equivalent layer, with more than one
+# admissible rule, and against the untrained model of each architecture (plus the usual: several seeds,
+# all classes, not only class 1).
 #
-# **Rubric.** 1 point: describes the observation correctly (Shallow: relevance on the last chunks, does
-# not follow the digit, large EMD; Deep: relevance on the chunks where the digit is, small EMD). 1 point:
-# explains it with the architecture (the split at layer 4 between the current input and $\boldsymbol r_t$
-# in proportion to the positive contributions; Shallow's layer 4 sees raw pixels next to
-# $\boldsymbol r_t$, Deep's separate feature layer and the recurrent path through layer 5 let relevance
-# reach earlier steps). 1 point: a sound conclusion (same accuracy, different explanations; heatmaps of
-# RNNs depend on the architecture, so design for explainability / check where relevance goes; or the
-# limits of the class-1 comparison).
+# **Rubric.** 1 point: the observation (Shallow-7: relevance on the last chunks, large EMD; Deep-7:
+# relevance where the ink is, small EMD) and what changes with $z^+$ at the concatenation (almost all of
+# $f(\boldsymbol x)$ flows back, Shallow's EMD becomes as small as Deep's or smaller). 1 point: the
+# mechanism and the factor: the rule at the layer where pixels meet $\boldsymbol r_t$ decides the split
+# ($z^\beta$'s box terms let blank pixels take relevance before it can flow into $\boldsymbol r_t$), and
+# the difference is present in the untrained models, so it is not produced by training. 1 point: a sound
+# conclusion: the claim about the trained cells is not confirmed by these heatmaps; a comparison of
+# architectures needs the same rule at equivalent layers (or several rules) and a randomisation control
+# (accuracy does not tell which explanation is right either). An answer that reads the heatmaps as
+# evidence that Deep cells learned to propagate relevance through time gets at most 1 point.
