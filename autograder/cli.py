@@ -3,6 +3,9 @@
     xai-course demo      release, submit, autograde, feedback and export on every assignment
     xai-course build     build solutions/ from the jupytext sources in tools/notebooks/
     xai-course release   regenerate exercises/ from solutions/ with nbgrader generate_assignment
+    xai-course course new DIR | course add DIR ASSIGNMENT...   an nbgrader course with this course's
+                         notebooks, or one of them added to any nbgrader course
+    xai-course start ASSIGNMENT [DIR]   your own working copy of an assignment (students, self-study)
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
                          process and working copy, one gradebook writer, a log of every decision
@@ -11,35 +14,27 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from .course import demo
-from .course.coursedir import REPO, CourseDir, assignments
+from tqdm.auto import tqdm
+
+from .course import demo, material, scaffold
+from .course.coursedir import CourseDir, Refused
+from .course.release import release
 
 
-def release(names: list[str] | None = None, out: Path | None = None) -> list[Path]:
-    """Generate the student release of each assignment into ``out`` (default: the repo's exercises/)."""
-    out = Path(out) if out else REPO / "exercises"
-    names = names or assignments()
-    written = []
-    with tempfile.TemporaryDirectory(prefix="xai-release-") as tmp:
-        course = CourseDir(Path(tmp) / "course").create(names)
-        for name in names:
-            course.release(name)
-            dest = out / name
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(course.root / "release" / name, dest)
-            written.append(dest)
-    return written
+def assignment(name: str) -> str:
+    """argparse type: one of the course's assignments (read when parsing, not when building --help)."""
+    names = material.assignments()
+    if name not in names:
+        raise argparse.ArgumentTypeError(f"no assignment {name!r}: expected one of {', '.join(names)}")
+    return name
 
 
 def grade(args) -> int:
     """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed."""
-    from .course import parallel, sandbox
+    from .course import parallel, sandbox, table
 
     course = CourseDir(args.course, timeout=args.cell_timeout)
     submitted = course.root / "submitted"
@@ -52,16 +47,40 @@ def grade(args) -> int:
         print(f"xai-course grade: nobody has submitted '{args.assignment}' under {submitted}", file=sys.stderr)
         return 2
     limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall, memory=int(args.memory_gb * 2**30))
-    results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
-                                          engine=args.engine, address=args.address, limits=limits)
-    scores = course.scores()
-    for r in results:
-        got = scores.get((r.student, args.assignment), {})
-        total = sum(s for s, _ in got.values() if s is not None)
-        top = sum(m for _, m in got.values())
-        print(f"{r.student:<24} {r.status:<9} {total:g}/{top:g}  {r.seconds:5.1f} s  {'; '.join(r.lines[:2])}")
+    with tqdm(total=len(students), desc=f"grade {args.assignment}", unit="submission") as bar:
+        results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
+                                              engine=args.engine, address=args.address, limits=limits,
+                                              progress=lambda student: bar.update())
+    print(table.grade_table(course, args.assignment, results))
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
     return 0 if all(r.status == "graded" for r in results) else 1
+
+
+def check(args) -> int:
+    """``xai-course check``: a report per notebook, an overview for several; status 1 unless all passed."""
+    from .course import selfcheck
+
+    try:
+        paths = selfcheck.notebooks(args.notebook)
+    except FileNotFoundError as err:
+        print(f"xai-course check: {err}", file=sys.stderr)
+        return 2
+    done, status = [], 0
+    for path in tqdm(paths, desc="check", unit="notebook", disable=len(paths) < 2):
+        try:
+            checked = selfcheck.check(path, timeout=args.timeout)
+        except (FileNotFoundError, ValueError, TimeoutError) as err:
+            print(f"xai-course check: {err}", file=sys.stderr)
+            status = 2
+            continue
+        done.append(checked)
+        print(("\n" if len(paths) > 1 else "") + (f"== {path}\n" if len(paths) > 1 else "")
+              + selfcheck.report(checked.outcomes, checked.written))
+        if status == 0 and not all(o.status == "passed" for o in checked.outcomes):
+            status = 1
+    if len(done) > 1:
+        print("\nprogress\n" + selfcheck.overview(done))
+    return status
 
 
 def thesis(args) -> int:
@@ -109,16 +128,34 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_demo = sub.add_parser("demo", help="full nbgrader round trip on three sample submissions per assignment")
     p_demo.add_argument("--course-dir", type=Path, default=Path("build/demo-course"),
-                        help="where to build the course (replaced if it exists; default: %(default)s)")
-    p_demo.add_argument("--assignment", action="append", choices=assignments(),
+                        help="where to build the course (default: %(default)s); a folder an earlier demo "
+                             "built is replaced, any other is refused unless --force")
+    p_demo.add_argument("--assignment", action="append", type=assignment,
                         help="only this assignment (repeatable; default: all)")
+    p_demo.add_argument("--force", action="store_true", help="replace --course-dir even if the demo did not build it")
     p_bu = sub.add_parser("build", help="build solutions/ from the jupytext sources in tools/notebooks/")
     p_bu.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
     p_rel = sub.add_parser("release", help="regenerate exercises/ from solutions/ (nbgrader generate_assignment)")
-    p_rel.add_argument("--assignment", action="append", choices=assignments())
-    p_rel.add_argument("--out", type=Path, default=None, help="output folder (default: the repo's exercises/)")
-    p_ck = sub.add_parser("check", help="execute a notebook in a fresh kernel and report every check")
-    p_ck.add_argument("notebook", type=Path)
+    p_rel.add_argument("--assignment", action="append", type=assignment)
+    p_rel.add_argument("--out", type=Path, default=None,
+                       help="output folder (default: the checkout's exercises/; needed when installed)")
+    p_rel.add_argument("--force", action="store_true",
+                       help="overwrite released notebooks even if they hold a student's work")
+    p_co = sub.add_parser("course", help="make an nbgrader course, or add this course's assignments to one")
+    co = p_co.add_subparsers(dest="action", required=True)
+    p_new = co.add_parser("new", help="a new nbgrader course with this package's config and notebooks")
+    p_new.add_argument("dir", type=Path)
+    p_new.add_argument("--assignment", action="append", type=assignment, help="only this one (repeatable)")
+    p_new.add_argument("--force", action="store_true", help="write into a non-empty DIR (other files kept)")
+    p_add = co.add_parser("add", help="copy source notebooks into an existing nbgrader course's source/")
+    p_add.add_argument("dir", type=Path, help="an nbgrader course (holds nbgrader_config.py)")
+    p_add.add_argument("assignments", nargs="+", type=assignment, metavar="ASSIGNMENT")
+    p_add.add_argument("--force", action="store_true", help="replace source/ASSIGNMENT if it exists")
+    p_st = sub.add_parser("start", help="copy an assignment's student notebook into a folder of your own")
+    p_st.add_argument("name", type=assignment, metavar="ASSIGNMENT")
+    p_st.add_argument("dir", type=Path, nargs="?", default=None, help="default: ./ASSIGNMENT/")
+    p_ck = sub.add_parser("check", help="execute notebooks in a fresh kernel and report every question")
+    p_ck.add_argument("notebook", type=Path, nargs="+", help="notebooks, or folders of them")
     p_ck.add_argument("--timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
     p_gr = sub.add_parser("grade", help="grade every submission of an assignment safely and in parallel")
     p_gr.add_argument("course", type=Path, help="the nbgrader course directory (holds nbgrader_config.py)")
@@ -159,20 +196,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "thesis":
         return thesis(args)
     if args.command == "check":
-        from .course.selfcheck import check_notebook, report
-
-        try:
-            outcomes = check_notebook(args.notebook, timeout=args.timeout)
-        except (FileNotFoundError, ValueError, TimeoutError) as err:
-            print(f"xai-course check: {err}", file=sys.stderr)
-            return 2
-        print(report(outcomes))
-        return 0 if all(o.status == "passed" for o in outcomes) else 1
-
+        return check(args)
     if args.command == "grade":
         return grade(args)
+    try:
+        return _files(args)
+    except Refused as err:
+        print(f"xai-course {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+def _files(args) -> int:
+    """The commands that write folders: each refuses (``Refused``) to destroy what it did not create."""
     if args.command == "demo":
-        return demo.main(args.course_dir, args.assignment)
+        return demo.main(args.course_dir, args.assignment, force=args.force)
     if args.command == "build":
         from .course import build
 
@@ -184,8 +221,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "release":
-        for path in release(args.assignment, args.out):
+        for path in release(args.assignment, args.out, force=args.force):
             print(f"released {path}")
+        return 0
+    if args.command == "course" and args.action == "new":
+        course = scaffold.new_course(args.dir, args.assignment, force=args.force)
+        print(f"nbgrader course in {course.root}; next: cd {args.dir} && nbgrader generate_assignment ASSIGNMENT")
+        return 0
+    if args.command == "course":
+        for path in scaffold.add(args.dir, args.assignments, force=args.force):
+            print(f"added {path}")
+        print("students and the grader need this package installed (pip install xai-rnn-course): "
+              "the notebooks import its checks")
+        return 0
+    if args.command == "start":
+        path = scaffold.start(args.name, args.dir)
+        print(f"your copy: {path}\nopen it with `jupyter lab {path}`; check it with `xai-course check {path}`")
         return 0
     return 2
 

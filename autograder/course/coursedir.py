@@ -4,7 +4,7 @@ Layout (nbgrader's defaults)::
 
     <root>/nbgrader_config.py
     <root>/gradebook.db
-    <root>/source/<assignment>/<assignment>.ipynb          instructor copy (from solutions/)
+    <root>/source/<assignment>/<assignment>.ipynb          instructor copy (``material``: solutions/)
     <root>/release/<assignment>/<assignment>.ipynb         what students get (= exercises/)
     <root>/submitted/<student>/<assignment>/...            what they hand in
     <root>/autograded/..., <root>/feedback/...             nbgrader's outputs
@@ -18,6 +18,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import material
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -42,9 +44,8 @@ def repo_path(*parts: str) -> Path:
 
 
 def assignments() -> list[str]:
-    """The assignments in ``solutions/``, each a folder holding ``<name>.ipynb``."""
-    root = repo_path("solutions")
-    return sorted(p.name for p in root.iterdir() if (p / f"{p.name}.ipynb").is_file())
+    """The course's assignments (``material.assignments``: the package's notebooks, or the checkout's)."""
+    return material.assignments()
 
 
 def nbgrader_env() -> dict[str, str]:
@@ -58,6 +59,10 @@ def nbgrader_env() -> dict[str, str]:
 
 class NbgraderError(RuntimeError):
     pass
+
+
+class Refused(RuntimeError):
+    """A command declined to delete or overwrite something it did not create (``--force`` overrides)."""
 
 
 @dataclass
@@ -78,7 +83,7 @@ class CourseDir:
             dest = self.root / "source" / name
             if dest.exists():
                 shutil.rmtree(dest)
-            shutil.copytree(repo_path("solutions", name), dest,
+            shutil.copytree(material.folder("source", name), dest,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         return self
 

@@ -14,8 +14,11 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import submissions as subs
-from .coursedir import CourseDir, assignments
+from .coursedir import CourseDir, Refused, assignments
+from .labels import labels
+from .table import Points, fraction, render
 
+MARKER = ".xai-demo-course"   # written into every course the demo builds: only those it replaces
 STUDENTS = {"solution": ("Sol", "Ution"), "partial": ("Part", "Ly-Wrong"), "blank": ("Blank", "Release")}
 
 
@@ -24,6 +27,7 @@ class RoundTrip:
     course: CourseDir
     names: list[str]
     tests: dict = field(default_factory=dict)       # assignment -> {grade_id: points}
+    labels: dict = field(default_factory=dict)      # assignment -> {grade_id: labels.Label}
     expected: dict = field(default_factory=dict)    # (student, assignment) -> {grade_id: points}
     timings: dict = field(default_factory=dict)     # (student, assignment) -> seconds
     scores: dict = field(default_factory=dict)      # from the gradebook
@@ -45,13 +49,30 @@ class RoundTrip:
         return out
 
 
-def prepare(course_root: Path, names: list[str] | None = None, *, progress: bool = True) -> RoundTrip:
-    """A fresh course at ``course_root`` with every assignment released and three submissions each."""
-    names = names or assignments()
+def claim(course_root: Path, *, force: bool = False) -> Path:
+    """An empty ``course_root`` for the demo, marked as its own (``MARKER``).
+
+    An existing ``course_root`` is replaced only if an earlier demo built it (it holds ``MARKER``),
+    if it is empty, or with ``force``; otherwise ``Refused``.
+    """
     course_root = Path(course_root)
     if course_root.exists():
-        shutil.rmtree(course_root)
-    course = CourseDir(course_root).create(names)
+        ours = (course_root / MARKER).is_file() or (course_root.is_dir() and not any(course_root.iterdir()))
+        if not (ours or force):
+            raise Refused(f"{course_root} exists and was not built by xai-course demo: choose another "
+                          f"--course-dir, or pass --force to replace it")
+        shutil.rmtree(course_root) if course_root.is_dir() else course_root.unlink()
+    course_root.mkdir(parents=True)
+    (course_root / MARKER).write_text("built by xai-course demo; the next demo run replaces this folder\n")
+    return course_root
+
+
+def prepare(course_root: Path, names: list[str] | None = None, *, progress: bool = True,
+            force: bool = False) -> RoundTrip:
+    """A fresh course at ``course_root`` (see ``claim``) with every assignment released and three
+    submissions each."""
+    names = names or assignments()
+    course = CourseDir(claim(course_root, force=force)).create(names)
     rt = RoundTrip(course, names)
     for student, (first, last) in STUDENTS.items():
         course.add_student(student, first, last)
@@ -61,6 +82,7 @@ def prepare(course_root: Path, names: list[str] | None = None, *, progress: bool
         source_nb = subs.read(course.root / "source" / name / f"{name}.ipynb")
         tests = subs.test_cells(source_nb)
         rt.tests[name] = tests
+        rt.labels[name] = labels(source_nb)
         sample = subs.sample(name)
         made = {
             "solution": subs.filled_in(release_nb, source_nb),
@@ -77,9 +99,10 @@ def prepare(course_root: Path, names: list[str] | None = None, *, progress: bool
     return rt
 
 
-def run(course_root: Path, names: list[str] | None = None, *, progress: bool = True) -> RoundTrip:
+def run(course_root: Path, names: list[str] | None = None, *, progress: bool = True,
+        force: bool = False) -> RoundTrip:
     """Build a fresh course at ``course_root`` and grade the three sample submissions of each assignment."""
-    rt = prepare(course_root, names, progress=progress)
+    rt = prepare(course_root, names, progress=progress, force=force)
     course, names = rt.course, rt.names
     jobs = [(s, n) for n in names for s in STUDENTS]
     for student, name in tqdm(jobs, desc="autograde", disable=not progress):
@@ -93,35 +116,26 @@ def run(course_root: Path, names: list[str] | None = None, *, progress: bool = T
 
 
 def table(rt: RoundTrip) -> str:
-    """Scores per student and question, one block per assignment."""
-    lines = []
+    """Scores per student and question, one block per assignment; totals as ``xai-course grade`` shows them."""
+    blocks = []
     for name in rt.names:
         tests = rt.tests[name]
-        width = max(len(g) for g in tests) if tests else 10
-        lines.append(f"\n{name}")
-        header = f"  {'question':<{width}}  " + "  ".join(f"{s:>9}" for s in STUDENTS)
-        lines += [header, "  " + "-" * (len(header) - 2)]
-        for gid, pts in tests.items():
-            cells = []
-            for student in STUDENTS:
-                score = rt.scores.get((student, name), {}).get(gid, (None, pts))[0]
-                cells.append(f"{'-' if score is None else f'{score:g}'}/{pts:g}")
-            lines.append(f"  {gid:<{width}}  " + "  ".join(f"{c:>9}" for c in cells))
-        totals, manual = [], []
-        for student in STUDENTS:
-            got = rt.scores.get((student, name), {})
-            auto = sum(s for s, _ in got.values() if s is not None)
-            totals.append(f"{auto:g}/{sum(tests.values()):g}")
-            manual.append(sum(1 for s, _ in got.values() if s is None))
-        lines.append(f"  {'autograded total':<{width}}  " + "  ".join(f"{t:>9}" for t in totals))
-        if any(manual):
-            lines.append(f"  {'awaiting manual grading':<{width}}  " + "  ".join(f"{m:>9}" for m in manual))
-    return "\n".join(lines)
+        got = {s: rt.scores.get((s, name), {}) for s in STUDENTS}
+        labels = rt.labels.get(name, {})
+        rows = [[str(labels.get(gid, gid)), gid] + [fraction(got[s].get(gid, (None, pts))[0], pts) for s in STUDENTS]
+                for gid, pts in tests.items()]
+        points = {s: Points.of(got[s], tests) for s in STUDENTS}
+        rows.append(["autograded total", ""] + [fraction(p.auto, p.auto_max) for p in points.values()])
+        if any(p.manual_max for p in points.values()):
+            rows.append(["graded by hand", ""] + [fraction(p.manual, p.manual_max) for p in points.values()])
+        right = set(range(2, 2 + len(STUDENTS)))
+        blocks.append(f"\n{name}\n" + render(["question", "grade id", *STUDENTS], rows, right=right, indent="  "))
+    return "\n".join(blocks)
 
 
-def main(course_root: Path, names: list[str] | None = None) -> int:
+def main(course_root: Path, names: list[str] | None = None, force: bool = False) -> int:
     start = time.perf_counter()
-    rt = run(course_root, names)
+    rt = run(course_root, names, force=force)
     elapsed = time.perf_counter() - start
     print(table(rt))
     print("\nautograde wall time per submission (nbgrader autograde --student, kernel start included):")

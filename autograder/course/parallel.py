@@ -22,14 +22,14 @@ import shutil
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import sqlalchemy.exc
 
-from . import intake, sandbox
+from . import intake, material, sandbox
 from .coursedir import CONFIG, REPO, CourseDir
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
@@ -74,20 +74,36 @@ def _data_files(folder: Path) -> dict[str, bytes]:
             if p.is_file() and p.suffix != ".ipynb" and p.name not in SUBMISSION_FILES}
 
 
-def _run(jobs: list[Job], engine: str, workers: int, address: str | None) -> dict:
+def _run(jobs: list[Job], engine: str, workers: int, address: str | None, progress=None) -> dict:
+    """``{student: Execution}``; ``progress(student)`` is called as each job ends (a progress bar)."""
+    done = progress or (lambda student: None)
     if not jobs:
         return {}
     if engine == "processes":
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            return dict(pool.map(_execute, jobs))
+            out = {}
+            for future in as_completed([pool.submit(_execute, job) for job in jobs]):
+                student, execution = future.result()
+                out[student] = execution
+                done(student)
+            return out
     from distributed import Client, LocalCluster
+    from distributed import as_completed as dask_completed
+
+    def gather(client):
+        out = {}
+        for future in dask_completed(client.map(_execute, jobs, pure=False)):
+            student, execution = future.result()
+            out[student] = execution
+            done(student)
+        return out
 
     if address:
         with Client(address) as client:
-            return dict(client.gather(client.map(_execute, jobs, pure=False)))
+            return gather(client)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        return dict(client.gather(client.map(_execute, jobs, pure=False)))
+        return gather(client)
 
 
 def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scratch: Path) -> dict[str, Path]:
@@ -157,8 +173,12 @@ def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
 
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
                        engine: str = "processes", address: str | None = None,
-                       limits: sandbox.Limits | None = None) -> list[JobResult]:
-    """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each."""
+                       limits: sandbox.Limits | None = None, progress=None) -> list[JobResult]:
+    """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each.
+
+    ``progress(student)``, if given, is called once per student: at intake for a rejected submission,
+    when its execution ends for the others (the slow part: a progress bar's estimate).
+    """
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
     limits = limits or sandbox.Limits(cell_timeout=course.timeout)
@@ -175,9 +195,11 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
         else:
             results[student].status = "rejected"
             results[student].lines.append(f"rejected: {got.rejected}")
+            if progress:
+                progress(student)
 
     trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
-    protected = [str(course.root), str(REPO / "solutions"), str(REPO / "tests")]
+    protected = [str(course.root), str(material.root("source")), str(REPO / "tests")]
     modules = [f"autograder.questions.{assignment}"]
 
     with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
@@ -185,9 +207,11 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
         for student in set(accepted) - set(sanitized):
             results[student].status = "rejected"
             results[student].lines.append("rejected: nbgrader could not restore its cells (see nbgrader's log)")
+            if progress:
+                progress(student)
         jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), _data_files(folder),
                     trusted, protected, modules, limits) for s, folder in sanitized.items()]
-        executed = _run(jobs, engine, workers, address)
+        executed = _run(jobs, engine, workers, address, progress)
 
         # --- the single writer --------------------------------------------------------------
         for stale in (course.root / EXECUTED).glob(f"*/{assignment}"):   # only this run's notebooks get scored
