@@ -6,6 +6,7 @@
     xai-course course new DIR | course add DIR ASSIGNMENT...   an nbgrader course with this course's
                          notebooks, or one of them added to any nbgrader course
     xai-course start ASSIGNMENT [DIR]   your own working copy of an assignment (students, self-study)
+    xai-course map       order, prerequisites, learning goals and a measured time per assignment
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
                          process and working copy, one gradebook writer, a log of every decision
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p_st = sub.add_parser("start", help="copy an assignment's student notebook into a folder of your own")
     p_st.add_argument("name", type=assignment, metavar="ASSIGNMENT")
     p_st.add_argument("dir", type=Path, nargs="?", default=None, help="default: ./ASSIGNMENT/")
+    sub.add_parser("map", help="the course map: order, prerequisites, goals and a measured time per assignment")
     p_ck = sub.add_parser("check", help="execute notebooks in a fresh kernel and report every question")
     p_ck.add_argument("notebook", type=Path, nargs="+", help="notebooks, or folders of them")
     p_ck.add_argument("--timeout", type=int, default=300, help="seconds per cell (default: %(default)s)")
@@ -197,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         return thesis(args)
     if args.command == "check":
         return check(args)
+    if args.command == "map":
+        from .course import coursemap
+
+        print(coursemap.table())
+        return 0
     if args.command == "grade":
         return grade(args)
     try:
