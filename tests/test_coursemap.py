@@ -17,9 +17,11 @@ def test_the_map_covers_the_course_in_an_order_that_respects_prerequisites():
         assert e.goals
 
 
+def meta(gid, **kw):
+    return {"nbgrader": {"grade_id": gid, "locked": True, "grade": False, "solution": False, **kw}}
+
+
 def test_the_estimate_is_the_stated_formula_on_what_the_notebook_holds():
-    meta = lambda **kw: {"nbgrader": {"grade_id": kw.pop("gid"), "locked": True, "grade": False,
-                                      "solution": False, **kw}}
     nb = new_notebook(cells=[
         new_markdown_cell(" ".join(["word"] * 300), metadata=meta(gid="m0")),
         new_markdown_cell("**Q1 (1 point).** Add two.", metadata=meta(gid="m1")),

@@ -91,10 +91,13 @@ def test_points_keep_hand_graded_answers_apart():
 
 
 # --- check -------------------------------------------------------------------------------------
+def meta(gid, **kw):
+    return {"nbgrader": {"grade_id": gid, "schema_version": 3, "locked": False, "solution": False,
+                         "grade": False, "task": False, **kw}}
+
+
 def tiny(answer: str) -> nbformat.NotebookNode:
     """A two-question notebook in the course's format; its first cell writes to the kernel's own stderr."""
-    meta = lambda gid, **kw: {"nbgrader": {"grade_id": gid, "schema_version": 3, "locked": False,
-                                            "solution": False, "grade": False, "task": False, **kw}}
     return new_notebook(cells=[
         new_code_cell("import os; os.write(2, b'KERNEL NOISE on fd 2\\n')"),
         new_markdown_cell("## 1. Arithmetic\n\n**Q1 (1 point).** Set `x` to one plus one."),
