@@ -6,6 +6,7 @@
     xai-course course new DIR | course add DIR ASSIGNMENT...   an nbgrader course with this course's
                          notebooks, or one of them added to any nbgrader course
     xai-course start ASSIGNMENT [DIR]   your own working copy of an assignment (students, self-study)
+    xai-course export COURSE --format canvas|moodle   the gradebook for an LMS import
     xai-course map       order, prerequisites, learning goals and a measured time per assignment
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
@@ -155,6 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     p_st = sub.add_parser("start", help="copy an assignment's student notebook into a folder of your own")
     p_st.add_argument("name", type=assignment, metavar="ASSIGNMENT")
     p_st.add_argument("dir", type=Path, nargs="?", default=None, help="default: ./ASSIGNMENT/")
+    p_lms = sub.add_parser("export", help="the gradebook as a Canvas or Moodle CSV (beside nbgrader's grades.csv)")
+    p_lms.add_argument("course", type=Path, help="the nbgrader course directory (holds gradebook.db)")
+    p_lms.add_argument("--format", choices=["canvas", "moodle"], required=True)
+    p_lms.add_argument("--out", type=Path, default=None, help="default: COURSE/grades-FORMAT.csv")
+    p_lms.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     sub.add_parser("map", help="the course map: order, prerequisites, goals and a measured time per assignment")
     p_ck = sub.add_parser("check", help="execute notebooks in a fresh kernel and report every question")
     p_ck.add_argument("notebook", type=Path, nargs="+", help="notebooks, or folders of them")
@@ -240,6 +246,14 @@ def _files(args) -> int:
             print(f"added {path}")
         print("students and the grader need this package installed (pip install xai-rnn-course): "
               "the notebooks import its checks")
+        return 0
+    if args.command == "export":
+        from .course import lms
+
+        path, warnings = lms.export(args.course, args.format, args.out, force=args.force)
+        for w in warnings:
+            print(f"note: {w}", file=sys.stderr)
+        print(f"wrote {path}")
         return 0
     if args.command == "start":
         path = scaffold.start(args.name, args.dir)
