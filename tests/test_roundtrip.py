@@ -31,7 +31,11 @@ def test_feedback_and_export_are_written(roundtrip):
     names = assignments()
     assert len(roundtrip.feedback) == 3 * len(names)
     for html in roundtrip.feedback:
-        assert "<html" in html.read_text(errors="replace").lower()
+        text = html.read_text(errors="replace")
+        assert "<html" in text.lower()
+        # the course's feedback (autograder.course.feedback_html): no hidden tests, checks named by question
+        assert "BEGIN HIDDEN TESTS" not in text and "Test cell" not in text and "Check of" in text
+        assert "cdnjs.cloudflare.com/ajax/libs/mathjax" not in text
     with open(roundtrip.grades_csv) as fh:
         rows = list(csv.DictReader(fh))
     assert {(r["student_id"], r["assignment"]) for r in rows} >= {(s, n) for s in demo.STUDENTS for n in names}

@@ -31,6 +31,12 @@ c.CourseDirectory.course_id = "xai-rnn"
 c.Exchange.root = {root!r} + "/exchange"
 # Per-cell time limit when autograding; a notebook in this course runs in seconds.
 c.ExecutePreprocessor.timeout = {timeout}
+# Feedback HTML: cells named by question, hidden tests left out, MathJax from the installed package
+# (autograder.course.feedback_html).
+c.GenerateFeedback.exporter_class = "autograder.course.feedback_html.FeedbackExporter"
+c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades",
+                                    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+                                    "autograder.course.feedback_html.FeedbackCells"]
 """
 
 
