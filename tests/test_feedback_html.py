@@ -29,8 +29,8 @@ def autograded():
 
 def render(nb) -> str:
     exporter = FeedbackExporter()
-    exporter.register_preprocessor(CSSHTMLHeaderPreprocessor, enabled=True)
-    exporter.register_preprocessor(FeedbackCells, enabled=True)
+    for pp in (CSSHTMLHeaderPreprocessor, FeedbackCells):   # as nbgrader's converter registers them
+        exporter.register_preprocessor(pp)
     html, _ = exporter.from_notebook_node(nb, resources={"nbgrader": {
         "notebook": NAME, "score": 0, "max_score": 27, "late_penalty": 0}})
     return html

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .labels import labels
 
@@ -43,6 +44,8 @@ def local_mathjax() -> str:
 
 class FeedbackCells(Preprocessor):
     """Hidden tests out, question labels in (see the module docstring)."""
+
+    enabled = Bool(True).tag(config=True)   # nbgrader registers its preprocessors without enabling them
 
     def preprocess(self, nb, resources):
         names = labels(nb)

@@ -28,7 +28,7 @@ class Label:
 
 def _title(text: str) -> str:
     """The question's text up to its first full stop or colon, cut to ``TITLE_CHARS``."""
-    text = re.split(r"(?<=[^.\s])[.:](?:\s|$)", text.strip(), maxsplit=1)[0].strip()
+    text = re.split(r"(?<=[^.\s])(?<!e\.g)(?<!i\.e)[.:](?:\s|$)", text.strip(), maxsplit=1)[0].strip()
     return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1].rstrip() + "…"
 
 
