@@ -75,6 +75,8 @@ def test_the_wheel_is_what_runs_and_carries_the_notebooks(installed):
         for kind, folder in (("source", "solutions"), ("release", "exercises")):
             shipped = installed.notebooks() / kind / name / f"{name}.ipynb"
             assert shipped.read_bytes() == (REPO / folder / name / f"{name}.ipynb").read_bytes()
+    feedback = installed.site / "autograder" / "course" / "templates" / "xai_feedback"
+    assert (feedback / "index.html.j2").is_file() and (feedback / "conf.json").is_file()
 
 
 HELP_ALL = """
