@@ -244,8 +244,7 @@ def _files(args) -> int:
     if args.command == "course":
         for path in scaffold.add(args.dir, args.assignments, force=args.force):
             print(f"added {path}")
-        print("students and the grader need this package installed (pip install xai-rnn-course): "
-              "the notebooks import its checks")
+        print("students and the grader need this package (xai-rnn-course) installed: the notebooks import its checks")
         return 0
     if args.command == "export":
         from .course import lms
