@@ -561,7 +561,7 @@ check.statements(mc_statements)
 # $\sum_j x_j w^+_{jk}$, the ink under positive weights. Which rule to use at the concatenation is a
 # choice of the explainer, not a property of the cell.
 #
-# **Q12 ({points:test_zplus_step}).** Implement `shallow_step_zplus(x_t, r, w4, R_a4)`: Shallow's layer 4 with $z^+$ on
+# **Q11 ({points:test_zplus_step}).** Implement `shallow_step_zplus(x_t, r, w4, R_a4)`: Shallow's layer 4 with $z^+$ on
 # both parts and **one** denominator, $z_k = \sum_j x_j w^+_{jk} + \sum_j r_j w^+_{jk}$, returning
 # `(R_pixels, R_r)` like `shallow_step`. (Reuse what you have: you wrote this rule before.)
 
@@ -581,7 +581,7 @@ check.shallow_step_zplus(shallow_step_zplus, max_examples=60)
 # %% [markdown]
 # To compare models and rules with two numbers, wrap what you did in section 5 into one function.
 #
-# **Q13 ({points:test_step_profile}).** Write `step_profile(model, images, shallow_rule=shallow_step)`: explain `images`
+# **Q12 ({points:test_step_profile}).** Write `step_profile(model, images, shallow_rule=shallow_step)`: explain `images`
 # with your `explain_sequence` (passing `shallow_rule` on) and return
 # `{"emd": EMD(P, Q), "last": P[-1]}`, where $P$ are the relevance shares per step of the population
 # (`step_shares`), $Q$ the pixel-intensity shares of the same images, and `P[-1]` is the share of the
@@ -625,7 +625,7 @@ plt.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# **Q14 ({points:test_mc_rule}).** Which statements are true? Answer with a set of letters, `mc_rule = {...}`.
+# **Q13 ({points:test_mc_rule}).** Which statements are true? Answer with a set of letters, `mc_rule = {...}`.
 #
 # - (A) With $z^+$ at the concatenation almost all of $f(\boldsymbol x)$ reaches $\boldsymbol r_{T-1}$ and
 #   Shallow-7's relevance per step follows the ink: the "last-step heavy" picture came from the rule.
@@ -683,7 +683,7 @@ for name, model in models.items():
         print(f"{name.capitalize() + '-7':<8} {label:<10} {spread(emds):>16} {spread(lasts):>22}")
 
 # %% [markdown]
-# **Q15 ({points:test_mc_sanity}).** Which statements are true? Answer with a set of letters, `mc_sanity = {...}`.
+# **Q14 ({points:test_mc_sanity}).** Which statements are true? Answer with a set of letters, `mc_sanity = {...}`.
 #
 # - (A) The untrained Shallow-7 already puts much of its relevance on the last steps and the untrained
 #   Deep-7 already spreads it: the difference is there before any training.
@@ -707,7 +707,7 @@ check.sanity(mc_sanity)
 # %% [markdown]
 # ## 9. What the heatmaps show
 #
-# **Q16 ({points:answer_written}, graded by hand).** In a short paragraph: what did the heatmaps and the EMD of
+# **Q15 ({points:answer_written}, graded by hand).** In a short paragraph: what did the heatmaps and the EMD of
 # sections 5 and 6 show, and what do sections 7 and 8 do to that picture? Which factor (the cell, the
 # rule, training) produces the difference between Shallow-7 and Deep-7, and what may one conclude about
 # the thesis's claim that Deep cells spread relevance over the sequence while Shallow cells pile it on
