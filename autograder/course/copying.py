@@ -1,0 +1,206 @@
+"""Copying detected: every student's answers compared with the public solution and with each other.
+
+The course's solutions are public, so the likeliest way to a full score without the work is to copy
+them, or a classmate. After grading, for one assignment, this module takes each student's *answer
+cells* (the cells the instructor's ``source/`` notebook marks ``solution: true``, found in the
+submission by their ``grade_id``), and compares them with copydetect (Stanford MOSS's method:
+the code is tokenised, every name becomes ``V`` / ``F``, every string ``S``, comments and layout
+are dropped, and the documents are compared by winnowed fingerprints of ``NOISE`` characters):
+
+* **code** answers, all of a student's code cells as one Python document, so that renaming
+  variables, reformatting or moving code between cells does not hide it;
+* **written** answers (markdown cells), as plain text (lower-cased, layout dropped), since the
+  model answers are public too.
+
+The release's own code (every code cell of the notebook students get: the ``def`` lines,
+docstrings and ``raise NotImplementedError()`` of the templates) is *boilerplate*: its fingerprints
+are removed from every document first (copydetect's boilerplate option), so a blank submission or
+the template itself shares nothing with anyone.
+
+For a student and another document (the solution, or another student), the similarity is the share
+of the student's own fingerprinted tokens that also occur in the other; for two students, the
+larger of the two directions (the one who copied a part of the other's work). ``similarity`` is the
+larger of the code and the written similarity. A pair is reported when it is at least
+``THRESHOLD``; a student with fewer than ``MIN_TOKENS`` fingerprinted tokens of their own is not
+judged (a one-line answer has one way of being written). A report goes to the instructor (lines
+in ``logs/autograde-<a>.log``, ``reports/copying-<a>.csv``, lines in ``xai-course grade``'s output):
+**it never changes a score**; the instructor reads the two notebooks and decides.
+
+Calibration (``benchmarks/copying_threshold.py``, figures in ``benchmarks/results/copying_threshold.md``),
+over the course's eight assignments: the solution handed in verbatim scores 1.00 against the
+solution, and a copy with every name renamed and the layout changed 1.00 as well; the partly wrong
+samples (``samples/*.json``), which are the solution with deliberate mistakes, score 0.58-1.00;
+a hand-written independent correct answer to ``bptt`` scored at most 0.32 against the solution and
+0.30 against another independent one; the blank release scores 0 (nothing is left after the
+boilerplate). ``THRESHOLD = 0.5`` sits between the two groups.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from copydetect import CodeFingerprint, compare_files
+
+from . import intake
+from .submissions import strip_solution_markers
+
+THRESHOLD = 0.5      # the share of a student's own answer found in another document (see above)
+NOISE = 25           # copydetect's noise threshold: the shortest match counted, in filtered characters
+WINDOW = 1           # winnowing window; 1 keeps every fingerprint (guarantee threshold = NOISE)
+MIN_TOKENS = 40      # fingerprinted tokens of a student's own below which there is nothing to judge
+SOLUTION = "solution"
+
+
+@dataclass
+class Answers:
+    """One notebook's answer cells: ``{grade_id: source}`` for code and for written answers."""
+    code: dict = field(default_factory=dict)
+    written: dict = field(default_factory=dict)
+
+
+@dataclass
+class Pair:
+    student: str
+    other: str                 # another student, or "solution"
+    similarity: float          # the larger of code and written
+    code: float
+    written: float
+    questions: dict            # grade_id -> similarity of that one answer
+
+
+def answers(nb, solution_ids: dict[str, str]) -> Answers:
+    """The cells of ``nb`` whose ``grade_id`` is one of the instructor's answer cells (id -> cell type)."""
+    out = Answers()
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        kind = solution_ids.get(gid)
+        if kind is None or cell.cell_type != kind:
+            continue
+        (out.code if kind == "code" else out.written)[gid] = strip_solution_markers(cell.source)
+    return out
+
+
+def _text(source: str) -> str:
+    return re.sub(r"\s+", " ", source).strip().lower()
+
+
+class _Fingerprints:
+    """copydetect fingerprints of one document kind, with the release's boilerplate removed."""
+
+    def __init__(self, code: bool, boilerplate: list[str]):
+        self.code = code
+        # as copydetect's own boilerplate_dirs: every k-gram of the boilerplate (window 1), unique
+        hashes = [h for src in boilerplate for h in self._fingerprint(src, None, window=1).hashes]
+        self.boilerplate = np.unique(np.array(hashes))
+
+    def _fingerprint(self, source: str, boilerplate, window: int = WINDOW) -> CodeFingerprint:
+        if self.code:
+            return CodeFingerprint("answers.py", NOISE, window, boilerplate, fp=io.StringIO(source))
+        return CodeFingerprint("answers.txt", NOISE, window, boilerplate, filter=False,
+                               fp=io.StringIO(_text(source)))
+
+    def __call__(self, source: str) -> CodeFingerprint | None:
+        """The fingerprints of ``source``, None when too little of it is the student's own."""
+        fp = self._fingerprint(source, self.boilerplate)
+        return fp if fp.token_coverage >= MIN_TOKENS else None
+
+
+def _share(a: CodeFingerprint | None, b: CodeFingerprint | None) -> tuple[float, float]:
+    """(share of a's tokens found in b, share of b's found in a); 0 when either has nothing to judge."""
+    if a is None or b is None:
+        return 0.0, 0.0
+    _, (sa, sb), _ = compare_files(a, b)
+    return float(sa), float(sb)
+
+
+def compare(solution: Answers, release: list[str], students: dict[str, Answers],
+            threshold: float = THRESHOLD) -> list[Pair]:
+    """Every (student, solution) and (student, student) pair whose similarity is at least ``threshold``.
+
+    ``release`` holds the code cells of the notebook students were given (the boilerplate).
+    """
+    if not 0 < threshold <= 1:
+        raise ValueError(f"copy threshold: expected a share in (0, 1], got {threshold}")
+    kinds = {"code": _Fingerprints(True, release), "written": _Fingerprints(False, [])}
+    docs = {SOLUTION: solution, **students}
+
+    def whole(kind, a: Answers):
+        return kinds[kind]("\n\n".join(getattr(a, kind).values()))
+
+    fps = {name: {kind: whole(kind, a) for kind in kinds} for name, a in docs.items()}
+
+    def pair(s: str, other: str, both_ways: bool) -> Pair:
+        sims = {}
+        for kind in kinds:
+            forward, backward = _share(fps[s][kind], fps[other][kind])
+            sims[kind] = max(forward, backward) if both_ways else forward
+        questions = {}
+        for kind in kinds:
+            theirs = getattr(docs[other], kind)
+            for gid, src in getattr(docs[s], kind).items():
+                forward, backward = _share(kinds[kind](src), kinds[kind](theirs.get(gid, "")))
+                if forward or backward:
+                    questions[gid] = round(max(forward, backward) if both_ways else forward, 2)
+        return Pair(s, other, max(sims.values()), sims["code"], sims["written"], questions)
+
+    pairs = [pair(s, SOLUTION, False) for s in students]
+    pairs += [pair(a, b, True) for a, b in combinations(sorted(students), 2)]
+    return sorted((p for p in pairs if p.similarity >= threshold), key=lambda p: (-p.similarity, p.student))
+
+
+def _solution_ids(source_nb) -> dict[str, str]:
+    return {c.metadata.nbgrader.grade_id: c.cell_type for c in source_nb.cells
+            if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
+
+
+def detect(root: Path, assignment: str, students: list[str], threshold: float = THRESHOLD) -> list[Pair]:
+    """Compare the submissions of ``students`` in the nbgrader course at ``root`` (see the module docstring).
+
+    A submission that intake rejects (no readable notebook) is left out: there is nothing to compare.
+    """
+    root = Path(root)
+    source_nb = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    release_nb = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    ids = _solution_ids(source_nb)
+    release = [c.source for c in release_nb.cells if c.cell_type == "code"]
+    handed_in = {}
+    for student in students:
+        got = intake.read_submission(root / "submitted" / student / assignment, assignment)
+        if got.ok:
+            handed_in[student] = answers(nbformat.reads(got.notebook, as_version=4), ids)
+    return compare(answers(source_nb, ids), release, handed_in, threshold)
+
+
+def describe(p: Pair) -> str:
+    """One line for the instructor, e.g. ``alice ~ solution: 0.97 similar (code 0.97, written 0.00)``."""
+    return (f"{p.student} ~ {p.other}: {p.similarity:.2f} similar (code {p.code:.2f}, written {p.written:.2f}); "
+            "a possible copy for the instructor to read, scores unchanged")
+
+
+def report(root: Path, assignment: str, students: list[str], threshold: float = THRESHOLD) -> tuple[list[Pair], Path]:
+    """``detect``, then ``reports/copying-<a>.csv`` and one line per pair in ``logs/autograde-<a>.log``."""
+    root = Path(root)
+    pairs = detect(root, assignment, students, threshold)
+    out = root / "reports" / f"copying-{assignment}.csv"
+    out.parent.mkdir(exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "other", "similarity", "code", "written", "questions"])
+        for p in pairs:
+            writer.writerow([p.student, p.other, f"{p.similarity:.3f}", f"{p.code:.3f}", f"{p.written:.3f}",
+                             " ".join(f"{gid}:{s:.2f}" for gid, s in p.questions.items())])
+    log = root / "logs" / f"autograde-{assignment}.log"
+    log.parent.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    with log.open("a", encoding="utf-8") as f:
+        f.write(f"{stamp} {assignment} - copying: {len(pairs)} pair(s) at or above {threshold:.2f} in {out}\n")
+        for p in pairs:
+            f.write(f"{stamp} {assignment} {p.student} copying: {describe(p)}\n")
+    return pairs, out
