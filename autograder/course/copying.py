@@ -26,13 +26,22 @@ judged (a one-line answer has one way of being written). A report goes to the in
 in ``logs/autograde-<a>.log``, ``reports/copying-<a>.csv``, lines in ``xai-course grade``'s output):
 **it never changes a score**; the instructor reads the two notebooks and decides.
 
-Calibration (``benchmarks/copying_threshold.py``, figures in ``benchmarks/results/copying_threshold.md``),
-over the course's eight assignments: the solution handed in verbatim scores 1.00 against the
-solution, and a copy with every name renamed and the layout changed 1.00 as well; the partly wrong
-samples (``samples/*.json``), which are the solution with deliberate mistakes, score 0.58-1.00;
-a hand-written independent correct answer to ``bptt`` scored at most 0.32 against the solution and
-0.30 against another independent one; the blank release scores 0 (nothing is left after the
-boilerplate). ``THRESHOLD = 0.5`` sits between the two groups.
+Calibration (``benchmarks/copying_threshold.py``, table in ``benchmarks/results/copying_threshold.md``),
+on the course's eight assignments, without kernels:
+
+* copies: the solution handed in verbatim scores 1.00 against the solution on every assignment; the
+  solution with every local name renamed and the layout redone (``tests/copying_variants.py``) 1.00;
+  the partly wrong samples (``samples/*.json``, which are the solution with deliberate mistakes)
+  0.88 to 0.98 on code, and 1.00 on the written answers, which they take from the model answers;
+* independent: two hand-written honest answers to ``bptt`` (both pass every check) score at most
+  0.26 on code and 0.08 on written answers against the solution, the copies and each other; the
+  blank release scores 0 against everyone (nothing is left after the boilerplate).
+
+``THRESHOLD = 0.5`` lies in the gap between 0.26 and 0.88. Calibrated on one assignment's honest
+answers, written by one person: an instructor with real submissions should read the CSV's values
+near the threshold. One question copied into an otherwise original notebook can stay under it (the
+per-question column shows each answer's own share, but short answers the mathematics dictates, such
+as an unrolled recurrence, reach 0.59 between honest students, so single answers are not judged).
 """
 from __future__ import annotations
 
@@ -47,6 +56,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 from copydetect import CodeFingerprint, compare_files
+from tqdm.auto import tqdm
 
 from . import intake
 from .submissions import strip_solution_markers
@@ -54,8 +64,9 @@ from .submissions import strip_solution_markers
 THRESHOLD = 0.5      # the share of a student's own answer found in another document (see above)
 NOISE = 25           # copydetect's noise threshold: the shortest match counted, in filtered characters
 WINDOW = 1           # winnowing window; 1 keeps every fingerprint (guarantee threshold = NOISE)
+JOIN = "\n\n"          # between the cells of one document
 MIN_TOKENS = 40      # fingerprinted tokens of a student's own below which there is nothing to judge
-SOLUTION = "solution"
+SOLUTION = "(solution)"   # the public solution, as the "other" of a pair (no student id has brackets)
 
 
 @dataclass
@@ -121,7 +132,7 @@ def _share(a: CodeFingerprint | None, b: CodeFingerprint | None) -> tuple[float,
 
 
 def compare(solution: Answers, release: list[str], students: dict[str, Answers],
-            threshold: float = THRESHOLD) -> list[Pair]:
+            threshold: float = THRESHOLD, progress: bool = False) -> list[Pair]:
     """Every (student, solution) and (student, student) pair whose similarity is at least ``threshold``.
 
     ``release`` holds the code cells of the notebook students were given (the boilerplate).
@@ -130,24 +141,24 @@ def compare(solution: Answers, release: list[str], students: dict[str, Answers],
         raise ValueError(f"copy threshold: expected a share in (0, 1], got {threshold}")
     kinds = {"code": _Fingerprints(True, release), "written": _Fingerprints(False, [])}
     docs = {SOLUTION: solution, **students}
-
-    def whole(kind, a: Answers):
-        return kinds[kind]("\n\n".join(getattr(a, kind).values()))
-
-    fps = {name: {kind: whole(kind, a) for kind in kinds} for name, a in docs.items()}
+    # each document once: the whole of a kind (all its cells), and every answer on its own
+    whole, single = {}, {}
+    for name, a in tqdm(docs.items(), desc="copying: fingerprints", disable=not progress):
+        for kind, fingerprint in kinds.items():
+            whole[name, kind] = fingerprint(JOIN.join(getattr(a, kind).values()))
+            single.update({(name, gid): fingerprint(src) for gid, src in getattr(a, kind).items()})
 
     def pair(s: str, other: str, both_ways: bool) -> Pair:
-        sims = {}
-        for kind in kinds:
-            forward, backward = _share(fps[s][kind], fps[other][kind])
-            sims[kind] = max(forward, backward) if both_ways else forward
+        def share(a, b) -> float:
+            forward, backward = _share(a, b)
+            return max(forward, backward) if both_ways else forward
+
+        sims = {kind: share(whole[s, kind], whole[other, kind]) for kind in kinds}
         questions = {}
-        for kind in kinds:
-            theirs = getattr(docs[other], kind)
-            for gid, src in getattr(docs[s], kind).items():
-                forward, backward = _share(kinds[kind](src), kinds[kind](theirs.get(gid, "")))
-                if forward or backward:
-                    questions[gid] = round(max(forward, backward) if both_ways else forward, 2)
+        for gid in sorted({gid for name, gid in single if name == s}):
+            sim = share(single[s, gid], single.get((other, gid)))
+            if sim:
+                questions[gid] = round(sim, 2)
         return Pair(s, other, max(sims.values()), sims["code"], sims["written"], questions)
 
     pairs = [pair(s, SOLUTION, False) for s in students]
@@ -155,12 +166,21 @@ def compare(solution: Answers, release: list[str], students: dict[str, Answers],
     return sorted((p for p in pairs if p.similarity >= threshold), key=lambda p: (-p.similarity, p.student))
 
 
-def _solution_ids(source_nb) -> dict[str, str]:
+def solution_ids(source_nb) -> dict[str, str]:
+    """``{grade_id: cell type}`` of the instructor's answer cells."""
     return {c.metadata.nbgrader.grade_id: c.cell_type for c in source_nb.cells
             if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
 
 
-def detect(root: Path, assignment: str, students: list[str], threshold: float = THRESHOLD) -> list[Pair]:
+def boilerplate(release_nb, ids: dict[str, str]) -> list[str]:
+    """What the release gives every student: each code cell, and its answer cells joined as a student's
+    document is (so that k-grams across the joins count as given too)."""
+    return [c.source for c in release_nb.cells if c.cell_type == "code"] + \
+        [JOIN.join(answers(release_nb, ids).code.values())]
+
+
+def detect(root: Path, assignment: str, students: list[str], threshold: float = THRESHOLD,
+           progress: bool = False) -> list[Pair]:
     """Compare the submissions of ``students`` in the nbgrader course at ``root`` (see the module docstring).
 
     A submission that intake rejects (no readable notebook) is left out: there is nothing to compare.
@@ -168,14 +188,13 @@ def detect(root: Path, assignment: str, students: list[str], threshold: float = 
     root = Path(root)
     source_nb = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     release_nb = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-    ids = _solution_ids(source_nb)
-    release = [c.source for c in release_nb.cells if c.cell_type == "code"]
+    ids = solution_ids(source_nb)
     handed_in = {}
     for student in students:
         got = intake.read_submission(root / "submitted" / student / assignment, assignment)
         if got.ok:
             handed_in[student] = answers(nbformat.reads(got.notebook, as_version=4), ids)
-    return compare(answers(source_nb, ids), release, handed_in, threshold)
+    return compare(answers(source_nb, ids), boilerplate(release_nb, ids), handed_in, threshold, progress)
 
 
 def describe(p: Pair) -> str:
@@ -184,10 +203,11 @@ def describe(p: Pair) -> str:
             "a possible copy for the instructor to read, scores unchanged")
 
 
-def report(root: Path, assignment: str, students: list[str], threshold: float = THRESHOLD) -> tuple[list[Pair], Path]:
+def report(root: Path, assignment: str, students: list[str], threshold: float = THRESHOLD,
+           progress: bool = False) -> tuple[list[Pair], Path]:
     """``detect``, then ``reports/copying-<a>.csv`` and one line per pair in ``logs/autograde-<a>.log``."""
     root = Path(root)
-    pairs = detect(root, assignment, students, threshold)
+    pairs = detect(root, assignment, students, threshold, progress)
     out = root / "reports" / f"copying-{assignment}.csv"
     out.parent.mkdir(exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as f:
