@@ -110,3 +110,12 @@ def test_a_student_with_only_the_template_is_not_reported_against_a_blank(tmp_pa
 def test_the_threshold_is_checked():
     with pytest.raises(ValueError, match="copy threshold: expected a share in"):
         copying.compare(copying.Answers(), [], {}, threshold=1.5)
+
+
+def test_grade_names_a_bad_copy_threshold(tmp_path, capsys):
+    from autograder.cli import main
+
+    (tmp_path / "submitted").mkdir()
+    (tmp_path / "gradebook.db").write_text("")
+    assert main(["grade", str(tmp_path), NAME, "--copy-threshold", "2"]) == 2
+    assert "--copy-threshold expects a share in (0, 1], got 2" in capsys.readouterr().err
