@@ -30,7 +30,6 @@ does not stop.
 """
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import sys
@@ -327,8 +326,8 @@ class Guard:
         self.allowed = {tuple(target.rsplit(".", 1)) for target in self.aliases.values() if "." in target}
         # What the hook reads later is taken now, while only the grader's code has run.
         self.sys_modules = sys.modules
-        get_ipython = vars(builtins).get("get_ipython")
-        self.shell = get_ipython() if get_ipython is not None else None
+        shell_module = sys.modules.get("IPython.core.interactiveshell")   # the kernel's shell, if any
+        self.shell = getattr(shell_module.InteractiveShell, "_instance", None) if shell_module else None
         self.frozen = {f"<frozen {n}>" for n in _frozen_module_names()} | {
             f"<frozen {n}>" for n, m in list(sys.modules.items())
             if getattr(getattr(m, "__spec__", None), "origin", None) == "frozen"}
@@ -512,7 +511,7 @@ class Guard:
             if hook is not None and self._from_student_cell(hook):
                 return f"{label} was replaced by the submission's own code"
         if self.shell is not None:
-            user_ns = dict(_entries(_raw(self.shell, "user_ns")))
+            user_ns = dict(_entries(_raw(self.shell, "_user_ns")))   # user_ns is a property
             expected = self.expected_aliases
             for alias, target in self.aliases.items():   # the checks' module, e.g. ``check``
                 if not target.startswith("autograder"):
