@@ -64,10 +64,12 @@ def grade(args) -> int:
         top = sum(m for _, m in got.values())
         print(f"{r.student:<24} {r.status:<9} {total:g}/{top:g}  {r.seconds:5.1f} s  {'; '.join(r.lines[:2])}")
     # copying is reported to the instructor, never scored: the exit status does not depend on it
-    pairs, csv_path = copying.report(course.root, args.assignment, students, threshold, progress=True)
-    print(f"copying: {len(pairs)} pair(s) at or above {threshold:g} similarity, scores unchanged: {csv_path}")
-    for p in pairs:
-        print(f"  {copying.describe(p)}")
+    try:
+        pairs, csv_path = copying.report(course.root, args.assignment, students, threshold, progress=True)
+        print(f"copying: {len(pairs)} pair(s) at or above {threshold:g} similarity, scores unchanged: {csv_path}")
+        print("\n".join(f"  {copying.describe(p)}" for p in pairs) or "  none")
+    except FileNotFoundError as err:
+        print(f"copying: not checked: {err}")
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
     return 0 if all(r.status == "graded" for r in results) else 1
 

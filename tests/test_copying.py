@@ -119,3 +119,10 @@ def test_grade_names_a_bad_copy_threshold(tmp_path, capsys):
     (tmp_path / "gradebook.db").write_text("")
     assert main(["grade", str(tmp_path), NAME, "--copy-threshold", "2"]) == 2
     assert "--copy-threshold expects a share in (0, 1], got 2" in capsys.readouterr().err
+
+
+def test_a_course_without_its_release_is_named(tmp_path, notebooks):
+    root = course(tmp_path, notebooks, {})
+    (root / "release" / NAME / f"{NAME}.ipynb").unlink()
+    with pytest.raises(FileNotFoundError, match="expected the release notebook"):
+        copying.detect(root, NAME, [])

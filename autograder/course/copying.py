@@ -186,8 +186,13 @@ def detect(root: Path, assignment: str, students: list[str], threshold: float = 
     A submission that intake rejects (no readable notebook) is left out: there is nothing to compare.
     """
     root = Path(root)
-    source_nb = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    release_nb = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    notebooks = {}
+    for folder in ("source", "release"):
+        path = root / folder / assignment / f"{assignment}.ipynb"
+        if not path.is_file():
+            raise FileNotFoundError(f"expected the {folder} notebook {path} (nbgrader's course layout)")
+        notebooks[folder] = nbformat.read(path, as_version=4)
+    source_nb, release_nb = notebooks["source"], notebooks["release"]
     ids = solution_ids(source_nb)
     handed_in = {}
     for student in students:
