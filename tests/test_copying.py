@@ -126,3 +126,21 @@ def test_a_course_without_its_release_is_named(tmp_path, notebooks):
     (root / "release" / NAME / f"{NAME}.ipynb").unlink()
     with pytest.raises(FileNotFoundError, match="expected the release notebook"):
         copying.detect(root, NAME, [])
+
+
+@pytest.mark.slow
+@pytest.mark.roundtrip
+def test_grade_reports_the_copies_and_leaves_the_scores(tmp_path, capsys):
+    """``xai-course grade`` on the demo class: the solution and the partly wrong sample (the solution
+    with mistakes) are reported, the blank release is not, and every score is the round trip's."""
+    from autograder.cli import main
+    from autograder.course import demo
+
+    rt = demo.prepare(tmp_path / "course", [NAME], progress=False)
+    assert main(["grade", str(rt.course.root), NAME]) == 0
+    out = capsys.readouterr().out
+    assert "copying: 3 pair(s) at or above 0.5 similarity, scores unchanged" in out
+    assert "solution ~ (solution)" in out and "partial ~ (solution)" in out and "partial ~ solution" in out
+    assert "blank ~" not in out
+    rt.scores = rt.course.scores()
+    assert rt.mismatches() == []
