@@ -36,13 +36,17 @@ def assignment(name: str) -> str:
 
 def grade(args) -> int:
     """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed."""
-    from .course import parallel, sandbox, table
+    from .course import copying, parallel, sandbox, table
 
     course = CourseDir(args.course, timeout=args.cell_timeout)
     submitted = course.root / "submitted"
     if not (course.root / "gradebook.db").is_file() or not submitted.is_dir():
         print(f"xai-course grade: expected an nbgrader course with gradebook.db and submitted/ in {course.root}",
               file=sys.stderr)
+        return 2
+    threshold = copying.THRESHOLD if args.copy_threshold is None else args.copy_threshold
+    if not 0 < threshold <= 1:
+        print(f"xai-course grade: --copy-threshold expects a share in (0, 1], got {threshold}", file=sys.stderr)
         return 2
     students = args.student or sorted(p.parent.name for p in submitted.glob(f"*/{args.assignment}") if p.is_dir())
     if not students:
@@ -54,6 +58,13 @@ def grade(args) -> int:
                                               engine=args.engine, address=args.address, limits=limits,
                                               progress=lambda student: bar.update())
     print(table.grade_table(course, args.assignment, results))
+    # copying is reported to the instructor, never scored: the exit status does not depend on it
+    try:
+        pairs, csv_path = copying.report(course.root, args.assignment, students, threshold, progress=True)
+        print(f"copying: {len(pairs)} pair(s) at or above {threshold:g} similarity, scores unchanged: {csv_path}")
+        print("\n".join(f"  {copying.describe(p)}" for p in pairs) or "  none")
+    except FileNotFoundError as err:
+        print(f"copying: not checked: {err}")
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
     return 0 if all(r.status == "graded" for r in results) else 1
 
@@ -175,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     p_gr.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default: %(default)s)")
     p_gr.add_argument("--wall", type=int, default=900, help="seconds per notebook (default: %(default)s)")
     p_gr.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default: %(default)s)")
+    p_gr.add_argument("--copy-threshold", type=float, default=None,
+                      help="report pairs of submissions (or a submission and the solution) at least this "
+                           "similar, in (0, 1] (default: copying.THRESHOLD, calibrated in autograder/course/copying.py)")
     p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
     th = p_th.add_subparsers(dest="action", required=True)
     p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")
