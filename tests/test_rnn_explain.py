@@ -8,21 +8,22 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO
 from torch import nn
 
 from autograder.feedback import CheckFailed
+from autograder.question import one_torch_thread
 from autograder.questions import rnn_explain as Q
-from conftest import REPO
 from reference import lrp as ref_lrp
 from reference.thesis import TABLE_4_3
 from reference.thesis.cells import NegBiasLinear
 from reference.thesis.explain import explain as ref_explain
-from reference.thesis.explain import step_distribution, wasserstein_steps
+from reference.thesis.explain import step_distribution, wasserstein_steps, zbeta_zplus
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    with Q.one_thread():
+    with one_torch_thread():
         yield
 
 
@@ -98,41 +99,41 @@ CASES = [("shipped", "deep", 7, None), ("shipped", "shallow", 7, None), ("random
 
 
 def _model(kind, cell, seq, seed):
-    return Q.shipped(cell) if kind == "shipped" else Q.random_model(cell, seq, seed)
+    return Q.models.shipped(cell) if kind == "shipped" else Q.models.random_model(cell, seq, seed)
 
 
 @pytest.mark.parametrize("kind, cell, seq, seed", CASES)
 def test_reference_and_the_checks_variant_agree_with_autograd(kind, cell, seq, seed):
     model = _model(kind, cell, seq, seed)
-    images = Q.test_digits()[0][[0, 7, 11]]
+    images = Q.models.test_digits()[0][[0, 7, 11]]
     want = autograd_explain(model, images)
     e = ref_explain(model, images)
     torch.testing.assert_close(e.heatmap, want, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(Q.variant_explain(model, images), want, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(Q.lrp._variant_explain(model, images), want, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(want.sum((1, 2)), model(images).max(1).values, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind, cell, seq, seed", CASES)
 def test_every_mistaken_variant_differs_from_the_right_answer(kind, cell, seq, seed):
     model = _model(kind, cell, seq, seed)
-    images = Q.test_digits()[0][[2, 5]]
-    right = Q.variant_explain(model, images)
-    for flags, _ in Q.EXPLAIN_MISTAKES:
-        assert not torch.allclose(Q.variant_explain(model, images, **flags), right, rtol=1e-3, atol=1e-5), flags
+    images = Q.models.test_digits()[0][[2, 5]]
+    right = Q.lrp._variant_explain(model, images)
+    for flags, _ in Q.lrp.EXPLAIN_MISTAKES:
+        assert not torch.allclose(Q.lrp._variant_explain(model, images, **flags), right, rtol=1e-3, atol=1e-5), flags
 
 
 def test_forward_variants():
-    ref = Q.shipped("deep")
-    images = Q.test_digits()[0][:6]
-    torch.testing.assert_close(Q.variant_forward(ref, images), ref(images))
-    for flags, _ in Q.FORWARD_MISTAKES:
-        assert not torch.allclose(Q.variant_forward(ref, images, **flags), ref(images), atol=1e-3), flags
+    ref = Q.models.shipped("deep")
+    images = Q.models.test_digits()[0][:6]
+    torch.testing.assert_close(Q.cell._variant_forward(ref, images), ref(images))
+    for flags, _ in Q.cell.FORWARD_MISTAKES:
+        assert not torch.allclose(Q.cell._variant_forward(ref, images, **flags), ref(images), atol=1e-3), flags
 
 
 def test_reference_step_is_zplus_on_the_concatenation_and_conserves():
     rng = np.random.default_rng(0)
     a, r, w, R = rng.random((3, 5)), rng.random((3, 2)), rng.normal(size=(7, 4)), rng.random((3, 4))
-    R_f, R_r = Q.reference_step(a, r, w, R)
+    R_f, R_r = Q.lrp._reference_step(a, r, w, R)
     assert R_f.shape == (3, 5) and R_r.shape == (3, 2)
     z = np.concatenate([a, r], 1) @ np.maximum(w, 0)
     assert np.allclose(R_f.sum(1) + R_r.sum(1), np.where(z > 0, R, 0).sum(1))
@@ -188,7 +189,7 @@ def lrp_recurrent(model, a4_prev, R_r):
 
 
 def shallow_step(x, r, w4, R):
-    out = Q.zbeta_zplus(torch.cat([x, r], 1), w4, R, x.shape[1], 0.0, 1.0)
+    out = zbeta_zplus(torch.cat([x, r], 1), w4, R, x.shape[1], 0.0, 1.0)
     return out[:, :x.shape[1]], out[:, x.shape[1]:]
 
 
@@ -223,9 +224,9 @@ def step_shares(values, seq_len):
 
 
 def reference_emd():
-    ones = Q.class_digits()
+    ones = Q.models.class_digits()
     pix = step_distribution(ones, 7)
-    return {c: wasserstein_steps(step_distribution(ref_explain(Q.shipped(c), ones).heatmap, 7), pix)
+    return {c: wasserstein_steps(step_distribution(ref_explain(Q.models.shipped(c), ones).heatmap, 7), pix)
             for c in ("shallow", "deep")}
 
 
@@ -491,9 +492,9 @@ def zplus_numpy(a, w, R):
 
 @pytest.mark.parametrize("fn, fragment", [
     (zplus_lrp0, "Did you use w instead of w+"),
-    (zplus_unsafe, "must get s_k = 0, not R_k / 0"),
+    (zplus_unsafe, "must give s_k = 0, not R_k / 0"),
     (zplus_no_a, "relevance is not conserved"),
-    (zplus_in_place, "changed its arguments in place"),
+    (zplus_in_place, "changed its argument `w` in place"),
     (lambda a, w, R: (a @ w.clamp(min=0)), "expected a.shape"),
 ])
 def test_wrong_zplus(fn, fragment):
@@ -583,26 +584,26 @@ def test_wrong_explanations_are_named(fn, fragment):
 
 
 def test_changing_the_model_in_place_is_named_and_undone():
-    model = Q.shipped("deep")
+    model = Q.models.shipped("deep")
     before = model.combine.weight.detach().clone()
 
     def clamping(model, images):
         model.combine.weight.data.clamp_(min=0)
         return make_explain()(model, images)
 
-    assert "changed the model's weights in place" in fails(Q.explain_sequence, clamping)
+    assert "changed its argument `model` in place" in fails(Q.explain_sequence, clamping)
     assert torch.equal(model.combine.weight.detach(), before)
 
     def in_place_recurrent(model, a, R):
         return zplus(a, model.recur.weight.data.T.clamp_(min=0), R)
 
-    assert "changed the model's weights in place" in fails(Q.lrp_recurrent, in_place_recurrent)
+    assert "changed its argument `model` in place" in fails(Q.lrp_recurrent, in_place_recurrent)
     Q.explain_sequence(make_explain())
 
 
 def test_off_by_one_step_is_named():
     def shifted(model, images):
-        return Q.variant_explain(model, images, shift=True)
+        return Q.lrp._variant_explain(model, images, shift=True)
 
     assert "off by one step" in fails(Q.explain_sequence, shifted)
 
@@ -625,19 +626,19 @@ def test_wrong_step_shares(fn, fragment):
 
 
 def test_wrong_emd():
-    m = Q._reference_class_measures()
+    m = Q.models._reference_class_measures()
     right = reference_emd()
     l1 = {c: float((m[c] - m["pixels"]).abs().sum()) for c in ("shallow", "deep")}
     assert "no cumulative sums" in fails(Q.emd, {"shallow": l1["shallow"], "deep": right["deep"]})
     assert "swapped" in fails(Q.emd, {"shallow": right["deep"], "deep": right["shallow"]})
     assert "class-1 test digits give" in fails(Q.emd, {"shallow": right["shallow"] + 0.5, "deep": right["deep"]})
     assert "expected a dict" in fails(Q.emd, [1.0, 2.0])
-    assert "expected a number" in fails(Q.emd, {"shallow": "big", "deep": 0.1})
+    assert "should be one number, got a str" in fails(Q.emd, {"shallow": "big", "deep": 0.1})
 
 
 def test_the_shipped_models_show_the_thesis_effect():
     """The claims the multiple choice and the model answer rely on."""
-    m = Q._reference_class_measures()
+    m = Q.models._reference_class_measures()
     right = reference_emd()
     assert right["deep"] < 0.5 < 1.5 < right["shallow"]
     assert float(m["shallow"][-1]) > 0.3 > 0.05 > float(m["deep"][-1])
