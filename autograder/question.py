@@ -195,7 +195,7 @@ def array(value, name: str, *, shape: tuple | None = None, detached: bool = Fals
 def function(value, name: str, signature: str = "") -> Callable:
     """A callable; a number or anything else gets "expected a function ..., got a float"."""
     if not callable(value):
-        raise Violation(f"expected a function {signature or name}, got {_kind(value)}")
+        raise Violation(f"expected a function {signature or f'`{name}`'}, got {_kind(value)}")
     return value
 
 
