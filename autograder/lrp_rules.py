@@ -28,7 +28,7 @@ from reference import lrp as ref_lrp
 
 from .feedback import CheckFailed
 from .properties import Violation, check_properties, layers
-from .question import array, call, quiet
+from .question import Diagnosis, array, call
 
 # --- the rules' building blocks -----------------------------------------------------------------
 
@@ -116,47 +116,9 @@ def output(rule: Rule, fn, args, backend="numpy") -> np.ndarray:
     return out
 
 
-class Diagnosis:
-    """Which catalogued mistake does a student's function make? Decided once, lazily, on the rule's fixed
-    probe inputs, where the catalogued rules all differ (not on a shrunk counterexample)."""
-
-    def __init__(self, fn, mistakes, probes, backend="numpy"):
-        self.fn, self.mistakes, self.probes, self.backend = fn, mistakes, probes, backend
-        self._hint = None
-
-    def hint(self) -> str:
-        if self._hint is None:
-            self._hint = self._find()
-        return self._hint
-
-    def _find(self) -> str:
-        outs = []
-        for args in self.probes:
-            try:
-                outs.append((args, array(call(self.fn, *_to_backend(args, self.backend)), "probe")))
-            except Exception:  # noqa: BLE001, S112 - a probe the student's code cannot take tells nothing
-                continue
-        if not outs:
-            return ""
-        for hint, wrong in self.mistakes:
-            try:
-                with quiet():
-                    alts = [np.asarray(wrong(*args), float) for args, _ in outs]
-            except Exception:  # noqa: BLE001, S112 - a catalogue entry that does not apply
-                continue
-            if all(alt.shape == out.shape and np.all(np.isfinite(alt)) and np.allclose(out, alt, rtol=1e-6, atol=1e-8)
-                   for alt, (_, out) in zip(alts, outs)):
-                return hint
-        return ""
-
-    def explain(self, message: str) -> str:
-        hint = self.hint()
-        return f"{hint}\n({message})" if hint else message
-
-
 def properties(rule: Rule, fn, backend="numpy") -> dict:
     """``{name: property(**example)}`` of ``rule`` for the student's ``fn``."""
-    diagnosis = Diagnosis(fn, rule.mistakes, rule.probes, backend)
+    diagnosis = Diagnosis(fn, rule.mistakes, rule.probes, convert=lambda args: _to_backend(args, backend))
 
     def args_of(ex):
         return tuple(ex[n] for n in rule.argnames)

@@ -260,6 +260,55 @@ def unwrap(value, name: str, *, scalar: bool, namespace=None):
         raise Violation(f"`{name}` is {_kind(value)}; expected a SymPy expression") from None
 
 
+# --- diagnosis on chosen probes ----------------------------------------------------------------
+
+
+class Diagnosis:
+    """Which catalogued mistake does a student's function make? Decided once, lazily, by calling it on fixed,
+    readable probe inputs where the catalogued mistakes all differ, never on Hypothesis's shrunk
+    counterexample, where several mistakes coincide (all zeros, ``W_hh = 0``): a hint never names a mistake
+    the student did not make.
+
+    mistakes: ``[(hint, wrong(*probe) -> array)]``; probes: ``[(*args)]``; convert: what the student's
+    function receives for a probe (e.g. tensors); read: the student's output as an array (default
+    :func:`array`). A mistake is named only when the student's function matches it on every probe."""
+
+    def __init__(self, fn, mistakes, probes, *, convert=None, read=None):
+        self.fn, self.mistakes, self.probes = fn, list(mistakes), list(probes)
+        self.convert = convert or (lambda args: args)
+        self.read = read or (lambda out: array(out, "probe"))
+        self._hint = None
+
+    def hint(self) -> str:
+        if self._hint is None:
+            self._hint = self._find()
+        return self._hint
+
+    def _find(self) -> str:
+        outs = []
+        for args in self.probes:
+            try:
+                outs.append((args, np.asarray(self.read(call(self.fn, *self.convert(args))), float)))
+            except Exception:  # noqa: BLE001, S112 - a probe the student's code cannot take tells nothing
+                continue
+        if not outs:
+            return ""
+        for hint, wrong in self.mistakes:
+            try:
+                with quiet():
+                    alts = [np.asarray(wrong(*args), float) for args, _ in outs]
+            except Exception:  # noqa: BLE001, S112 - a catalogue entry that does not apply
+                continue
+            if all(alt.shape == out.shape and np.all(np.isfinite(alt)) and np.allclose(out, alt, rtol=1e-6, atol=1e-8)
+                   for alt, (_, out) in zip(alts, outs)):
+                return hint
+        return ""
+
+    def explain(self, message: str) -> str:
+        hint = self.hint()
+        return f"{hint}\n({message})" if hint else message
+
+
 # --- the object a check receives --------------------------------------------------------------
 
 
