@@ -438,3 +438,13 @@ def test_hint_for_every_question_without_its_answer():
         for expected in ("Max(a1, a2)", "{'c'}", "{1, 3, 4, 5}", "a2 - a1"):
             assert expected not in text
     assert q.hint("zplus") == q.hint(q.zplus) == q.hint("z+ rule for a dense layer")
+
+
+def test_relevance_hint_is_decided_on_probes():
+    """On a1 = a2 or zeros (where Hypothesis shrinks to) gradient x input and swapped relevances coincide with
+    other answers; the hint comes from fixed probes and names only the mistake made."""
+    gxi = "gradient x input (= LRP-0)"
+    text = _fails(q.relevance, _relevance(zplus_w))
+    assert gxi in text and "swapped" not in text
+    wrong = _fails(q.relevance, lambda net, x, y: tuple(2 * v for v in _relevance(zplus_good)(net, x, y)))
+    assert gxi not in wrong and "swapped" not in wrong

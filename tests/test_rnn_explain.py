@@ -543,6 +543,15 @@ def test_wrong_lrp_step(fn, fragment):
     assert fragment in fails(Q.lrp_step, fn)
 
 
+@pytest.mark.parametrize("fn, index", [(step_separate, 0), (step_features_only, 1)])
+def test_lrp_step_hint_is_decided_on_probes_and_names_only_the_mistake_made(fn, index):
+    """A shrunk counterexample (r = 0, one output) makes several step mistakes give the same numbers; the
+    hint comes from the fixed probes and names the student's mistake alone."""
+    whys = [why for _, why in Q.lrp._step_mistakes(*Q.lrp._step_probes()[0])]
+    text = fails(Q.lrp_step, fn)
+    assert [why for why in whys if why in text] == [whys[index]], text
+
+
 def test_swapped_parts_of_equal_size_are_named():
     def swapped_equal(a_features, r, w4, R_a4):
         R = zplus(torch.cat([a_features, r], -1), w4, R_a4)

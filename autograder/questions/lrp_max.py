@@ -28,7 +28,7 @@ from reference import maxnets as ref
 from .. import lrp_rules
 from ..feedback import CheckFailed, not_answered, passed
 from ..properties import Violation, assert_close, check_properties, decimals
-from ..question import array, call, hints_of, question, unwrap
+from ..question import Diagnosis, array, call, hints_of, question, unwrap
 
 a1, a2 = sympy.symbols("a1 a2", nonnegative=True)
 _t = sympy.Symbol("t", positive=True)
@@ -381,7 +381,24 @@ def _relevance_pair(fn, name, x, y):
     return R1, R2
 
 
+_PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])   # no ties, no zeros
+
+
+def _relevance_diagnosis(fn, name):
+    """The likely mistake of ``relevance`` on network ``name``, decided on fixed probe inputs."""
+    mistakes = [
+        (f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus use w instead of "
+         f"w+ = max(0, w)?", lambda net, x, y: np.stack(ref.gradient_x_input(name, x, y))),
+        (f"network ({name}): R1 and R2 are swapped",
+         lambda net, x, y: np.stack(ref.relevance_alpha1beta0(name, x, y)[::-1])),
+    ]
+    return Diagnosis(fn, mistakes, [(ref.get_network(name), _PROBE_A1, _PROBE_A2)],
+                     read=lambda out: np.stack([array(v, "R") for v in out]))
+
+
 def _relevance_property(fn, name):
+    diagnosis = _relevance_diagnosis(fn, name)
+
     def prop(a1, a2):
         R1, R2 = _relevance_pair(fn, name, a1, a2)
         want = np.stack(ref.relevance_alpha1beta0(name, a1, a2), -1)
@@ -389,13 +406,8 @@ def _relevance_property(fn, name):
             raise Violation(f"R1, R2 have shapes {R1.shape}, {R2.shape}; expected {a1.shape} each (one relevance "
                             f"per example)")
         got = np.stack([R1, R2], -1)
-        if np.all(np.isfinite(got)) and not np.allclose(got, want, rtol=1e-6, atol=1e-6):
-            g1, g2 = ref.gradient_x_input(name, a1, a2)
-            if np.allclose(got, np.stack([g1, g2], -1), atol=1e-5):
-                raise Violation(f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus "
-                                f"use w instead of w+ = max(0, w)?", expected=want, got=got)
-            if np.allclose(got, want[..., ::-1], atol=1e-6):
-                raise Violation(f"network ({name}): R1 and R2 are swapped", expected=want, got=got)
+        if np.all(np.isfinite(got)) and not np.allclose(got, want, rtol=1e-6, atol=1e-6) and diagnosis.hint():
+            raise Violation(diagnosis.hint(), expected=want, got=got)
         assert_close(got, want, f"network ({name}): (R1, R2) as columns")
 
     return prop
