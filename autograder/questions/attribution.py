@@ -241,7 +241,7 @@ def tracking_sizes(ask, shape_conv, shape_pool, cnn_sizes, dilated_size):
     return passed(q)
 
 
-EQUIVARIANCE = {
+_EQUIVARIANCE = {
     "A": (True, "with circular padding a stride-1 convolution commutes with every circular shift (test it with "
               "your conv2d and np.roll)."),
     "B": (False, "2x2 max pooling with stride 2 merges pixel pairs; shifting the input by one pixel changes which "
@@ -257,15 +257,15 @@ EQUIVARIANCE = {
 @question("translation equivariance", answers="equivariance_true",
           hint="test each statement with your conv2d and np.roll on a small image")
 def equivariance_statements(ask, answer):
-    """Multiple select over ``EQUIVARIANCE``."""
-    return ask.statements(answer, EQUIVARIANCE, "equivariance_true", allow_empty=True)
+    """Multiple select over ``_EQUIVARIANCE``."""
+    return ask.statements(answer, _EQUIVARIANCE, "equivariance_true", allow_empty=True)
 
 
 # =================================================================================================
 # 2. Gradient explanations of a linear model (SUTD)
 # =================================================================================================
 
-LINEAR = {
+_LINEAR = {
     "A": (True, "r_d = (df/dx_d)^2 = w_d^2 contains no x at all."),
     "B": (False, "w_d^2 >= 0 has no sign: it cannot say whether w_d x_d pushes f(x) up or down."),
     "C": (True, "x_d df/dx_d = w_d x_d, and sum_d w_d x_d = f(x) for f(x) = w^T x."),
@@ -277,8 +277,8 @@ LINEAR = {
 @question("gradients of a linear model", answers="linear_true",
           hint="write each explanation out for f(x) = w^T x: which of them contain x?")
 def linear_statements(ask, answer):
-    """Multiple select over ``LINEAR``."""
-    return ask.statements(answer, LINEAR, "linear_true", allow_empty=True)
+    """Multiple select over ``_LINEAR``."""
+    return ask.statements(answer, _LINEAR, "linear_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -460,7 +460,7 @@ def integrated_gradients_completeness(ask, fn, *, max_examples: int = 25):
                             _ig_case(activations=("tanh", "softplus")), max_examples=max_examples)
 
 
-IG_STATEMENTS = {
+_IG_STATEMENTS = {
     "A": (True, "left and right Riemann sums have an error of order 1/m: doubling m halves the gap (the slope "
               "-1 in the log-log figure)."),
     "B": (True, "the midpoint and trapezoid rules are exact for linear integrands, error of order 1/m^2 (slope -2)."),
@@ -476,8 +476,8 @@ IG_STATEMENTS = {
 @question("quadrature rules", answers="ig_true",
           hint="compare the rules' errors in your convergence plot")
 def ig_statements(ask, answer):
-    """Multiple select over ``IG_STATEMENTS``."""
-    return ask.statements(answer, IG_STATEMENTS, "ig_true", allow_empty=True)
+    """Multiple select over ``_IG_STATEMENTS``."""
+    return ask.statements(answer, _IG_STATEMENTS, "ig_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -604,7 +604,7 @@ def deeplift_edge_cases(ask, fn):
     return passed(q, "no NaN where z = z'")
 
 
-GUIDED = {
+_GUIDED = {
     "A": (True, "rule 1: a neuron whose forward input is negative is switched off (as in ordinary backprop)."),
     "B": (True, "rule 2: gradients arriving negative at a ReLU are set to 0 (only signals that increase f pass)."),
     "C": (False, "the map at the input is W_1^T g with g >= 0 but W_1 of both signs: it can be negative. It is "
@@ -618,8 +618,8 @@ GUIDED = {
 @question("guided backprop", answers="guided_true",
           hint="write out the two rules guided backprop applies at a ReLU and compare them with ordinary backprop")
 def guided_statements(ask, answer):
-    """Multiple select over ``GUIDED``."""
-    return ask.statements(answer, GUIDED, "guided_true", allow_empty=True)
+    """Multiple select over ``_GUIDED``."""
+    return ask.statements(answer, _GUIDED, "guided_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -864,7 +864,7 @@ def lime_fidelity(ask, fidelity_linear, fidelity_quadratic):
     return passed(q, f"linear {fits[1].fidelity:.3f} < quadratic {fits[2].fidelity:.3f}")
 
 
-LIME_STATEMENTS = {
+_LIME_STATEMENTS = {
     "A": (True, "the samples are random: another seed (or another n) gives another fit, and with few samples the "
               "coefficients vary visibly (NUS: repeating the sampling can give different explanations)."),
     "B": (False, "LIME only queries f on samples (a black box); it never differentiates the model."),
@@ -880,8 +880,8 @@ LIME_STATEMENTS = {
 @question("LIME", answers="lime_true",
           hint="think of what changes with another seed, a wider kernel or a richer surrogate")
 def lime_statements(ask, answer):
-    """Multiple select over ``LIME_STATEMENTS``."""
-    return ask.statements(answer, LIME_STATEMENTS, "lime_true", allow_empty=True)
+    """Multiple select over ``_LIME_STATEMENTS``."""
+    return ask.statements(answer, _LIME_STATEMENTS, "lime_true", allow_empty=True)
 
 
 hint = hints_of(__name__)

@@ -488,7 +488,7 @@ def winner_takes_all(ask, answer):
     return ask.judge(ask.choice(answer, NAMES, "winner_nets", allow_empty=True), set(), WINNER_WHY)
 
 
-STATEMENTS = {
+_STATEMENTS = {
     1: (True, "gradient x input depends only on the function y = max(a1, a2): look at the figure of the three networks."),
     2: (False, "compare your answers for (a) and (b): LRP follows the wiring, not only the function."),
     3: (True, "the z+ rule conserves relevance in each layer (no biases here), so R1 + R2 = y."),
@@ -501,8 +501,8 @@ STATEMENTS = {
 @question("true statements", answers="true_statements",
           hint="test each statement on your own answers for (a), (b), (c) and gradient x input")
 def true_statements(ask, answer):
-    """Multiple select over ``STATEMENTS`` (numbered)."""
-    return ask.statements(answer, STATEMENTS, "true_statements", numbered_text=True)
+    """Multiple select over ``_STATEMENTS`` (numbered)."""
+    return ask.statements(answer, _STATEMENTS, "true_statements", numbered_text=True)
 
 
 hint = hints_of(__name__)

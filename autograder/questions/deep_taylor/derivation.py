@@ -113,7 +113,7 @@ _RK_NAMES = {"R_k", "Rk", "R", "z_k", "zk", "z", "R_k(a)"}
 
 
 def _normalise(question, name, answer, *, scalar):
-    """:func:`autograder.symbolic.unwrap`, and a row where a column is meant becomes the column."""
+    """:func:`autograder.question.unwrap`, and a row where a column is meant becomes the column."""
     answer = unwrap(answer, name, scalar=scalar)
     if isinstance(answer, sympy.MatrixBase) and not scalar and answer.shape == (1, J):
         answer = answer.T   # the components are what matters
