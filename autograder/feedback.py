@@ -1,11 +1,10 @@
 """How a check tells a student the outcome.
 
-A failed check raises :class:`CheckFailed`, an ``AssertionError`` (so nbgrader scores the cell 0)
+Checks are written with :func:`autograder.question.question`. A failed check raises :class:`CheckFailed`, an ``AssertionError`` (so nbgrader scores the cell 0)
 whose notebook rendering is the message alone, not a wall of autograder frames.
 """
 from __future__ import annotations
 
-import functools
 import textwrap
 
 
@@ -48,24 +47,3 @@ def describe_exception(err: BaseException) -> str:
     text = f"{type(err).__name__}: {err}"
     return textwrap.shorten(text, width=400, placeholder=" ...")
 
-
-def check(question: str):
-    """Decorate a check so that *any* error in a student's code becomes a failed check, never a crash.
-
-    The wrapped function raises ``CheckFailed`` itself for wrong answers; everything else that escapes
-    (the student's function raising, returning garbage of the wrong type) is reported as the reason.
-    """
-
-    def wrap(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except CheckFailed:
-                raise
-            except Exception as err:  # noqa: BLE001 - a student's error is feedback, not a crash
-                raise CheckFailed(question, f"checking your answer raised an error: {describe_exception(err)}") from None
-
-        return run
-
-    return wrap

@@ -22,7 +22,7 @@ import numpy as np
 import sympy
 from sympy.matrices.expressions import MatrixExpr
 
-from .feedback import CheckFailed, not_answered, passed
+from .feedback import CheckFailed, passed
 
 # --- how to draw values ------------------------------------------------------------------------
 
@@ -387,36 +387,3 @@ def check(question: str, student, expected, domain: Domain | None = None, **kwar
         raise CheckFailed(question, verdict.reason)
     return passed(question)
 
-
-def unwrap(question: str, name: str, answer, *, scalar: bool):
-    """A student's answer without its usual wrappers (a ``solve`` result list or dict, a 1x1 matrix, a
-    numpy object array, a list of components), or ``CheckFailed`` saying why it is not an expression."""
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, str):
-        try:
-            answer = coerce(answer)
-        except ValueError as err:
-            raise CheckFailed(question, str(err)) from None
-    if isinstance(answer, dict):
-        if len(answer) == 1:
-            answer = next(iter(answer.values()))
-        else:
-            raise CheckFailed(question, f"`{name}` is a dict ({answer!r:.120}); expected an expression. "
-                                        f"If it came from sympy.solve, pick the value: `sol[lam]`.")
-    if isinstance(answer, sympy.Equality):
-        raise CheckFailed(question, f"`{name}` is an equation ({answer}); expected the expression itself "
-                                    f"(its right-hand side, solved for the unknown)")
-    if isinstance(answer, np.ndarray) and answer.dtype == object:
-        answer = sympy.Matrix(answer.tolist()) if answer.ndim == 2 else sympy.Matrix(list(answer.ravel()))
-    if isinstance(answer, (list, tuple)) and scalar and len(answer) == 1:
-        answer = answer[0]  # sympy.solve(eq, lam) returns [solution]
-    elif isinstance(answer, (list, tuple)) and not scalar:
-        try:
-            answer = sympy.ImmutableMatrix(answer)  # a list of components is a column vector
-        except Exception:  # noqa: BLE001
-            raise CheckFailed(question, f"`{name}` is a {type(answer).__name__} that is not a vector of "
-                                        f"expressions; expected a column vector, e.g. sp.Matrix([..., ..., ...])")
-    if isinstance(answer, sympy.MatrixBase) and scalar and answer.shape == (1, 1):
-        answer = answer[0, 0]  # w.T * x is a 1x1 matrix
-    return answer

@@ -334,7 +334,7 @@ def test_grad_cam_equals_cam_check_rejects_a_sum():
 
 def test_lime_checks_accept_weighted_least_squares():
     C.lime_surrogate(lime_with())
-    fits = C.lime_reference_fits()
+    fits = C._lime_reference_fits()
     C.lime_fidelity(fits[1].fidelity, fits[2].fidelity)
     assert fits[1].fidelity < fits[2].fidelity
 
@@ -353,7 +353,7 @@ def test_lime_check_rejects(wrong, fragment):
 
 
 def test_lime_fidelity_check_rejects():
-    fits = C.lime_reference_fits()
+    fits = C._lime_reference_fits()
     lin, quad = fits[1], fits[2]
     unweighted = 1 - np.sum((lin.targets - lin.predict(lin.samples)) ** 2) / np.sum(
         (lin.targets - lin.targets.mean()) ** 2)

@@ -221,7 +221,7 @@ def test_scalar_recursion_is_sympys_derivative():
 
 def test_eq6_is_derived_by_sympy():
     expected = Q.dE_dh * Q.g_prime * (Q.h_prev + Q.w_h * Q.dhprev_dwh)
-    assert sp.expand(Q.eq6_expected() - expected) == 0
+    assert sp.expand(Q._eq6_expected() - expected) == 0
 
 
 # --- input validation ---------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ def test_bptt_checks_accept_the_reference():
     (None, "no answer yet"),
     (lambda *a: (_ for _ in ()).throw(NotImplementedError()), "not implemented yet"),
     (lambda *a: 1 / 0, "ZeroDivisionError"),
-    (42, "must be a function"),
+    (42, "expected a function `bptt`, got an int"),
 ])
 def test_bptt_check_rejects_and_names_the_mistake(wrong, fragment):
     with pytest.raises(CheckFailed, match=fragment):
@@ -491,7 +491,7 @@ def test_vanishing_term_accepts_e(answer):
 
 @pytest.mark.parametrize("answer, fragment", [
     ("A", "appears once, at the last step"), ("B", "softmax Jacobian appears once"), ("C", "W_hy appears once"),
-    ("D", "added"), ("F", "one of the letters"), ("D, E", "one of the letters"), (5, "one letter as a string"),
+    ("D", "added"), ("F", "unknown option"), ("D, E", "choose one option"), (5, "should be option letters"),
     (None, "no answer yet"),
 ])
 def test_vanishing_term_rejects(answer, fragment):

@@ -1,25 +1,29 @@
 """The deep_taylor assignment: the expected answers against reference.roots / reference.lrp, and the checks of
 autograder.questions.deep_taylor (symbolic derivation, multiple choice, the implemented rules, the network)."""
+import importlib
 import re
 
 import numpy as np
 import pytest
 import sympy as sp
 import torch
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.feedback import CheckFailed
+from autograder.lrp_rules import Diagnosis
 from autograder.properties import arrays
 from autograder.questions import deep_taylor as q
-from conftest import REPO
 from reference import lrp, roots
 from reference import propagation as P
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None)
-a, w, v, l, h, b, t = q.a, q.w, q.v, q.l, q.h, q.b, q.t
+D = q.derivation
+a, w, v, l, h, b, t = D.a, D.w, D.v, D.l, D.h, D.b, D.t
 z = a.dot(w) + b
-J = q.J
+J = q.derivation.J
+NET = importlib.import_module("autograder.questions.deep_taylor.network")  # the module, not the check
 H = sp.Heaviside
 
 
@@ -67,12 +71,12 @@ def active_neuron(low, high):
 def test_zplus_answers_are_the_reference_root_point_and_rule(ex):
     a_, w_, b_ = ex["a"], ex["w"], ex["b"]
     rp = roots.root_point("zplus", a_, w_, b_)
-    np.testing.assert_allclose(_numeric(q.V_ZPLUS, a_, w_, b_), rp.direction, atol=1e-9)
-    np.testing.assert_allclose(_numeric(q.ROOT_ZPLUS, a_, w_, b_), rp.root, atol=1e-9)
-    np.testing.assert_allclose(_numeric(q.R_ZPLUS, a_, w_, b_), rp.relevance, atol=1e-9)
-    np.testing.assert_allclose(_numeric(q.R_ZPLUS, a_, w_, b_), lrp.zplus(a_, w_[:, None], np.array([a_ @ w_ + b_])),
+    np.testing.assert_allclose(_numeric(q.derivation._V_ZPLUS, a_, w_, b_), rp.direction, atol=1e-9)
+    np.testing.assert_allclose(_numeric(q.derivation._ROOT_ZPLUS, a_, w_, b_), rp.root, atol=1e-9)
+    np.testing.assert_allclose(_numeric(q.derivation._R_ZPLUS, a_, w_, b_), rp.relevance, atol=1e-9)
+    np.testing.assert_allclose(_numeric(q.derivation._R_ZPLUS, a_, w_, b_), lrp.zplus(a_, w_[:, None], np.array([a_ @ w_ + b_])),
                                atol=1e-9)
-    np.testing.assert_allclose(_numeric(q.step(q.V_ZPLUS), a_, w_, b_), rp.t, atol=1e-9)
+    np.testing.assert_allclose(_numeric(q.derivation._step(q.derivation._V_ZPLUS), a_, w_, b_), rp.t, atol=1e-9)
     assert -1e-12 <= rp.t <= 1 + 1e-12                 # b <= 0: the root stays on the segment
 
 
@@ -82,23 +86,23 @@ def test_zbeta_answers_are_the_reference_root_point_and_rule_not_the_table(ex):
     a_, w_, b_ = ex["a"], ex["w"], ex["b"]
     lo, hi = -np.ones(J), np.ones(J)
     rp = roots.root_point("zbeta", a_, w_, b_, low=lo, high=hi)
-    np.testing.assert_allclose(_numeric(q.V_ZBETA, a_, w_, b_, lo, hi), rp.direction, atol=1e-9)
-    R = _numeric(q.R_ZBETA, a_, w_, b_, lo, hi)
+    np.testing.assert_allclose(_numeric(q.derivation._V_ZBETA, a_, w_, b_, lo, hi), rp.direction, atol=1e-9)
+    R = _numeric(q.derivation._R_ZBETA, a_, w_, b_, lo, hi)
     np.testing.assert_allclose(R, rp.relevance, atol=1e-9)
     np.testing.assert_allclose(R, lrp.zbeta(a_, w_[:, None], np.array([a_ @ w_ + b_]), lo, hi), atol=1e-9)
     # the generic formula with the z^beta direction is the same rule
-    np.testing.assert_allclose(_numeric(q.generic_relevance(), a_, w_, b_, lo, hi, v_=rp.direction), R, atol=1e-9)
+    np.testing.assert_allclose(_numeric(q.derivation._generic_relevance(), a_, w_, b_, lo, hi, v_=rp.direction), R, atol=1e-9)
 
 
 def test_the_tables_formula_is_the_line_search_towards_the_other_corner():
     """Table 3.1's z^beta: positive, conserving, and its root leaves the box (statements A, B, D of Q8)."""
     a_, w_, b_, lo, hi = np.array([0.9, 0.1, 0.0]), np.array([1.0, 1.0, 0.0]), 0.0, np.zeros(J), np.ones(J)
-    R_table = _numeric(q.R_TABLE, a_, w_, b_, lo, hi)
+    R_table = _numeric(q.derivation._R_TABLE, a_, w_, b_, lo, hi)
     assert (R_table >= 0).all() and np.isclose(R_table.sum(), 1.0)
     np.testing.assert_allclose(R_table[:2], [0.1, 0.9])            # the relevance goes to the missing ink
-    np.testing.assert_allclose(_numeric(q.R_ZBETA, a_, w_, b_, lo, hi)[:2], [0.9, 0.1])
-    v_table = _numeric(q.V_TABLE, a_, w_, b_, lo, hi)
-    t_table = _numeric(q.step(), a_, w_, b_, v_=v_table)
+    np.testing.assert_allclose(_numeric(q.derivation._R_ZBETA, a_, w_, b_, lo, hi)[:2], [0.9, 0.1])
+    v_table = _numeric(q.derivation._V_TABLE, a_, w_, b_, lo, hi)
+    t_table = _numeric(q.derivation._step(), a_, w_, b_, v_=v_table)
     root = a_ - t_table * v_table
     np.testing.assert_allclose(root[:2], [0.8, -0.8])
     assert np.isclose(root @ w_ + b_, 0) and root.min() < 0       # a root, outside the box
@@ -164,7 +168,7 @@ CORRECT = {
         (a - z / VZ.dot(w) * VZ).applyfunc(sp.together),
     ],
     "zplus_relevance": [
-        q.R_ZPLUS,
+        q.derivation._R_ZPLUS,
         R_derived.subs(dict(zip(v, VZ))),
         vec(lambda j: a[j] * sp.Max(w[j], 0) * z / sum(a[i] * sp.Max(w[i], 0) for i in range(J))),
         vec(lambda j: a[j] * (w[j] + sp.Abs(w[j])) / 2 * z / sum(a[i] * (w[i] + sp.Abs(w[i])) / 2 for i in range(J))),
@@ -180,7 +184,7 @@ CORRECT = {
         [a[j] - (l[j] + h[j]) / 2 - (l[j] - h[j]) * sp.sign(w[j]) / 2 for j in range(J)],
     ],
     "zbeta_relevance": [
-        q.R_ZBETA,
+        q.derivation._R_ZBETA,
         R_derived.subs(dict(zip(v, VB))),
         vec(lambda j: w[j] * VB[j] * z / VB.dot(w)),
         vec(lambda j: (a[j] * w[j] - l[j] * (w[j] + sp.Abs(w[j])) / 2 - h[j] * (w[j] - sp.Abs(w[j])) / 2) * z
@@ -196,18 +200,18 @@ def test_equivalent_forms_are_accepted(question, answer):
     assert "✓" in getattr(q, question)(answer)
 
 
-EXPECTED = {"step": q.step(), "generic": q.generic_relevance(), "zplus_direction": q.V_ZPLUS,
-            "zplus_root": q.ROOT_ZPLUS, "zplus_relevance": q.R_ZPLUS, "zbeta_direction": q.V_ZBETA,
-            "zbeta_relevance": q.R_ZBETA}
+EXPECTED = {"step": q.derivation._step(), "generic": q.derivation._generic_relevance(), "zplus_direction": q.derivation._V_ZPLUS,
+            "zplus_root": q.derivation._ROOT_ZPLUS, "zplus_relevance": q.derivation._R_ZPLUS, "zbeta_direction": q.derivation._V_ZBETA,
+            "zbeta_relevance": q.derivation._R_ZBETA}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_question_seeds_draw_weights_of_both_signs(name):
     """Every numeric draw of a question (6 trials and the 3 draws that test its mistakes) has weights of both
-    signs, so no z+ denominator is 0 and sign mistakes stay distinguishable (see q.DOMAINS)."""
+    signs, so no z+ denominator is 0 and sign mistakes stay distinguishable (see q.derivation.DOMAINS)."""
     from autograder import symbolic
 
-    expr, domain = EXPECTED[name], q.DOMAINS[name]
+    expr, domain = EXPECTED[name], q.derivation.DOMAINS[name]
     rng = np.random.default_rng(domain.seed)
     draws = [symbolic._draw(expr, expr, domain, rng, k)[1] for k in range(domain.trials)]
     draws += [symbolic._draw(expr, expr, domain, np.random.default_rng(domain.seed + k), k)[1] for k in range(3)]
@@ -240,8 +244,8 @@ WRONG = {
         (w.multiply_elementwise(a - z / v.dot(w) * v), "root point a~_j"),
         (v * z / v.dot(w), "gradient is missing"),
         (a.multiply_elementwise(w), "gradient x input"),
-        (q.R_W2, "w^2 rule"),
-        (-q.generic_relevance(), "sign"),
+        (q.derivation._R_W2, "w^2 rule"),
+        (-q.derivation._generic_relevance(), "sign"),
         (w.multiply_elementwise(v) / v.dot(w), "add up to 1"),
         (w.multiply_elementwise(v) * t, "still contains the step t"),
         (sp.Matrix([z, z]), "wrong shape"),
@@ -265,17 +269,17 @@ WRONG = {
         (a - z / v.dot(w) * v, "t_step.subs(dict(zip(v, v_zplus)))"),
     ],
     "zplus_relevance": [
-        (q.R_LRP0, "uses all weights"),
+        (q.derivation._R_LRP0, "uses all weights"),
         (vec(lambda j: a[j] * sp.Max(w[j], 0) / sum(a[i] * sp.Max(w[i], 0) for i in range(J))), "add up to 1"),
         (vec(lambda j: a[j] * sp.Max(w[j], 0) * z / a.dot(w)), "denominator is sum_j v_j w_j"),
         (vec(lambda j: a[j] * sp.Max(w[j], 0) * z / (sum(a[i] * sp.Max(w[i], 0) for i in range(J)) + b)),
          "bias is not in the"),
-        (q.R_W2, "w^2 rule"),
+        (q.derivation._R_W2, "w^2 rule"),
         (vec(lambda j: a[j] * sp.Min(w[j], 0) * z / sum(a[i] * sp.Min(w[i], 0) for i in range(J))), "positive weights"),
         (vec(lambda j: sp.Max(w[j], 0) * z / sum(sp.Max(w[i], 0) for i in range(J))), "a_j is missing"),
     ],
     "zbeta_direction": [
-        (q.V_TABLE, "swapped"),
+        (q.derivation._V_TABLE, "swapped"),
         (vec(lambda j: l[j] * ge0(w[j]) + h[j] * lt0(w[j])), "corner itself"),
         (a - l, "sign of each weight"),
         (a - h, "sign of each weight"),
@@ -283,15 +287,15 @@ WRONG = {
         (-VB, "sign"),
     ],
     "zbeta_relevance": [
-        (q.R_TABLE, "Table 3.1 as printed"),
-        (q.R_ZPLUS, "z+ rule"),
+        (q.derivation._R_TABLE, "Table 3.1 as printed"),
+        (q.derivation._R_ZPLUS, "z+ rule"),
         (vec(lambda j: (a[j] - l[j] - h[j]) * w[j] * z / sum((a[i] - l[i] - h[i]) * w[i] for i in range(J))),
          "l_j goes with the positive weights"),
         (vec(lambda j: (a[j] * w[j] + l[j] * sp.Max(w[j], 0) + h[j] * sp.Min(w[j], 0)) * z
              / sum(a[i] * w[i] + l[i] * sp.Max(w[i], 0) + h[i] * sp.Min(w[i], 0) for i in range(J))), "subtracted"),
-        (q.R_LRP0, "box bounds are missing"),
-        (q.R_ZBETA / z, "add up to 1"),
-        (q.generic_relevance(), "R_generic.subs(dict(zip(v, v_zbeta)))"),
+        (q.derivation._R_LRP0, "box bounds are missing"),
+        (q.derivation._R_ZBETA / z, "add up to 1"),
+        (q.derivation._generic_relevance(), "R_generic.subs(dict(zip(v, v_zbeta)))"),
     ],
 }
 
@@ -428,26 +432,27 @@ def test_missing_or_unfinished_answers_fail_readably(check, fn, needle):
     assert needle in _fails(check, fn)
 
 
-@pytest.mark.parametrize("name,catalogue", [("w2", q.W2_MISTAKES), ("zplus", q.ZPLUS_MISTAKES),
-                                            ("zbeta", q.ZBETA_MISTAKES)])
-def test_each_catalogued_rule_mistake_is_named(name, catalogue):
+@pytest.mark.parametrize("name", ["w2", "zplus", "zbeta"])
+def test_each_catalogued_rule_mistake_is_named(name):
     """The probes tell the catalogued mistakes apart: a function that makes mistake i is named as mistake i."""
-    for hint, wrong in catalogue:
-        assert q._Mistake(wrong, catalogue, q._probes(name)).hint() == hint
+    rule = q.rules.RULES[name]
+    for hint, wrong in rule.mistakes:
+        assert Diagnosis(wrong, rule.mistakes, rule.probes).hint() == hint
     good = {"w2": w2_good, "zplus": zplus_good, "zbeta": zbeta_good}[name]
-    assert q._Mistake(good, catalogue, q._probes(name)).hint() == ""
+    assert Diagnosis(good, rule.mistakes, rule.probes).hint() == ""
 
 
 def test_each_catalogued_network_mistake_is_named():
-    for hint, wrong in q.NETWORK_MISTAKES:
-        assert q._Mistake(wrong, q.NETWORK_MISTAKES, q._network_probes()).hint() == hint
-    assert q._Mistake(make_deep_taylor(ZB, ZP), q.NETWORK_MISTAKES, q._network_probes()).hint() == ""
+    net = NET
+    for hint, wrong in net.NETWORK_MISTAKES:
+        assert Diagnosis(wrong, net.NETWORK_MISTAKES, net._network_probes()).hint() == hint
+    assert Diagnosis(make_deep_taylor(ZB, ZP), net.NETWORK_MISTAKES, net._network_probes()).hint() == ""
 
 
 def test_edge_cases_catch_nan_in_place_and_1d():
     assert "NaN" in _fails(q.zplus_edge_cases, lambda a_, w_, R: a_ * ((R / (a_ @ POS(w_))) @ POS(w_).T))
     assert "in place" in _fails(q.w2_edge_cases, in_place_w2)
-    nan_zbeta = lambda a_, w_, R, lo, hi: zbeta_good(a_, w_, R, lo, hi) + 0 / (a_ @ w_)[..., None]  # noqa: E731
+    nan_zbeta = lambda a_, w_, R, lo, hi: zbeta_good(a_, w_, R, lo, hi) + 0 / (a_ @ w_)[..., None]
     assert "zero denominator" in _fails(q.zbeta_edge_cases, nan_zbeta)
     assert "a single example" in _fails(q.w2_edge_cases, lambda w_, R: safe(R, (w_ * w_).sum(0)) @ (w_ * w_).T
                                         if R.ndim == 2 else None)
@@ -497,8 +502,8 @@ def make_deep_taylor(first, rest, start="target"):
 
 
 ZB = zbeta_good
-ZP = lambda a_, w_, R, low, high: zplus_good(a_, w_, R)  # noqa: E731
-LRP0 = lambda a_, w_, R, low, high: a_ * (safe(R, a_ @ w_) @ w_.T)  # noqa: E731
+ZP = lambda a_, w_, R, low, high: zplus_good(a_, w_, R)
+LRP0 = lambda a_, w_, R, low, high: a_ * (safe(R, a_ @ w_) @ w_.T)
 
 
 @pytest.fixture(scope="module")
@@ -551,7 +556,7 @@ def test_reference_network_relevance_is_independent_and_conserves(ex):
     """The check's reference (four-line rules) equals the gradient trick, and sums to the logit where the
     denominators are not 0."""
     layers = [(ex["w1"], ex["b1"]), (ex["w2"], ex["b2"])]
-    R = q.reference_deep_taylor(layers, ex["x"], ex["target"])
+    R = NET._reference_deep_taylor(layers, ex["x"], ex["target"])
     net = torch_net(layers)
     acts = forward(layers, ex["x"])
     rows = np.arange(len(ex["x"]))
@@ -560,7 +565,7 @@ def test_reference_network_relevance_is_independent_and_conserves(ex):
     via_gradient = P.propagate(net, torch.as_tensor(ex["x"]), P.deep_taylor(0.0, 1.0), torch.as_tensor(R_out),
                                via_gradient=True).numpy()
     np.testing.assert_allclose(R, via_gradient, atol=1e-9)
-    np.testing.assert_allclose(R, q.propagate_reference(net.float(), ex["x"], ex["target"]), atol=1e-5)
+    np.testing.assert_allclose(R, NET._propagate_reference(net.float(), ex["x"], ex["target"]), atol=1e-5)
     np.testing.assert_allclose(R, make_deep_taylor(ZB, ZP)(layers, ex["x"], np.array(ex["target"])), atol=1e-9)
     top = acts[1] @ np.maximum(ex["w2"], 0)
     zb = ex["x"] @ ex["w1"] - np.minimum(ex["w1"], 0).sum(0)

@@ -6,13 +6,13 @@ import nbformat
 import numpy as np
 import pytest
 import sympy
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autograder.feedback import CheckFailed
 from autograder.properties import arrays, layers
 from autograder.questions import lrp_max as q
-from conftest import REPO
 from reference import lrp, maxnets
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None)
@@ -413,3 +413,38 @@ def test_notebook_does_not_import_what_the_student_writes_and_sample_is_consiste
     sample = json.loads((REPO / "autograder" / "course" / "samples" / "lrp_max.json").read_text())
     assert all(meta[g].solution for g in sample["answers"])
     assert all(meta[g].grade and not meta[g].solution for g in sample["failing_tests"])
+
+
+def test_in_place_zplus_fails_the_main_check_and_names_the_weights():
+    """``w[w < 0] = 0`` would corrupt NETWORKS['a'] for every later cell: the property check says so."""
+    text = _fails(q.zplus, zplus_in_place)
+    assert "changed its argument `w` in place" in text, text
+
+
+def test_relevance_through_an_in_place_zplus_leaves_the_networks_alone():
+    from reference import maxnets
+
+    before = maxnets.get_network("a").w1.copy()
+    _fails(q.relevance, _relevance(zplus_in_place))
+    assert np.array_equal(maxnets.get_network("a").w1, before)
+
+
+def test_hint_for_every_question_without_its_answer():
+    listed = q.hint()
+    assert listed.count("\n") + 1 == 11 and "check.network_a" in listed
+    for number in range(1, 12):
+        text = q.hint(number)
+        assert text.startswith("Hint for") and len(text) > 40
+        for expected in ("Max(a1, a2)", "{'c'}", "{1, 3, 4, 5}", "a2 - a1"):
+            assert expected not in text
+    assert q.hint("zplus") == q.hint(q.zplus) == q.hint("z+ rule for a dense layer")
+
+
+def test_relevance_hint_is_decided_on_probes():
+    """On a1 = a2 or zeros (where Hypothesis shrinks to) gradient x input and swapped relevances coincide with
+    other answers; the hint comes from fixed probes and names only the mistake made."""
+    gxi = "gradient x input (= LRP-0)"
+    text = _fails(q.relevance, _relevance(zplus_w))
+    assert gxi in text and "swapped" not in text
+    wrong = _fails(q.relevance, lambda net, x, y: tuple(2 * v for v in _relevance(zplus_good)(net, x, y)))
+    assert gxi not in wrong and "swapped" not in wrong

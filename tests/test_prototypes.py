@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 from autograder.feedback import CheckFailed
-from autograder.questions import prototypes as P
 from autograder.properties import arrays
+from autograder.questions import prototypes as P
 from reference import prototypes as ref
 
 FAST = settings(max_examples=25, deadline=None, derandomize=True, database=None)
@@ -110,6 +110,35 @@ def test_activation_maximization_check_accepts_a_correct_ascent():
 def test_activation_maximization_check_rejects(wrong, fragment):
     with pytest.raises(CheckFailed, match=fragment):
         P.activation_maximization(wrong)
+
+
+def _not_detached(model, target, x0, lam, steps, lr):
+    """The ascent's own (1, n) leaf, returned as it is: still requires grad, the wrong shape for the plots."""
+    x = x0.clone().reshape(1, -1).requires_grad_(True)
+    opt = torch.optim.Adam([x], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        (-(torch.log_softmax(model(x), -1)[0, target] - lam * (x ** 2).sum())).backward()
+        opt.step()
+    return x
+
+
+@pytest.mark.parametrize("fn, fragment", [
+    (_not_detached, "still requires grad: return it detached"),
+    (lambda *a: _not_detached(*a).detach(), r"has shape \(1, 5\); expected \(5,\) \(the shape of x0"),
+])
+def test_activation_maximization_demands_what_the_next_cells_need(fn, fragment):
+    with pytest.raises(CheckFailed, match=fragment):
+        P.activation_maximization(fn)
+
+
+def test_activation_maximization_that_changes_x0_in_place_fails():
+    def in_place(model, target, x0, lam, steps, lr):
+        x0 += 1.0
+        return right(model, target, x0, lam, steps, lr)
+
+    with pytest.raises(CheckFailed, match="changed its argument `x0` in place"):
+        P.activation_maximization(in_place)
 
 
 def test_reference_activation_maximization_climbs_and_respects_the_box():

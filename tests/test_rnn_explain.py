@@ -8,21 +8,23 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import REPO
 from torch import nn
 
 from autograder.feedback import CheckFailed
+from autograder.question import one_torch_thread
 from autograder.questions import rnn_explain as Q
-from conftest import REPO
+from autograder.questions.rnn_explain import swap as SWAP
 from reference import lrp as ref_lrp
 from reference.thesis import TABLE_4_3
 from reference.thesis.cells import NegBiasLinear
 from reference.thesis.explain import explain as ref_explain
-from reference.thesis.explain import step_distribution, wasserstein_steps
+from reference.thesis.explain import step_distribution, wasserstein_steps, zbeta_zplus
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
-    with Q.one_thread():
+    with one_torch_thread():
         yield
 
 
@@ -103,41 +105,41 @@ CASES = [("shipped", "deep", 7, None), ("shipped", "shallow", 7, None), ("random
 
 
 def _model(kind, cell, seq, seed):
-    return Q.shipped(cell) if kind == "shipped" else Q.random_model(cell, seq, seed)
+    return Q.models.shipped(cell) if kind == "shipped" else Q.models.random_model(cell, seq, seed)
 
 
 @pytest.mark.parametrize("kind, cell, seq, seed", CASES)
 def test_reference_and_the_checks_variant_agree_with_autograd(kind, cell, seq, seed):
     model = _model(kind, cell, seq, seed)
-    images = Q.test_digits()[0][[0, 7, 11]]
+    images = Q.models.test_digits()[0][[0, 7, 11]]
     want = autograd_explain(model, images)
     e = ref_explain(model, images)
     torch.testing.assert_close(e.heatmap, want, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(Q.variant_explain(model, images), want, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(Q.lrp._variant_explain(model, images), want, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(want.sum((1, 2)), model(images).max(1).values, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("kind, cell, seq, seed", CASES)
 def test_every_mistaken_variant_differs_from_the_right_answer(kind, cell, seq, seed):
     model = _model(kind, cell, seq, seed)
-    images = Q.test_digits()[0][[2, 5]]
-    right = Q.variant_explain(model, images)
-    for flags, _ in Q.EXPLAIN_MISTAKES:
-        assert not torch.allclose(Q.variant_explain(model, images, **flags), right, rtol=1e-3, atol=1e-5), flags
+    images = Q.models.test_digits()[0][[2, 5]]
+    right = Q.lrp._variant_explain(model, images)
+    for flags, _ in Q.lrp.EXPLAIN_MISTAKES:
+        assert not torch.allclose(Q.lrp._variant_explain(model, images, **flags), right, rtol=1e-3, atol=1e-5), flags
 
 
 def test_forward_variants():
-    ref = Q.shipped("deep")
-    images = Q.test_digits()[0][:6]
-    torch.testing.assert_close(Q.variant_forward(ref, images), ref(images))
-    for flags, _ in Q.FORWARD_MISTAKES:
-        assert not torch.allclose(Q.variant_forward(ref, images, **flags), ref(images), atol=1e-3), flags
+    ref = Q.models.shipped("deep")
+    images = Q.models.test_digits()[0][:6]
+    torch.testing.assert_close(Q.cell._variant_forward(ref, images), ref(images))
+    for flags, _ in Q.cell.FORWARD_MISTAKES:
+        assert not torch.allclose(Q.cell._variant_forward(ref, images, **flags), ref(images), atol=1e-3), flags
 
 
 def test_reference_step_is_zplus_on_the_concatenation_and_conserves():
     rng = np.random.default_rng(0)
     a, r, w, R = rng.random((3, 5)), rng.random((3, 2)), rng.normal(size=(7, 4)), rng.random((3, 4))
-    R_f, R_r = Q.reference_step(a, r, w, R)
+    R_f, R_r = Q.lrp._reference_step(a, r, w, R)
     assert R_f.shape == (3, 5) and R_r.shape == (3, 2)
     z = np.concatenate([a, r], 1) @ np.maximum(w, 0)
     assert np.allclose(R_f.sum(1) + R_r.sum(1), np.where(z > 0, R, 0).sum(1))
@@ -193,7 +195,7 @@ def lrp_recurrent(model, a4_prev, R_r):
 
 
 def shallow_step(x, r, w4, R):
-    out = Q.zbeta_zplus(torch.cat([x, r], 1), w4, R, x.shape[1], 0.0, 1.0)
+    out = zbeta_zplus(torch.cat([x, r], 1), w4, R, x.shape[1], 0.0, 1.0)
     return out[:, :x.shape[1]], out[:, x.shape[1]:]
 
 
@@ -228,9 +230,9 @@ def step_shares(values, seq_len):
 
 
 def reference_emd():
-    ones = Q.class_digits()
+    ones = Q.models.class_digits()
     pix = step_distribution(ones, 7)
-    return {c: wasserstein_steps(step_distribution(ref_explain(Q.shipped(c), ones).heatmap, 7), pix)
+    return {c: wasserstein_steps(step_distribution(ref_explain(Q.models.shipped(c), ones).heatmap, 7), pix)
             for c in ("shallow", "deep")}
 
 
@@ -496,9 +498,9 @@ def zplus_numpy(a, w, R):
 
 @pytest.mark.parametrize("fn, fragment", [
     (zplus_lrp0, "Did you use w instead of w+"),
-    (zplus_unsafe, "must get s_k = 0, not R_k / 0"),
+    (zplus_unsafe, "must give s_k = 0, not R_k / 0"),
     (zplus_no_a, "relevance is not conserved"),
-    (zplus_in_place, "changed its arguments in place"),
+    (zplus_in_place, "changed its argument `w` in place"),
     (lambda a, w, R: (a @ w.clamp(min=0)), "expected a.shape"),
 ])
 def test_wrong_zplus(fn, fragment):
@@ -547,6 +549,15 @@ def test_wrong_lrp_step(fn, fragment):
     assert fragment in fails(Q.lrp_step, fn)
 
 
+@pytest.mark.parametrize("fn, index", [(step_separate, 0), (step_features_only, 1)])
+def test_lrp_step_hint_is_decided_on_probes_and_names_only_the_mistake_made(fn, index):
+    """A shrunk counterexample (r = 0, one output) makes several step mistakes give the same numbers; the
+    hint comes from the fixed probes and names the student's mistake alone."""
+    whys = [why for _, why in Q.lrp._step_mistakes(*Q.lrp._step_probes()[0])]
+    text = fails(Q.lrp_step, fn)
+    assert [why for why in whys if why in text] == [whys[index]], text
+
+
 def test_swapped_parts_of_equal_size_are_named():
     def swapped_equal(a_features, r, w4, R_a4):
         R = zplus(torch.cat([a_features, r], -1), w4, R_a4)
@@ -588,26 +599,26 @@ def test_wrong_explanations_are_named(fn, fragment):
 
 
 def test_changing_the_model_in_place_is_named_and_undone():
-    model = Q.shipped("deep")
+    model = Q.models.shipped("deep")
     before = model.combine.weight.detach().clone()
 
     def clamping(model, images):
         model.combine.weight.data.clamp_(min=0)
         return make_explain()(model, images)
 
-    assert "changed the model's weights in place" in fails(Q.explain_sequence, clamping)
+    assert "changed its argument `model` in place" in fails(Q.explain_sequence, clamping)
     assert torch.equal(model.combine.weight.detach(), before)
 
     def in_place_recurrent(model, a, R):
         return zplus(a, model.recur.weight.data.T.clamp_(min=0), R)
 
-    assert "changed the model's weights in place" in fails(Q.lrp_recurrent, in_place_recurrent)
+    assert "changed its argument `model` in place" in fails(Q.lrp_recurrent, in_place_recurrent)
     Q.explain_sequence(make_explain())
 
 
 def test_off_by_one_step_is_named():
     def shifted(model, images):
-        return Q.variant_explain(model, images, shift=True)
+        return Q.lrp._variant_explain(model, images, shift=True)
 
     assert "off by one step" in fails(Q.explain_sequence, shifted)
 
@@ -630,19 +641,19 @@ def test_wrong_step_shares(fn, fragment):
 
 
 def test_wrong_emd():
-    m = Q._reference_class_measures()
+    m = Q.models._reference_class_measures()
     right = reference_emd()
     l1 = {c: float((m[c] - m["pixels"]).abs().sum()) for c in ("shallow", "deep")}
     assert "no cumulative sums" in fails(Q.emd, {"shallow": l1["shallow"], "deep": right["deep"]})
     assert "swapped" in fails(Q.emd, {"shallow": right["deep"], "deep": right["shallow"]})
     assert "class-1 test digits give" in fails(Q.emd, {"shallow": right["shallow"] + 0.5, "deep": right["deep"]})
     assert "expected a dict" in fails(Q.emd, [1.0, 2.0])
-    assert "expected a number" in fails(Q.emd, {"shallow": "big", "deep": 0.1})
+    assert "should be one number, got a str" in fails(Q.emd, {"shallow": "big", "deep": 0.1})
 
 
 def test_the_shipped_models_show_the_thesis_effect():
     """The claims the multiple choice and the model answer rely on."""
-    m = Q._reference_class_measures()
+    m = Q.models._reference_class_measures()
     right = reference_emd()
     assert right["deep"] < 0.5 < 1.5 < right["shallow"]
     assert float(m["shallow"][-1]) > 0.3 > 0.05 > float(m["deep"][-1])
@@ -726,11 +737,11 @@ def zplus_step_numpy(x_t, r, w4, R_a4):
 
 
 def test_reference_zplus_step_is_lrp_zplus_on_the_concatenation_and_agrees_with_autograd():
-    model = Q.shipped("shallow")
-    images = Q.test_digits()[0][[0, 7, 11]]
+    model = Q.models.shipped("shallow")
+    images = Q.models.test_digits()[0][[0, 7, 11]]
     want = autograd_explain(model, images, shallow_pixels="zplus")
-    torch.testing.assert_close(Q.variant_explain(model, images, pixels="zplus"), want, rtol=1e-4, atol=1e-6)
-    torch.testing.assert_close(make_explain()(model, images, shallow_rule=Q.reference_zplus_step), want,
+    torch.testing.assert_close(Q.lrp._variant_explain(model, images, pixels="zplus"), want, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(make_explain()(model, images, shallow_rule=SWAP._reference_zplus_step), want,
                                rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(want.sum((1, 2)), model(images).max(1).values, rtol=1e-4, atol=1e-5)
     assert (want >= -1e-7).all()   # z+ everywhere: no negative relevance
@@ -740,8 +751,8 @@ def test_every_zplus_step_mistake_differs_from_the_right_answer():
     g = torch.Generator().manual_seed(0)
     ex = dict(x_t=torch.rand(2, 3, generator=g, dtype=torch.float64), r=torch.rand(2, 3, generator=g, dtype=torch.float64),
               w4=torch.randn(6, 4, generator=g, dtype=torch.float64), R_a4=torch.rand(2, 4, generator=g, dtype=torch.float64))
-    right = torch.cat(Q.reference_zplus_step(**ex), -1)
-    for variant, why in Q._zplus_step_mistakes(**ex):
+    right = torch.cat(SWAP._reference_zplus_step(**ex), -1)
+    for variant, why in SWAP._zplus_step_mistakes(**ex):
         assert not torch.allclose(variant, right, atol=1e-6), why
 
 
@@ -788,16 +799,16 @@ def test_wrong_step_profiles_are_named(fn, fragment):
 
 def test_the_rule_and_the_untrained_models_decide_what_the_multiple_choice_says():
     """The claims of the two multiple-choice questions and the model answer, on the class-1 test digits."""
-    ones = Q.class_digits()
-    heat = {px: Q.variant_explain(Q.shipped("shallow"), ones, pixels=px) for px in ("zbeta", "zplus")}
+    ones = Q.models.class_digits()
+    heat = {px: Q.lrp._variant_explain(Q.models.shipped("shallow"), ones, pixels=px) for px in ("zbeta", "zplus")}
     reach = {px: float(h[:, :, :-4].sum() / h.sum()) for px, h in heat.items()}
     assert reach["zbeta"] < 0.5 < 0.9 < reach["zplus"]
-    zb, zp, deep = (Q._reference_profile(m, ones, px)[0] for m, px in
-                    ((Q.shipped("shallow"), "zbeta"), (Q.shipped("shallow"), "zplus"), (Q.shipped("deep"), "zbeta")))
+    zb, zp, deep = (SWAP._reference_profile(m, ones, px)[0] for m, px in
+                    ((Q.models.shipped("shallow"), "zbeta"), (Q.models.shipped("shallow"), "zplus"), (Q.models.shipped("deep"), "zbeta")))
     assert zp["emd"] < deep["emd"] < 0.5 < 1.5 < zb["emd"]            # z+ reverses the ranking (statements A, F)
     assert zp["last"] < 0.05 < 0.3 < zb["last"]
     for seed in range(3):                                              # present before training (sanity A, E)
-        shallow, deep = (Q._reference_profile(Q.random_model(c, 7, seed), ones)[0] for c in ("shallow", "deep"))
+        shallow, deep = (SWAP._reference_profile(Q.models.random_model(c, 7, seed), ones)[0] for c in ("shallow", "deep"))
         assert shallow["last"] > 0.3 > 0.05 > deep["last"] and shallow["emd"] > 1.5 > deep["emd"] + 0.5
 
 

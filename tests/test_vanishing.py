@@ -369,6 +369,32 @@ def test_chain_check_rejects(wrong, fragment):
         assert "smallest" in str(err.value)  # the shrunk counterexample is shown
 
 
+def test_chain_hint_is_decided_on_probes_not_on_the_shrunk_counterexample():
+    """The shrunk counterexample of a chain without g' is tiny (H = 1, one factor, weights like 0.1), where
+    several catalogued mistakes give the same numbers; the hint is decided on the fixed probes and names only
+    the mistake made."""
+    Q = check
+    mistakes = Q._jacobian_mistakes()
+    no_g = chain_with(lambda W, a, act: W.T)
+    with pytest.raises(CheckFailed) as err:
+        check.jacobian_chain(no_g)
+    text = str(err.value)
+    named = [why for why, _ in mistakes if why in text]
+    assert named == [mistakes[0][0]], text
+    # every catalogued variant, made into a student's function, is named as itself and only as itself
+    for i, (why, wrong) in enumerate(mistakes):
+        student = lambda W_xh, W_hh, xs, h0, t, act, wrong=wrong: wrong(W_xh, W_hh, xs, h0, t, act)  # noqa: E731
+        assert Q.Diagnosis(student, mistakes, Q._jacobian_probes()).hint() == why, i
+
+
+def test_chain_with_an_uncatalogued_mistake_gets_no_named_hint():
+    doubled = lambda *args: 2 * right_chain(*args)  # noqa: E731
+    with pytest.raises(CheckFailed) as err:
+        check.jacobian_chain(doubled)
+    assert "dh_T/dh_t is wrong" in str(err.value)
+    assert not any(why in str(err.value) for why, _ in check._jacobian_mistakes())
+
+
 # === the checks: the bound (symbolic) ============================================================
 
 gamma, sigma = sp.symbols("gamma sigma", positive=True)

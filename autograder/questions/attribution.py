@@ -19,8 +19,6 @@ Signatures the checks expect (the notebook states them):
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import sympy
 import torch
@@ -30,50 +28,18 @@ from reference import attribution as ref
 from reference import conv as ref_conv
 
 from .. import symbolic
-from ..choices import chosen, judge
-from ..feedback import CheckFailed, check, describe_exception, not_answered, passed
+from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
+from ..question import array, call, hints_of, number, question, unwrap
 
 DTYPE = torch.float64
 
 
 # --- shared helpers ------------------------------------------------------------------------------
 
-def _callable(question, name, fn):
-    if fn is None or fn is Ellipsis:
-        raise not_answered(question, name)
-    if not callable(fn):
-        raise CheckFailed(question, f"`{name}` should be a function, got {type(fn).__name__}")
-
-
-def _numbers(question, name, value, shape=None):
-    """A student's numeric answer as a float array (or a CheckFailed naming what was expected)."""
-    if value is None or value is Ellipsis:
-        raise not_answered(question, name)
-    try:
-        arr = np.asarray(value.detach().numpy() if hasattr(value, "detach") else value, dtype=float)
-    except (TypeError, ValueError):
-        raise CheckFailed(question, f"`{name}`: expected numbers, got {type(value).__name__} ({value!r:.80})") from None
-    if shape is not None and arr.shape != shape:
-        raise CheckFailed(question, f"`{name}`: expected shape {shape}, got {arr.shape}")
-    return arr
-
-
-def _call(fn, *args):
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        return fn(*args)
-
-
 def _result(fn, args, what, shape):
     """Call a student's function on a property example; its errors become readable violations."""
-    try:
-        out = _call(fn, *args)
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise Violation(f"{what} raised {describe_exception(err)}") from None
-    arr = as_array(out, what)
+    arr = as_array(call(fn, *args, name=what), what)
     if arr.shape != tuple(shape):
         raise Violation(f"{what} returned shape {arr.shape}; expected {tuple(shape)}")
     if not np.all(np.isfinite(arr)):
@@ -95,13 +61,6 @@ def _properties(question, props, strategy, fixed=(), *, max_examples=30):
     return check_properties(question, props, strategy, max_examples=max_examples)
 
 
-def _choice(question, name, answer, statements):
-    """Multiple select over lettered statements ``{letter: (true?, why)}`` (``autograder.choices``)."""
-    got = chosen(question, name, answer, statements, allow_empty=True)
-    want = {key for key, (truth, _) in statements.items() if truth}
-    return judge(question, got, want, {key: why for key, (_, why) in statements.items()})
-
-
 # =================================================================================================
 # 1. Convolution arithmetic (MIT recitation)
 # =================================================================================================
@@ -117,22 +76,16 @@ def _conv_case():
     return dims.flatmap(build)
 
 
-@check("convolution")
-def conv2d(fn, *, max_examples: int = 40):
+@question("convolution", answers="conv2d",
+          hint="slide the kernel over the padded input with the given stride; each output is the sum over channels and kernel positions of input times kernel, plus the bias")
+def conv2d(ask, fn, *, max_examples: int = 40):
     """``fn(x, w, b, stride, padding)`` against ``torch.nn.functional.conv2d`` (via reference.conv)."""
-    q = "convolution"
-    _callable(q, "conv2d", fn)
+    q = ask.title
+    ask.function(fn, "conv2d")
 
     def agrees_with_torch(x, w, b, stride, padding):
         want = ref_conv.conv2d(x, w, b, stride, padding)
-        try:
-            got = as_array(_call(fn, x.copy(), w.copy(), b.copy(), stride, padding), "conv2d(x, w, b, stride, padding)")
-        except NotImplementedError:
-            raise
-        except Violation:
-            raise
-        except Exception as err:  # noqa: BLE001
-            raise Violation(f"conv2d raised {describe_exception(err)}") from None
+        got = as_array(call(fn, x, w, b, stride, padding, name="conv2d"), "conv2d(x, w, b, stride, padding)")
         if got.shape != want.shape:
             H, W = x.shape[1:]
             kh, kw = w.shape[2:]
@@ -160,13 +113,14 @@ def conv2d(fn, *, max_examples: int = 40):
                        max_examples=max_examples)
 
 
-@check("the recitation's convolutions")
-def worked_examples(feature_5x5, rgb_channel_sums, rgb_output):
+@question("the recitation's convolutions", answers="feature_5x5",
+          hint="redo the slides' arithmetic with your conv2d: which input does each example pad, and where is output (0, 0)?")
+def worked_examples(ask, feature_5x5, rgb_channel_sums, rgb_output):
     """The slide's 5x5 example (3x3 feature), the RGB example's channel sums at output (0, 0) (the slide
     prints those at (0, 1)), and the top-left 2 x 2 block of its output (the slide prints the first row)."""
-    q = "the recitation's convolutions"
+    q = ask.title
     ex = ref_conv.WORKED_5X5
-    got = _numbers(q, "feature_5x5", feature_5x5)
+    got = array(feature_5x5, "feature_5x5")
     want = ref_conv.worked_output(ex)
     if got.shape != want.shape:
         hint = " Pad only if the slide pads: this one slides the 3x3 kernel inside the 5x5 image (no padding)." \
@@ -178,7 +132,7 @@ def worked_examples(feature_5x5, rgb_channel_sums, rgb_output):
         raise CheckFailed(q, f"`feature_5x5`: expected {want.astype(int).tolist()}, got {np.round(got, 3).tolist()}")
 
     rgb = ref_conv.WORKED_RGB
-    sums = _numbers(q, "rgb_channel_sums", rgb_channel_sums)
+    sums = array(rgb_channel_sums, "rgb_channel_sums")
     want_sums = np.array(ref_conv.WORKED_RGB_CHANNEL_SUMS[(0, 0)])
     if sums.shape != (3,):
         raise CheckFailed(q, f"`rgb_channel_sums`: expected three numbers (red, green, blue), got shape {sums.shape}")
@@ -191,7 +145,7 @@ def worked_examples(feature_5x5, rgb_channel_sums, rgb_output):
                                  "(0, 0) sees the padded rows 0-2 and columns 0-2, i.e. the zero row and column")
         raise CheckFailed(q, f"`rgb_channel_sums`: expected the three sums at output (0, 0), got {sums.tolist()}")
 
-    out = _numbers(q, "rgb_output", rgb_output)
+    out = array(rgb_output, "rgb_output")
     want_out = ref_conv.worked_output(rgb)[:2, :2]
     if out.shape != (2, 2):
         raise CheckFailed(q, f"`rgb_output`: expected the top-left 2 x 2 block of the output, got shape {out.shape}")
@@ -213,7 +167,7 @@ def worked_examples(feature_5x5, rgb_channel_sums, rgb_output):
 SIZE_SYMBOLS = sympy.symbols("n k s p d", positive=True)
 n_, k_, s_, p_, d_ = SIZE_SYMBOLS
 SIZE_DOMAIN = symbolic.Domain(kinds={name: "positive" for name in "nkspd"})
-SIZE_EXPECTED = ref_conv.output_size_expr(n_, k_, s_, p_, d_)
+_SIZE_EXPECTED = ref_conv.output_size_expr(n_, k_, s_, p_, d_)
 _SM = symbolic.Mistake
 SIZE_MISTAKES = [
     _SM((n_ + 2 * p_ - k_) / s_ + 1, "that is the formula without dilation (d = 1): a dilated kernel's taps are d "
@@ -233,17 +187,13 @@ def _drop_floor(expr):
     return expr.replace(sympy.floor, lambda arg: arg)
 
 
-@check("output size formula")
-def output_size_formula(answer):
+@question("output size formula", answers="out_size",
+          hint="count the start positions of a window that spans d (k - 1) + 1 pixels in a padded row of n + 2p pixels, moving s at a time")
+def output_size_formula(ask, answer):
     """The output size ``(n + 2p - d(k - 1) - 1)/s + 1`` in the symbols ``n, k, s, p, d`` (a ``floor`` of
     the fraction is accepted: it is exact when s divides)."""
-    q = "output size formula"
-    if answer is None or answer is Ellipsis:
-        raise not_answered(q, "out_size")
-    try:
-        expr = symbolic.coerce(answer, {str(x): x for x in SIZE_SYMBOLS})
-    except ValueError as err:
-        raise CheckFailed(q, str(err)) from None
+    q = ask.title
+    expr = unwrap(answer, "out_size", scalar=True, namespace={str(x): x for x in SIZE_SYMBOLS})
     if isinstance(expr, sympy.Basic) and expr.has(sympy.ceiling):
         raise CheckFailed(q, "write the formula with floor (or without rounding, assuming s divides "
                              "n + 2p - d(k - 1) - 1); ceil gives a different size when s does not divide")
@@ -253,17 +203,18 @@ def output_size_formula(answer):
     note = ""
     if isinstance(expr, sympy.Basic) and expr.has(sympy.floor):
         expr, note = _drop_floor(expr), "floor dropped: exact when s divides n + 2p - d(k - 1) - 1"
-    verdict = symbolic.compare(expr, SIZE_EXPECTED, SIZE_DOMAIN, mistakes=SIZE_MISTAKES, allowed=set("nkspd"))
+    verdict = symbolic.compare(expr, _SIZE_EXPECTED, SIZE_DOMAIN, mistakes=SIZE_MISTAKES, allowed=set("nkspd"))
     if not verdict.ok:
         raise CheckFailed(q, verdict.reason)
     return passed(q, note)
 
 
-@check("tracking the sizes")
-def tracking_sizes(shape_conv, shape_pool, cnn_sizes, dilated_size):
+@question("tracking the sizes", answers="shape_conv",
+          hint="apply the output-size formula layer by layer; the number of channels is the number of kernels")
+def tracking_sizes(ask, shape_conv, shape_pool, cnn_sizes, dilated_size):
     """The recitation's 28x28x1 -> (24, 24, 3) -> (12, 12, 3), the digit CNN's sides (14, 7, 7), and
     ``output_size(28, k=3, s=2, p=1, d=2) = 13``."""
-    q = "tracking the sizes"
+    q = ask.title
     for name, value, want, hint in [
         ("shape_conv", shape_conv, ref_conv.TRACKING["conv"],
          {(24, 24, 1): "m = 3 kernels give 3 output channels", (28, 28, 3): "no padding here: 28 - 5 + 1",
@@ -279,7 +230,7 @@ def tracking_sizes(shape_conv, shape_pool, cnn_sizes, dilated_size):
          {(13.5,): "round down: floor((28 + 2 - 2*(3 - 1) - 1) / 2) + 1", (12.5,): "floor, then + 1",
           (14,): "the dilated 3x3 kernel spans d (k - 1) + 1 = 5 pixels", (12,): "floor(25 / 2) = 12, then + 1"}),
     ]:
-        got = _numbers(q, name, value).reshape(-1)
+        got = array(value, name).reshape(-1)
         want = np.array(want, dtype=float).reshape(-1)
         if got.shape == want.shape and np.allclose(got, want):
             continue
@@ -290,7 +241,7 @@ def tracking_sizes(shape_conv, shape_pool, cnn_sizes, dilated_size):
     return passed(q)
 
 
-EQUIVARIANCE = {
+_EQUIVARIANCE = {
     "A": (True, "with circular padding a stride-1 convolution commutes with every circular shift (test it with "
               "your conv2d and np.roll)."),
     "B": (False, "2x2 max pooling with stride 2 merges pixel pairs; shifting the input by one pixel changes which "
@@ -303,17 +254,18 @@ EQUIVARIANCE = {
 }
 
 
-@check("translation equivariance")
-def equivariance_statements(answer):
-    """Multiple select over ``EQUIVARIANCE``: {A, C, E}."""
-    return _choice("translation equivariance", "equivariance_true", answer, EQUIVARIANCE)
+@question("translation equivariance", answers="equivariance_true",
+          hint="test each statement with your conv2d and np.roll on a small image")
+def equivariance_statements(ask, answer):
+    """Multiple select over ``_EQUIVARIANCE``."""
+    return ask.statements(answer, _EQUIVARIANCE, "equivariance_true", allow_empty=True)
 
 
 # =================================================================================================
 # 2. Gradient explanations of a linear model (SUTD)
 # =================================================================================================
 
-LINEAR = {
+_LINEAR = {
     "A": (True, "r_d = (df/dx_d)^2 = w_d^2 contains no x at all."),
     "B": (False, "w_d^2 >= 0 has no sign: it cannot say whether w_d x_d pushes f(x) up or down."),
     "C": (True, "x_d df/dx_d = w_d x_d, and sum_d w_d x_d = f(x) for f(x) = w^T x."),
@@ -322,31 +274,28 @@ LINEAR = {
 }
 
 
-@check("gradients of a linear model")
-def linear_statements(answer):
-    """Multiple select over ``LINEAR``: {A, C, E}."""
-    return _choice("gradients of a linear model", "linear_true", answer, LINEAR)
+@question("gradients of a linear model", answers="linear_true",
+          hint="write each explanation out for f(x) = w^T x: which of them contain x?")
+def linear_statements(ask, answer):
+    """Multiple select over ``_LINEAR``."""
+    return ask.statements(answer, _LINEAR, "linear_true", allow_empty=True)
 
 
 # =================================================================================================
 # 3. Integrated gradients (MIT recitation)
 # =================================================================================================
 
-@check("quadrature nodes")
-def quadrature_nodes(fn):
+@question("quadrature nodes", answers="quadrature_nodes",
+          hint="each rule places m nodes in [0, 1] with weights that add up to 1; the midpoint rule uses the centres of m equal cells")
+def quadrature_nodes(ask, fn):
     """``fn(method, m) -> (alphas, weights)`` for the five rules and m = 2, 3, 5, 8 (order of the
     nodes free)."""
-    q = "quadrature nodes"
-    _callable(q, "quadrature_nodes", fn)
+    q = ask.title
+    ask.function(fn, "quadrature_nodes")
     for method in ref.QUADRATURES:
         for m in (2, 3, 5, 8):
             want_a, want_w = ref.quadrature(method, m)
-            try:
-                out = _call(fn, method, m)
-            except NotImplementedError:
-                raise CheckFailed(q, "the function is not implemented yet (it raises NotImplementedError)") from None
-            except Exception as err:  # noqa: BLE001
-                raise CheckFailed(q, f"quadrature_nodes({method!r}, {m}) raised {describe_exception(err)}") from None
+            out = call(fn, method, m, name=f"quadrature_nodes({method!r}, {m})")
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise CheckFailed(q, f"quadrature_nodes({method!r}, {m}) should return the pair (alphas, weights)")
             try:
@@ -474,12 +423,13 @@ def _ig_linear_complete(fn):
     return prop
 
 
-@check("integrated gradients")
-def integrated_gradients(fn, *, max_examples: int = 30):
+@question("integrated gradients", answers="integrated_gradients",
+          hint="evaluate the gradient of f at baseline + alpha (x - baseline) for all alphas in one batch, weight and sum, then multiply by x - baseline")
+def integrated_gradients(ask, fn, *, max_examples: int = 30):
     """``fn(f, x, baseline, alphas, weights)`` on small tanh / softplus / ReLU networks against the
     reference with the same nodes, and completeness on linear models (where every rule is exact)."""
-    q = "integrated gradients"
-    _callable(q, "integrated_gradients", fn)
+    q = ask.title
+    ask.function(fn, "integrated_gradients")
     props = {"agreement with the formula": _ig_agrees(fn), "completeness on a linear model": _ig_linear_complete(fn)}
     fixed = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, hidden=3, activation="tanh",
                   rule="riemann_right", m=4),
@@ -488,12 +438,13 @@ def integrated_gradients(fn, *, max_examples: int = 30):
     return _properties(q, props, _ig_case(), fixed, max_examples=max_examples)
 
 
-@check("integrated gradients: completeness")
-def integrated_gradients_completeness(fn, *, max_examples: int = 25):
+@question("integrated gradients: completeness", answers="integrated_gradients",
+          hint="with many nodes the attributions must add up to f(x) - f(baseline)")
+def integrated_gradients_completeness(ask, fn, *, max_examples: int = 25):
     """Completeness on smooth networks: with 24 Gauss-Legendre nodes the gap
     ``f(x) - f(x') - sum_d R_d`` is below 1e-6."""
-    q = "integrated gradients: completeness"
-    _callable(q, "integrated_gradients", fn)
+    q = ask.title
+    ask.function(fn, "integrated_gradients")
 
     def complete(x, baseline, seed, hidden, activation, rule, m):
         net = _mlp(seed, (len(x), hidden, hidden, 1), activation)
@@ -509,7 +460,7 @@ def integrated_gradients_completeness(fn, *, max_examples: int = 25):
                             _ig_case(activations=("tanh", "softplus")), max_examples=max_examples)
 
 
-IG_STATEMENTS = {
+_IG_STATEMENTS = {
     "A": (True, "left and right Riemann sums have an error of order 1/m: doubling m halves the gap (the slope "
               "-1 in the log-log figure)."),
     "B": (True, "the midpoint and trapezoid rules are exact for linear integrands, error of order 1/m^2 (slope -2)."),
@@ -522,22 +473,24 @@ IG_STATEMENTS = {
 }
 
 
-@check("quadrature rules")
-def ig_statements(answer):
-    """Multiple select over ``IG_STATEMENTS``: {A, B, C}."""
-    return _choice("quadrature rules", "ig_true", answer, IG_STATEMENTS)
+@question("quadrature rules", answers="ig_true",
+          hint="compare the rules' errors in your convergence plot")
+def ig_statements(ask, answer):
+    """Multiple select over ``_IG_STATEMENTS``."""
+    return ask.statements(answer, _IG_STATEMENTS, "ig_true", allow_empty=True)
 
 
 # =================================================================================================
 # 4. DeepLIFT, rescale rule (MIT recitation)
 # =================================================================================================
 
-@check("the rescale rule by hand")
-def rescale_example(slope, contribution, gradient_contribution):
+@question("the rescale rule by hand", answers="slope",
+          hint="the rescale rule uses the secant slope Delta y / Delta x between the baseline and the input")
+def rescale_example(ask, slope, contribution, gradient_contribution):
     """The recitation's ReLU example: baseline input 2, input -2 -> slope 0.5, contribution -2, and the
     gradient's contribution 0 (saturation)."""
-    q = "the rescale rule by hand"
-    got = [float(_numbers(q, name, v, ())) for name, v in
+    q = ask.title
+    got = [number(v, name) for name, v in
            (("slope", slope), ("contribution", contribution), ("gradient_contribution", gradient_contribution))]
     m = float(ref.rescale_multiplier(-2.0, 2.0))
     want = [m, -4.0 * m, 0.0]
@@ -615,24 +568,26 @@ def _dl_properties(fn):
     return {"summation-to-delta": summation_to_delta, "agreement with the rescale rule": agrees}
 
 
-@check("DeepLIFT rescale")
-def deeplift_rescale(fn, *, max_examples: int = 30):
+@question("DeepLIFT rescale", answers="deeplift_rescale",
+          hint="run the network on x and on the baseline, and multiply the gradients layer by layer by the ratios Delta y / Delta z of each ReLU")
+def deeplift_rescale(ask, fn, *, max_examples: int = 30):
     """``fn(model, x, baseline, target)`` on small ReLU networks: summation-to-delta and agreement with
     the reference (which equals captum's DeepLift)."""
-    q = "DeepLIFT rescale"
-    _callable(q, "deeplift_rescale", fn)
+    q = ask.title
+    ask.function(fn, "deeplift_rescale")
     fixed = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, sizes=(2, 3, 2), target=1),
              dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.array([-0.5, 0.0, 1.0]), seed=1, sizes=(3, 4, 3, 2),
                   target=0)]
     return _properties(q, _dl_properties(fn), _dl_case(), fixed, max_examples=max_examples)
 
 
-@check("DeepLIFT rescale: where x and the baseline agree")
-def deeplift_edge_cases(fn):
+@question("DeepLIFT rescale: where x and the baseline agree", answers="deeplift_rescale",
+          hint="where z = z' the ratio 0 / 0 is undefined: fall back to the ReLU's gradient there")
+def deeplift_edge_cases(ask, fn):
     """x equal to the baseline (every z = z'), and x differing in one coordinate: no NaN, and the
     multiplier of a ReLU with z = z' is its gradient."""
-    q = "DeepLIFT rescale: where x and the baseline agree"
-    _callable(q, "deeplift_rescale", fn)
+    q = ask.title
+    ask.function(fn, "deeplift_rescale")
     net = _mlp(3, (3, 4, 4, 2))
     cases = [("x equal to the baseline", np.array([0.5, -1.0, 2.0]), np.array([0.5, -1.0, 2.0])),
              ("x and the baseline differ only in x_1", np.array([0.5, -1.0, 2.0]), np.array([0.5, 1.5, 2.0])),
@@ -649,7 +604,7 @@ def deeplift_edge_cases(fn):
     return passed(q, "no NaN where z = z'")
 
 
-GUIDED = {
+_GUIDED = {
     "A": (True, "rule 1: a neuron whose forward input is negative is switched off (as in ordinary backprop)."),
     "B": (True, "rule 2: gradients arriving negative at a ReLU are set to 0 (only signals that increase f pass)."),
     "C": (False, "the map at the input is W_1^T g with g >= 0 but W_1 of both signs: it can be negative. It is "
@@ -660,10 +615,11 @@ GUIDED = {
 }
 
 
-@check("guided backprop")
-def guided_statements(answer):
-    """Multiple select over ``GUIDED``: {A, B, D}."""
-    return _choice("guided backprop", "guided_true", answer, GUIDED)
+@question("guided backprop", answers="guided_true",
+          hint="write out the two rules guided backprop applies at a ReLU and compare them with ordinary backprop")
+def guided_statements(ask, answer):
+    """Multiple select over ``_GUIDED``."""
+    return ask.statements(answer, _GUIDED, "guided_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -680,16 +636,7 @@ def _image(seed, size=12):
 
 
 def _map(q, fn, args, want_shape, what):
-    try:
-        out = _call(fn, *args)
-    except NotImplementedError:
-        raise CheckFailed(q, "the function is not implemented yet (it raises NotImplementedError)") from None
-    except Exception as err:  # noqa: BLE001
-        raise CheckFailed(q, f"{what} raised {describe_exception(err)}") from None
-    try:
-        arr = as_array(out, what)
-    except Violation as v:
-        raise CheckFailed(q, v.message) from None
+    arr = as_array(call(fn, *args, name=what), what)
     if arr.shape == (1, *want_shape):
         arr = arr[0]
     if arr.shape != tuple(want_shape):
@@ -702,11 +649,12 @@ def _map(q, fn, args, want_shape, what):
     return arr
 
 
-@check("CAM")
-def cam(fn):
+@question("CAM", answers="cam",
+          hint="weight the feature maps A^k by the classifier's weights of the target class and sum over k")
+def cam(ask, fn):
     """``fn(model, x, target) -> (h, w)`` on GAP networks: ``sum_k w^c_k A^k``."""
-    q = "CAM"
-    _callable(q, "cam", fn)
+    q = ask.title
+    ask.function(fn, "cam")
     for seed in range(4):
         model, x, target = _cnn(seed), _image(seed), seed % 4
         got = _map(q, fn, (model, x, target), (3, 3), "cam(model, x, target)")
@@ -734,12 +682,13 @@ def _heads(seed, K=5, h=3, classes=4):
     return {"global average pooling + linear": None, "flatten + linear": flat, "flatten + MLP": mlp}
 
 
-@check("Grad-CAM")
-def grad_cam(fn):
+@question("Grad-CAM", answers="grad_cam",
+          hint="alpha_k is the mean over positions of the gradient of the target score with respect to A^k; weight, sum, then a ReLU")
+def grad_cam(ask, fn):
     """``fn(features, head, x, target) -> (h, w)`` against the reference on GAP heads and on heads where
     Grad-CAM differs from CAM (flatten + linear, an MLP)."""
-    q = "Grad-CAM"
-    _callable(q, "grad_cam", fn)
+    q = ask.title
+    ask.function(fn, "grad_cam")
     for seed in range(3):
         model = _cnn(seed)
         for name, head in _heads(seed).items():
@@ -769,15 +718,16 @@ def _reference_cam(model, x, target):
     return ref.cam(model, x[None], target)[0]
 
 
-@check("Grad-CAM equals CAM on a GAP network")
-def grad_cam_equals_cam(grad_cam_fn, cam_fn=None):
+@question("Grad-CAM equals CAM on a GAP network", answers="grad_cam",
+          hint="with global average pooling the gradient of the score with respect to A^k_ij is the same at every position")
+def grad_cam_equals_cam(ask, grad_cam_fn, cam_fn=None):
     """With a global-average-pooling head, ``df_c/dA^k_ij = w^c_k / hw``: Grad-CAM must be
     ``relu(CAM) / hw`` (Hypothesis over networks, images and targets). ``cam_fn`` defaults to the
     reference CAM, so that only ``grad_cam`` is judged."""
-    q = "Grad-CAM equals CAM on a GAP network"
-    _callable(q, "grad_cam", grad_cam_fn)
+    q = ask.title
+    ask.function(grad_cam_fn, "grad_cam")
     cam_fn = _reference_cam if cam_fn is None else cam_fn
-    _callable(q, "cam", cam_fn)
+    ask.function(cam_fn, "cam")
 
     def identity(seed, target, size):
         model, x = _cnn(seed), _image(seed, size)
@@ -866,12 +816,13 @@ def _lime_properties(fn):
     return {"agreement with weighted least squares": agrees, "exact for a polynomial black box": recovers}
 
 
-@check("LIME surrogate")
-def lime_surrogate(fn, *, max_examples: int = 25):
+@question("LIME surrogate", answers="lime_surrogate",
+          hint="build polynomial features of the offsets z - x0, weight each sample by the exponential kernel, and solve the weighted least squares")
+def lime_surrogate(ask, fn, *, max_examples: int = 25):
     """``fn(f, x0, Z, kernel_width, degree)`` against weighted least squares, and exact recovery of a
     black box that is a polynomial of the surrogate's degree."""
-    q = "LIME surrogate"
-    _callable(q, "lime_surrogate", fn)
+    q = ask.title
+    ask.function(fn, "lime_surrogate")
     strategy = st.fixed_dictionaries({
         "x0": st.tuples(decimals(-1, 1, 0.5), decimals(-1, 1, 0.5)), "coef": st.tuples(*[decimals(-2, 2, 0.5)] * 6),
         "width": st.sampled_from([0.25, 0.5, 1.0, 2.0]), "degree": st.sampled_from([1, 2]), "seed": st.integers(0, 20)})
@@ -880,7 +831,7 @@ def lime_surrogate(fn, *, max_examples: int = 25):
     return _properties(q, _lime_properties(fn), strategy, fixed, max_examples=max_examples)
 
 
-def lime_reference_fits():
+def _lime_reference_fits():
     """The reference fits of the notebook's problem (``LIME_SETUP``), linear and quadratic."""
     s = LIME_SETUP
     Z = ref.sample_ball(np.array(s["x0"]), s["n_samples"], s["radius"], s["seed"])
@@ -888,13 +839,14 @@ def lime_reference_fits():
                           samples=Z) for deg in (1, 2)}
 
 
-@check("LIME fidelity")
-def lime_fidelity(fidelity_linear, fidelity_quadratic):
+@question("LIME fidelity", answers="fidelity_linear",
+          hint="the weighted R^2: 1 - weighted residual sum of squares / weighted total sum of squares, with the kernel weights of the fit")
+def lime_fidelity(ask, fidelity_linear, fidelity_quadratic):
     """The weighted R^2 of the linear and the quadratic surrogate on the notebook's samples."""
-    q = "LIME fidelity"
-    fits = lime_reference_fits()
+    q = ask.title
+    fits = _lime_reference_fits()
     for name, value, deg in (("fidelity_linear", fidelity_linear, 1), ("fidelity_quadratic", fidelity_quadratic, 2)):
-        got = float(_numbers(q, name, value, ()))
+        got = number(value, name)
         fit = fits[deg]
         want = fit.fidelity
         if abs(got - want) <= 1e-4:
@@ -912,7 +864,7 @@ def lime_fidelity(fidelity_linear, fidelity_quadratic):
     return passed(q, f"linear {fits[1].fidelity:.3f} < quadratic {fits[2].fidelity:.3f}")
 
 
-LIME_STATEMENTS = {
+_LIME_STATEMENTS = {
     "A": (True, "the samples are random: another seed (or another n) gives another fit, and with few samples the "
               "coefficients vary visibly (NUS: repeating the sampling can give different explanations)."),
     "B": (False, "LIME only queries f on samples (a black box); it never differentiates the model."),
@@ -925,7 +877,11 @@ LIME_STATEMENTS = {
 }
 
 
-@check("LIME")
-def lime_statements(answer):
-    """Multiple select over ``LIME_STATEMENTS``: {A, C, D}."""
-    return _choice("LIME", "lime_true", answer, LIME_STATEMENTS)
+@question("LIME", answers="lime_true",
+          hint="think of what changes with another seed, a wider kernel or a richer surrogate")
+def lime_statements(ask, answer):
+    """Multiple select over ``_LIME_STATEMENTS``."""
+    return ask.statements(answer, _LIME_STATEMENTS, "lime_true", allow_empty=True)
+
+
+hint = hints_of(__name__)

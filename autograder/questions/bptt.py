@@ -27,8 +27,9 @@ from hypothesis.extra import numpy as hnp
 from reference import rnn as ref
 
 from .. import symbolic
-from ..feedback import CheckFailed, check, not_answered, passed
+from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, check_properties
+from ..question import call, function, hints_of, question, unwrap
 
 ACTIVATIONS = ref.ACTIVATION_NAMES
 M = symbolic.Mistake
@@ -42,7 +43,7 @@ EQ6_NAMES = {"w_x", "w_h", "x_T", "h_prev", "dE_dh", "g_prime", "dhprev_dwh"}
 EQ6_DOMAIN = symbolic.Domain(trials=6, seed=6)
 
 
-def eq6_expected():
+def _eq6_expected():
     return ref.scalar_eq6(w_x, w_h, x_T, h_prev, dE_dh, g_prime, dhprev_dwh)
 
 
@@ -76,19 +77,7 @@ def _eq6_mistakes():
 
 def _normalise_scalar(question, name, answer):
     """Unwrap a 1x1 matrix, a one-element list or a string; raise CheckFailed for what cannot be a scalar."""
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, (list, tuple)) and len(answer) == 1:
-        answer = answer[0]
-    if isinstance(answer, sympy.MatrixBase) and answer.shape == (1, 1):
-        answer = answer[0, 0]
-    if isinstance(answer, sympy.Equality):
-        raise CheckFailed(question, f"`{name}` is an equation ({answer}); expected the expression itself "
-                                    f"(its right-hand side)")
-    try:
-        answer = symbolic.coerce(answer)
-    except ValueError as err:
-        raise CheckFailed(question, str(err)) from None
+    answer = unwrap(answer, name, scalar=True)
     if symbolic.is_matrix(answer):
         raise CheckFailed(question, f"`{name}` is a matrix of shape {tuple(answer.shape)}; expected a scalar "
                                     f"expression (the RNN here is scalar)")
@@ -101,12 +90,13 @@ def _normalise_scalar(question, name, answer):
     return answer
 
 
-@check("eq 6 for the scalar RNN")
-def eq6(dET_dwh):
+@question("eq 6 for the scalar RNN", answers="dET_dwh",
+          hint="apply the chain rule to E_T(h_T), h_T = g(z_T), z_T = w_x x_T + w_h h_(T-1): w_h appears in z_T directly and through h_(T-1)")
+def eq6(ask, dET_dwh):
     """``dE_T/dw_h = dE_dh * g_prime * (h_prev + w_h * dhprev_dwh)`` (eq 6, scalar)."""
-    q = "eq 6 for the scalar RNN"
+    q = ask.title
     answer = _normalise_scalar(q, "dET_dwh", dET_dwh)
-    return symbolic.check(q, answer, eq6_expected(), EQ6_DOMAIN, mistakes=_eq6_mistakes(), allowed=EQ6_NAMES)
+    return symbolic.check(q, answer, _eq6_expected(), EQ6_DOMAIN, mistakes=_eq6_mistakes(), allowed=EQ6_NAMES)
 
 
 # --- 2. eq 7 unrolled for T = 3, g = tanh ---------------------------------------------------------
@@ -116,14 +106,14 @@ T3_NAMES = ("h0", "x1", "x2", "x3", "w_x", "w_h")
 _T3_SYMBOLS = dict(zip(T3_NAMES, (h0, x1, x2, x3, w_x, w_h)))
 
 
-def t3_states():
+def _t3_states():
     """``[h_1, h_2, h_3]`` of the scalar tanh RNN, as SymPy expressions."""
     return ref.scalar_states([x1, x2, x3], h0, w_x, w_h, sympy.tanh)
 
 
-def t3_expected():
+def _t3_expected():
     """SymPy's own differentiation of the unrolled ``h_3`` with respect to ``w_h``."""
-    return sympy.diff(t3_states()[-1], w_h)
+    return sympy.diff(_t3_states()[-1], w_h)
 
 
 def _t3_variant(step, *, start=None):
@@ -138,7 +128,7 @@ def _t3_variant(step, *, start=None):
 
 def _t3_mistakes():
     tp = lambda z: 1 - sympy.tanh(z) ** 2  # noqa: E731
-    hs = t3_states()
+    hs = _t3_states()
     z3 = w_x * x3 + w_h * hs[1]
     z2 = w_x * x2 + w_h * hs[0]
     return [
@@ -182,11 +172,12 @@ def _same(a, b):
     return bool(np.allclose(a, b, rtol=1e-7, atol=1e-10))
 
 
-@check("eq 7 unrolled for T = 3")
-def unrolled_t3(dh3_dwh):
+@question("eq 7 unrolled for T = 3", answers="dh3_dwh",
+          hint="write h1, h2, h3 as Python variables holding expressions in h0, x1..x3, w_x, w_h, then differentiate h3 with sympy or follow eq 7 step by step")
+def unrolled_t3(ask, dh3_dwh):
     """``dh_3/dw_h`` of ``h_t = tanh(w_x x_t + w_h h_{t-1})``, compared with ``sympy.diff`` of the unrolled h_3
     numerically at 20 random points (symbolic simplification of nested tanh is too slow for a check)."""
-    q = "eq 7 unrolled for T = 3"
+    q = ask.title
     answer = _normalise_scalar(q, "dh3_dwh", dh3_dwh)
     names = {s.name for s in answer.free_symbols}
     extra = sorted(names - set(T3_NAMES))
@@ -199,7 +190,7 @@ def unrolled_t3(dh3_dwh):
                              f"an expression in {', '.join(T3_NAMES)}.{hint}")
     answer = answer.xreplace({s: _T3_SYMBOLS[s.name] for s in answer.free_symbols})
     values = _t3_values(np.random.default_rng(2024), 20)
-    want = _t3_numeric(t3_expected(), values).real
+    want = _t3_numeric(_t3_expected(), values).real
     try:
         got = _t3_numeric(answer, values)
     except Exception as err:  # noqa: BLE001 - a student's expression that numpy cannot evaluate
@@ -246,16 +237,11 @@ _VANISHING_HINTS = {
 }
 
 
-@check("which term makes gradients vanish")
-def vanishing_term(answer):
-    q = "which term makes gradients vanish"
-    if answer is None or answer is Ellipsis:
-        raise not_answered(q, "vanishing_term")
-    if not isinstance(answer, str):
-        raise CheckFailed(q, f"expected one letter as a string, e.g. \"A\", got {type(answer).__name__}")
-    letter = answer.strip().strip("()[].:'\" ").upper()
-    if letter not in VANISHING_OPTIONS:
-        raise CheckFailed(q, f"expected one of the letters {', '.join(VANISHING_OPTIONS)} (one only), got {answer!r}")
+@question("which term makes gradients vanish", answers="vanishing_term",
+          hint="which factor is multiplied once more for every step back in time?")
+def vanishing_term(ask, answer):
+    q = ask.title
+    letter = ask.single(answer, VANISHING_OPTIONS, "vanishing_term")
     if letter != "E":
         raise CheckFailed(q, f"not {letter}: {_VANISHING_HINTS[letter]}")
     return passed(q, "dh_t/dh_{t-1} = diag(g'(z_t)) W_hh^T is multiplied once per step back in time")
@@ -287,7 +273,7 @@ def rnn_examples(batch: bool = False, max_T: int = 6) -> st.SearchStrategy[dict]
                      st.sampled_from(ACTIVATIONS), st.integers(1, 2) if batch else st.none()).flatmap(build)
 
 
-def autograd_gradients(x, targets, W_xh, W_hh, W_hy, activation, last_only=False):
+def _autograd_gradients(x, targets, W_xh, W_hh, W_hy, activation, last_only=False):
     """Loss and gradients of the same RNN by torch autograd (float64): the oracle of the code checks."""
     import torch
 
@@ -330,10 +316,6 @@ def _too_peaked(ex) -> bool:
     numerical corner, not a BPTT question. Examples whose logits spread over more than 30 are not graded."""
     y = ref.forward(ex["x"], ex["W_xh"], ex["W_hh"], ex["W_hy"], ex["activation"]).y
     return bool(np.max(y.max(axis=-1) - y.min(axis=-1)) > 30)
-
-
-def _copy(ex):
-    return {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in ex.items()}
 
 
 def _as_number(value, what):
@@ -482,7 +464,7 @@ def _diagnose(fn, last_only, batch):
     for activation in ACTIVATIONS:
         ex = _generic_example(activation, batch)
         try:
-            _, *got = _unpack(fn(**_copy(ex)))
+            _, *got = _unpack(call(fn, **ex))
             got = [np.asarray(g, float) for g in got]
         except Exception:  # noqa: BLE001
             return []
@@ -498,10 +480,7 @@ def _diagnose(fn, last_only, batch):
 
 
 def _code_check(question, name, fn, prop_name, prop, strategy, max_examples, diagnose=None):
-    if fn is None or fn is Ellipsis:
-        raise not_answered(question, name)
-    if not callable(fn):
-        raise CheckFailed(question, f"`{name}` must be a function, got {type(fn).__name__}")
+    function(fn, name)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # the caller prints the one ✓ line
             return check_properties(question, {prop_name: prop}, strategy, max_examples=max_examples)
@@ -521,8 +500,8 @@ def _bptt_check(question, name, fn, last_only, batch):
     def agrees(**ex):
         if _at_relu_kink(ex) or _too_peaked(ex):
             return
-        want = autograd_gradients(**ex, last_only=last_only)
-        result = fn(**_copy(ex))
+        want = _autograd_gradients(**ex, last_only=last_only)
+        result = call(fn, **ex, name=name)
         _compare_gradients(result, want, (ex["W_xh"], ex["W_hh"], ex["W_hy"]), loss_name)
 
     detail = "with a batch axis" if batch else "without a batch axis"
@@ -542,16 +521,18 @@ def _positional(fn):
     return call
 
 
-@check("BPTT for the last-step loss E_T")
-def bptt_last(fn, batch=False):
+@question("BPTT for the last-step loss E_T", answers="bptt_last",
+          hint="run the forward pass keeping every state, inject o_T - y_T at the last step only, and go back through time carrying the gradient at h")
+def bptt_last(ask, fn, batch=False):
     """``fn(x, targets, W_xh, W_hh, W_hy, activation) -> (E_T, dW_xh, dW_hh, dW_hy)`` against torch autograd."""
-    return _bptt_check("BPTT for the last-step loss E_T", "bptt_last", fn, True, batch)
+    return _bptt_check(ask.title, "bptt_last", fn, True, batch)
 
 
-@check("BPTT for the sequence loss L")
-def bptt(fn, batch=False):
+@question("BPTT for the sequence loss L", answers="bptt",
+          hint="like bptt_last, but every step's loss injects o_t - y_t; the gradients of all steps add up")
+def bptt(ask, fn, batch=False):
     """``fn(x, targets, W_xh, W_hh, W_hy, activation) -> (L, dW_xh, dW_hh, dW_hy)`` against torch autograd."""
-    return _bptt_check("BPTT for the sequence loss L", "bptt", fn, False, batch)
+    return _bptt_check(ask.title, "bptt", fn, False, batch)
 
 
 # --- the forward pass ---------------------------------------------------------------------------
@@ -588,7 +569,7 @@ def _diagnose_forward(fn, batch):
         ex = _generic_example(activation, batch)
         args = (ex["x"], ex["W_xh"], ex["W_hh"], ex["W_hy"], activation)
         try:
-            h, o = fn(*[a.copy() if isinstance(a, np.ndarray) else a for a in args])
+            h, o = call(fn, *args)
             h, o = np.asarray(h, float), np.asarray(o, float)
         except Exception:  # noqa: BLE001
             return []
@@ -601,14 +582,15 @@ def _diagnose_forward(fn, batch):
     return hints
 
 
-@check("RNN forward pass")
-def rnn_forward(fn, batch=False):
+@question("RNN forward pass", answers="rnn_forward",
+          hint="loop over the time axis: h_t = g(x_t W_xh + h_(t-1) W_hh) with h_0 = 0, then o_t = softmax(h_t W_hy) over the classes")
+def rnn_forward(ask, fn, batch=False):
     """``fn(x, W_xh, W_hh, W_hy, activation) -> (h, o)`` against the reference forward pass (eqs 1-3)."""
-    q = "RNN forward pass"
+    q = ask.title
 
     def agrees(x, targets, W_xh, W_hh, W_hy, activation):
         want = ref.forward(x, W_xh, W_hh, W_hy, activation)
-        result = fn(x.copy(), W_xh.copy(), W_hh.copy(), W_hy.copy(), activation)
+        result = call(fn, x, W_xh, W_hh, W_hy, activation, name="rnn_forward")
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise Violation(f"rnn_forward must return (h, o), got {type(result).__name__}"
                             + (f" of length {len(result)}" if isinstance(result, (tuple, list)) else ""))
@@ -623,3 +605,6 @@ def rnn_forward(fn, batch=False):
                       diagnose=lambda: _diagnose_forward(fn, batch))
     detail = "with a batch axis" if batch else "without a batch axis"
     return passed(q, f"{msg.split(': ', 1)[-1]} ({detail}; tanh, sigmoid, relu; T = 1..6)")
+
+
+hint = hints_of(__name__)

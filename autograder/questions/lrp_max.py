@@ -18,19 +18,17 @@ against ``reference.maxnets.relevance_alpha1beta0``.
 from __future__ import annotations
 
 import functools
-import re
-import warnings
 
 import numpy as np
 import sympy
 from hypothesis import strategies as st
 
-from reference import lrp as ref_lrp
 from reference import maxnets as ref
 
-from .. import choices
-from ..feedback import CheckFailed, check, describe_exception, not_answered, passed
-from ..properties import Violation, as_array, assert_close, check_properties, decimals, layers
+from .. import lrp_rules
+from ..feedback import CheckFailed, not_answered, passed
+from ..properties import Violation, assert_close, check_properties, decimals
+from ..question import Diagnosis, array, call, hints_of, question, unwrap
 
 a1, a2 = sympy.symbols("a1 a2", nonnegative=True)
 _t = sympy.Symbol("t", positive=True)
@@ -148,19 +146,7 @@ def _unpack(question, R1, R2, names):
 
 def _expression(question: str, name: str, value):
     """The student's answer as a SymPy expression in our ``a1, a2`` (matched by name)."""
-    if isinstance(value, str):
-        try:
-            value = sympy.parse_expr(value, local_dict={"a1": a1, "a2": a2})
-        except Exception as err:  # noqa: BLE001
-            raise CheckFailed(question, f"{name}: could not parse {value!r} as a SymPy expression "
-                                        f"({type(err).__name__}: {err})") from None
-    if isinstance(value, np.ndarray):
-        raise CheckFailed(question, f"{name}: got a numpy array; expected a SymPy expression in a1 and a2")
-    try:
-        expr = value if isinstance(value, sympy.Basic) else sympy.sympify(value, strict=True)
-    except (sympy.SympifyError, TypeError):
-        raise CheckFailed(question, f"{name}: got a {type(value).__name__}; expected a SymPy expression "
-                                    f"in a1 and a2") from None
+    expr = unwrap(value, name, scalar=True, namespace={"a1": a1, "a2": a2})
     if isinstance(expr, sympy.logic.boolalg.Boolean) and not isinstance(expr, sympy.Expr):
         raise CheckFailed(question, f"{name}: got the condition {expr}, not an expression. For a case "
                                     f"distinction write Piecewise((expr1, a1 >= a2), (expr2, True)) or use Max/Min")
@@ -192,14 +178,14 @@ def _propagate(name: str, x: float, y: float, rule: str) -> tuple[float, float]:
     return float(Ra[0]), float(Ra[1])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _expected(name: str):
     """(R1, R2) expressions and their values at the sample points for the reference answer ``name``."""
     pair = GXI if name == "gxi" else ref.analytic_relevances(name, a1, a2)
     return pair, tuple(_values(e) for e in pair)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _numeric(name: str, rule: str):
     vals = {r: np.array([_propagate(name, x, y, rule) for x, y in pts]) for r, pts in POINTS.items()}
     return ({r: v[:, 0] for r, v in vals.items()}, {r: v[:, 1] for r, v in vals.items()})
@@ -331,17 +317,20 @@ def _diagnose(which, student, student_vals, expected_vals, wrong) -> str | None:
     return None
 
 
+_NETWORK_HINT = ("split the relevance y = max(a1, a2) layer by layer with the z+ rule, R_j = a_j w_jk+ / "
+                 "(sum_j a_j w_jk+) R_k, once for a1 > a2 and once for a2 > a1; only positive weights carry relevance")
+
+
 def _network_check(name: str):
-    question = f"LRP-alpha1-beta0 relevances of network ({name})"
+    title = f"LRP-alpha1-beta0 relevances of network ({name})"
 
-    @check(question)
-    def run(R1, R2=None):
-        return _check_pair(question, R1, R2, (f"R1_{name}", f"R2_{name}"), name)
+    def run(ask, R1, R2=None):
+        return _check_pair(ask.title, R1, R2, (f"R1_{name}", f"R2_{name}"), name)
 
-    run.__name__ = f"network_{name}"
+    run.__name__ = run.__qualname__ = f"network_{name}"
     run.__doc__ = (f"Check the LRP-alpha1-beta0 relevances ``(R1, R2)`` of network ({name}) as SymPy expressions "
                    f"in ``a1, a2``; a pair or a dict ``{{'R1': .., 'R2': ..}}`` as the only argument works too.")
-    return run
+    return question(title, answers=f"R1_{name}", hint=_NETWORK_HINT)(run)
 
 
 network_a = _network_check("a")
@@ -349,141 +338,42 @@ network_b = _network_check("b")
 network_c = _network_check("c")
 
 
-@check("gradient x input")
-def gradient_x_input(R1, R2=None):
+@question("gradient x input", answers="R1_gxi",
+          hint="R_i = a_i dy/da_i; y = max(a1, a2) has the gradient (1, 0) where a1 > a2 and (0, 1) where a2 > a1")
+def gradient_x_input(ask, R1, R2=None):
     """Check gradient x input ``(R1, R2)`` (the same for the three networks) as SymPy expressions."""
-    return _check_pair("gradient x input", R1, R2, ("R1_gxi", "R2_gxi"), "gxi")
+    return _check_pair(ask.title, R1, R2, ("R1_gxi", "R2_gxi"), "gxi")
 
 
-# --- the z+ rule, implemented -------------------------------------------------------------------
+# --- the z+ rule, implemented: autograder.lrp_rules.ZPLUS ----------------------------------------
 
-def _call(fn, *args):
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fn(*[np.array(x, copy=True) if isinstance(x, np.ndarray) else x for x in args])
-
-
-def _zplus_out(fn, a, w, R):
-    try:
-        out = _call(fn, a, w, R)
-    except NotImplementedError:
-        raise
-    except Exception as err:  # noqa: BLE001 - explain what the rule must accept
-        raise Violation(f"your zplus raised {describe_exception(err)}\nIt must accept a of shape (B, J) (a batch of B "
-                        f"examples), w of shape (J, K) and R of shape (B, K); here B, J, K = "
-                        f"{a.shape[0]}, {a.shape[1]}, {w.shape[1]}.") from None
-    out = as_array(out, "zplus(a, w, R)")
-    if out.shape != a.shape:
-        hint = ""
-        if out.shape == R.shape:
-            hint = " That is the shape of R: send the relevance back along the weights (c = s @ w+.T) and multiply by a."
-        elif out.shape == a.shape[1:] or out.shape == a.shape[::-1]:
-            hint = " The batch dimension got lost or transposed: keep a's shape (..., J)."
-        raise Violation(f"zplus returned shape {out.shape}; expected a.shape = {a.shape} (one relevance per input "
-                        f"neuron j, for each example of the batch).{hint}")
-    if not np.all(np.isfinite(out)):
-        raise Violation("the relevance contains NaN or infinity: an output k with z_k = sum_j a_j w_jk+ = 0 (all its "
-                        "inputs are 0 or all its weights <= 0) must give s_k = 0, not R_k / 0. Divide only where "
-                        "z > 0, e.g. s = np.where(z > 0, R / np.where(z > 0, z, 1), 0).", got=out)
-    return out
-
-
-def _zplus_properties(fn):
-    def shape_and_finite(a, w, R):
-        _zplus_out(fn, a, w, R)
-
-    def positivity(a, w, R):
-        out = _zplus_out(fn, a, w, R)
-        if np.any(out < -1e-9):
-            raise Violation("negative relevance: with a >= 0, w+ = max(0, w) >= 0 and R >= 0 every R_j is >= 0. "
-                            "Did you use w instead of w+?", expected=ref_lrp.zplus(a, w, R), got=out)
-
-    def conservation(a, w, R):
-        out = _zplus_out(fn, a, w, R)
-        z = a @ np.maximum(w, 0)
-        want = np.where(z > 0, R, 0).sum(-1)
-        got = out.sum(-1)
-        if not np.allclose(got, want, rtol=1e-6, atol=1e-6):
-            raise Violation("relevance is not conserved: sum_j R_j must equal the sum of R_k over the outputs with "
-                            "z_k > 0 (each such R_k is split completely among the inputs: did you multiply by a_j "
-                            "and divide by z_k = sum_j a_j w_jk+?)", expected=want, got=got)
-
-    def agrees_with_reference(a, w, R):
-        assert_close(_zplus_out(fn, a, w, R), ref_lrp.zplus(a, w, R), "R_j = sum_k a_j w_jk+ / z_k R_k")
-
-    def batch_dimension(a, w, R):
-        out = _zplus_out(fn, a, w, R)
-        for b in range(a.shape[0]):
-            try:
-                row = as_array(_call(fn, a[b], w, R[b]), "zplus(a[b], w, R[b])")
-            except Violation:
-                raise
-            except Exception as err:  # noqa: BLE001
-                raise Violation(f"a single example (a of shape ({a.shape[1]},), R of shape ({R.shape[1]},)) fails: "
-                                f"{describe_exception(err)}. The rule must work for a of shape (..., J).") from None
-            if row.shape != (a.shape[1],) or not np.allclose(row, out[b], rtol=1e-6, atol=1e-6):
-                raise Violation(f"one example at a time (a[{b}], R[{b}]) gives a different answer than row {b} of "
-                                f"the batch: the examples of a batch must not mix", expected=out[b], got=row)
-
-    return {"shape and no NaN": shape_and_finite, "positivity": positivity, "conservation": conservation,
-            "agreement with the z+ rule": agrees_with_reference, "batch dimension": batch_dimension}
-
-
-@check("z+ rule for a dense layer")
-def zplus(fn, *, max_examples: int = 40):
+@question("z+ rule for a dense layer", answers="zplus",
+          hint="follow the four steps z, s, c, R of the notes with w+ = max(0, w) in place of w; keep the batch "
+               "dimension and compute new arrays rather than changing a, w or R")
+def zplus(ask, fn, *, max_examples: int = 40):
     """Check ``fn(a, w, R) -> R_j`` (a (..., J) >= 0, w (J, K), R (..., K)) with Hypothesis."""
-    q = "z+ rule for a dense layer"
-    if fn is None or fn is Ellipsis:
-        raise not_answered(q, "zplus")
-    if not callable(fn):
-        raise CheckFailed(q, f"expected a function zplus(a, w, R), got {type(fn).__name__}")
-    return check_properties(q, _zplus_properties(fn), layers(), max_examples=max_examples)
+    ask.function(fn, "zplus", "zplus(a, w, R)")
+    return lrp_rules.check_rule(ask.title, lrp_rules.ZPLUS, fn, max_examples=max_examples)
 
 
-@check("z+ rule: edge cases")
-def zplus_edge_cases(fn):
+@question("z+ rule: edge cases", answers="zplus",
+          hint="an output k whose z_k = 0 (all its inputs 0, or all its weights <= 0) must give s_k = 0, not R_k / 0")
+def zplus_edge_cases(ask, fn):
     """Fixed cases: all-zero input, an output with only negative weights, integer arrays, 1-D input,
     and the arguments left unchanged."""
-    q = "z+ rule: edge cases"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "zplus")
-    cases = [
-        ("all inputs zero", np.zeros((2, 3)), np.array([[1.0, -1.0], [0.5, 2.0], [-1.0, 1.0]]), np.ones((2, 2))),
-        ("an output with only negative weights", np.array([[1.0, 2.0]]), np.array([[1.0, -1.0], [2.0, -3.0]]),
-         np.array([[3.0, 5.0]])),
-        ("integer arrays", np.array([[1, 2]]), np.array([[1, 0], [1, 1]]), np.array([[3, 4]])),
-        ("a single example (1-D a and R)", np.array([1.0, 0.0, 2.0]), np.array([[1.0], [1.0], [-1.0]]),
-         np.array([6.0])),
-    ]
-    for what, a, w, R in cases:
-        want = ref_lrp.zplus(a, w, R)
-        args = [a.copy(), w.copy(), R.copy()]
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                got = fn(*args)
-            except Exception as err:  # noqa: BLE001
-                raise CheckFailed(q, f"{what}: your zplus raised {describe_exception(err)}") from None
-        try:
-            assert_close(got, want, f"{what}")
-        except Violation as v:
-            raise CheckFailed(q, f"{v.message}\n  a = {a.tolist()}, w = {w.tolist()}, R = {R.tolist()}\n"
-                                 f"  expected {np.round(want, 4).tolist()}\n  yours    "
-                                 f"{np.round(as_array(got, what), 4).tolist()}") from None
-        if any(not np.array_equal(x, y) for x, y in zip(args, (a, w, R))):
-            raise CheckFailed(q, f"{what}: your zplus changed its arguments in place (e.g. w[w < 0] = 0 or a *= ...); "
-                                 f"compute new arrays instead (np.maximum(w, 0)) so that the caller's weights survive.")
-    return passed(q, "zero inputs, all-negative weights, integer arrays, 1-D input, arguments untouched")
+    ask.function(fn, "zplus", "zplus(a, w, R)")
+    lrp_rules.check_edge_cases(ask.title, lrp_rules.ZPLUS, fn)
+    return ask.passed("zero inputs, all-negative weights, integer arrays, 1-D input, arguments untouched")
 
 
 # --- propagation through the three networks -----------------------------------------------------
 
 def _relevance_pair(fn, name, x, y):
-    out = _call(fn, ref.get_network(name), x, y)
+    out = call(fn, ref.get_network(name), x, y, name="relevance")
     if isinstance(out, (tuple, list)) and len(out) == 2:
-        R1, R2 = (as_array(v, f"R{i + 1}") for i, v in enumerate(out))
+        R1, R2 = (array(v, f"R{i + 1}") for i, v in enumerate(out))
     else:
-        arr = as_array(out, "relevance(net, a1, a2)")
+        arr = array(out, "relevance(net, a1, a2)")
         if arr.shape != x.shape + (2,):
             raise Violation(f"relevance(net, a1, a2) returned {type(out).__name__} of shape {arr.shape}; "
                             f"expected the pair (R1, R2) of arrays of shape {x.shape}")
@@ -491,7 +381,24 @@ def _relevance_pair(fn, name, x, y):
     return R1, R2
 
 
+_PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])   # no ties, no zeros
+
+
+def _relevance_diagnosis(fn, name):
+    """The likely mistake of ``relevance`` on network ``name``, decided on fixed probe inputs."""
+    mistakes = [
+        (f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus use w instead of "
+         f"w+ = max(0, w)?", lambda net, x, y: np.stack(ref.gradient_x_input(name, x, y))),
+        (f"network ({name}): R1 and R2 are swapped",
+         lambda net, x, y: np.stack(ref.relevance_alpha1beta0(name, x, y)[::-1])),
+    ]
+    return Diagnosis(fn, mistakes, [(ref.get_network(name), _PROBE_A1, _PROBE_A2)],
+                     read=lambda out: np.stack([array(v, "R") for v in out]))
+
+
 def _relevance_property(fn, name):
+    diagnosis = _relevance_diagnosis(fn, name)
+
     def prop(a1, a2):
         R1, R2 = _relevance_pair(fn, name, a1, a2)
         want = np.stack(ref.relevance_alpha1beta0(name, a1, a2), -1)
@@ -499,13 +406,8 @@ def _relevance_property(fn, name):
             raise Violation(f"R1, R2 have shapes {R1.shape}, {R2.shape}; expected {a1.shape} each (one relevance "
                             f"per example)")
         got = np.stack([R1, R2], -1)
-        if np.all(np.isfinite(got)) and not np.allclose(got, want, rtol=1e-6, atol=1e-6):
-            g1, g2 = ref.gradient_x_input(name, a1, a2)
-            if np.allclose(got, np.stack([g1, g2], -1), atol=1e-5):
-                raise Violation(f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus "
-                                f"use w instead of w+ = max(0, w)?", expected=want, got=got)
-            if np.allclose(got, want[..., ::-1], atol=1e-6):
-                raise Violation(f"network ({name}): R1 and R2 are swapped", expected=want, got=got)
+        if np.all(np.isfinite(got)) and not np.allclose(got, want, rtol=1e-6, atol=1e-6) and diagnosis.hint():
+            raise Violation(diagnosis.hint(), expected=want, got=got)
         assert_close(got, want, f"network ({name}): (R1, R2) as columns")
 
     return prop
@@ -518,25 +420,23 @@ def _inputs():
         lambda ps: {"a1": np.array([p[0] for p in ps]), "a2": np.array([p[1] for p in ps])})
 
 
-@check("LRP through the max networks")
-def relevance(fn, *, max_examples: int = 30):
+@question("LRP through the max networks", answers="relevance",
+          hint="stack the inputs as a = (a1, a2) of shape (N, 2), run the forward pass h = relu(a @ w1), then apply "
+               "your zplus twice, from y = h @ w2 down to h and from h down to a")
+def relevance(ask, fn, *, max_examples: int = 30):
     """Check ``fn(net, a1, a2) -> (R1, R2)`` for the three networks of ``reference.maxnets.NETWORKS``
     on generated ``a1, a2 >= 0`` (arrays of shape (N,))."""
-    q = "LRP through the max networks"
-    if fn is None or fn is Ellipsis:
-        raise not_answered(q, "relevance")
-    if not callable(fn):
-        raise CheckFailed(q, f"expected a function relevance(net, a1, a2), got {type(fn).__name__}")
+    ask.function(fn, "relevance", "relevance(net, a1, a2)")
     props = {f"network ({n})": _relevance_property(fn, n) for n in NAMES}
-    return check_properties(q, props, _inputs(), max_examples=max_examples)
+    return check_properties(ask.title, props, _inputs(), max_examples=max_examples)
 
 
-@check("LRP through the max networks: the analytic table")
-def relevance_table(fn):
+@question("LRP through the max networks: the analytic table", answers="relevance",
+          hint="compare your function with your symbolic answers on a few points, ties a1 = a2 and zeros included")
+def relevance_table(ask, fn):
     """``fn`` on a grid of (a1, a2) in [0, 3]^2 (ties and zeros included) against the analytic table."""
-    q = "LRP through the max networks: the analytic table"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "relevance")
+    q = ask.title
+    ask.function(fn, "relevance", "relevance(net, a1, a2)")
     g = np.arange(0.0, 3.01, 0.5)
     x, y = (v.ravel() for v in np.meshgrid(g, g))
     for name in NAMES:
@@ -559,36 +459,36 @@ def relevance_table(fn):
 
 # --- multiple choice -----------------------------------------------------------------------------
 
-def _letters(question: str, name: str, answer) -> set[str]:
-    return choices.chosen(question, name, answer, NAMES, allow_empty=True)
+WIRING_WHY = {
+    "a": "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
+         "Compare R1 where a1 > a2 with R2 where a2 > a1.",
+    "b": "(b) is (a) with the inputs swapped, so on its own it is not symmetric.",
+    "c": "is symmetric: swapping a1 and a2 permutes its hidden neurons, so the relevances swap too.",
+}
 
 
-@check("symmetric wiring")
-def symmetric_wiring(answer):
-    """Which network(s) give R1(a1, a2) = R2(a2, a1): answer {'c'}."""
-    q = "symmetric wiring"
-    got = _letters(q, "symmetric_nets", answer)
-    return choices.judge(q, got, {"c"}, {
-        "a": "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
-             "Compare R1 where a1 > a2 with R2 where a2 > a1.",
-        "b": "(b) is (a) with the inputs swapped, so on its own it is not symmetric.",
-        "c": "is symmetric: swapping a1 and a2 permutes its hidden neurons, so the relevances swap too.",
-    })
+@question("symmetric wiring", answers="symmetric_nets",
+          hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?")
+def symmetric_wiring(ask, answer):
+    """Which network(s) give R1(a1, a2) = R2(a2, a1)."""
+    return ask.judge(ask.choice(answer, NAMES, "symmetric_nets", allow_empty=True), {"c"}, WIRING_WHY)
 
 
-@check("winner takes all")
-def winner_takes_all(answer):
-    """Which network(s) give the winner all of y whichever input wins: none (set())."""
-    q = "winner takes all"
-    got = _letters(q, "winner_nets", answer)
-    return choices.judge(q, got, set(), {
-        "a": "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1).",
-        "b": "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2).",
-        "c": "in (c) the loser always keeps half of its own value through its skip connection.",
-    })
+WINNER_WHY = {
+    "a": "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1).",
+    "b": "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2).",
+    "c": "in (c) the loser always keeps half of its own value through its skip connection.",
+}
 
 
-STATEMENTS = {
+@question("winner takes all", answers="winner_nets",
+          hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?")
+def winner_takes_all(ask, answer):
+    """Which network(s) give the winner all of y whichever input wins."""
+    return ask.judge(ask.choice(answer, NAMES, "winner_nets", allow_empty=True), set(), WINNER_WHY)
+
+
+_STATEMENTS = {
     1: (True, "gradient x input depends only on the function y = max(a1, a2): look at the figure of the three networks."),
     2: (False, "compare your answers for (a) and (b): LRP follows the wiring, not only the function."),
     3: (True, "the z+ rule conserves relevance in each layer (no biases here), so R1 + R2 = y."),
@@ -598,27 +498,11 @@ STATEMENTS = {
 }
 
 
-@check("true statements")
-def true_statements(answer):
-    """Multiple select over ``STATEMENTS``: answer {1, 3, 4, 5}."""
-    q = "true statements"
-    if answer is None or answer is Ellipsis:
-        raise not_answered(q, "true_statements")
-    if isinstance(answer, (int, np.integer)):
-        answer = {int(answer)}
-    if isinstance(answer, str):
-        answer = re.findall(r"\d+", answer)
-    try:
-        got = {int(x) for x in answer}
-    except (TypeError, ValueError):
-        raise CheckFailed(q, f"got {answer!r}; expected a set of statement numbers, e.g. {{1, 2}}") from None
-    bad = sorted(got - set(STATEMENTS))
-    if bad:
-        raise CheckFailed(q, f"there is no statement {bad[0]}; the statements are numbered 1 to {len(STATEMENTS)}")
-    want = {k for k, (truth, _) in STATEMENTS.items() if truth}
-    if got == want:
-        return passed(q)
-    extra, missing = sorted(got - want), sorted(want - got)
-    if extra:
-        raise CheckFailed(q, f"statement {extra[0]} is false: {STATEMENTS[extra[0]][1]}")
-    raise CheckFailed(q, f"statement {missing[0]} is true too: {STATEMENTS[missing[0]][1]}")
+@question("true statements", answers="true_statements",
+          hint="test each statement on your own answers for (a), (b), (c) and gradient x input")
+def true_statements(ask, answer):
+    """Multiple select over ``_STATEMENTS`` (numbered)."""
+    return ask.statements(answer, _STATEMENTS, "true_statements", numbered_text=True)
+
+
+hint = hints_of(__name__)

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from reference import prototypes as ref
 
 from .. import symbolic
-from ..feedback import CheckFailed, check, not_answered, passed
+from ..feedback import passed
 from ..properties import Violation, arrays, check_properties, decimals
+from ..question import array, call, hints_of, question, unwrap
 
 n, d = sympy.symbols("n d", integer=True, positive=True)
 w, mu, c = (sympy.MatrixSymbol(s, n, 1) for s in ("w", "mu", "c"))
@@ -25,24 +26,25 @@ DOMAIN = symbolic.Domain(kinds={"Sigma": "spd", "lam": "positive"}, dims={"n": (
 M = symbolic.Mistake
 
 
-def _symbolic_check(question, name, answer, expected, mistakes):
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    return symbolic.check(question, answer, expected, DOMAIN, mistakes=mistakes)
+def _symbolic_check(title, name, answer, expected, mistakes, **kw):
+    answer = unwrap(answer, name, scalar=not symbolic.is_matrix(expected))
+    return symbolic.check(title, answer, expected, DOMAIN, mistakes=mistakes, **kw)
 
 
-@check("L2 prototype")
-def l2_prototype(x_star):
-    return _symbolic_check("L2 prototype", "x_star_l2", x_star, ref.l2_prototype(w, lam), [
+@question("L2 prototype", answers="x_star_l2",
+          hint="set the gradient of w^T x - lam ||x||^2 with respect to x to zero and solve for x")
+def l2_prototype(ask, x_star):
+    return _symbolic_check(ask.title, "x_star_l2", x_star, ref.l2_prototype(w, lam), [
         M(w / lam, "you lost the factor 2 from d/dx ||x||^2 = 2x"),
         M(2 * lam * w, "solve w - 2 lam x = 0 for x: divide by 2 lam, don't multiply"),
         M(w, "the regulariser's strength lam must appear: x* depends on how hard large x are punished"),
     ])
 
 
-@check("Gaussian-expert prototype")
-def gaussian_prototype(x_star):
-    return _symbolic_check("Gaussian-expert prototype", "x_star_gauss", x_star,
+@question("Gaussian-expert prototype", answers="x_star_gauss",
+          hint="the gradient of log N(x; mu, Sigma) is -Sigma^{-1}(x - mu); add w and set the sum to zero")
+def gaussian_prototype(ask, x_star):
+    return _symbolic_check(ask.title, "x_star_gauss", x_star,
                            ref.gaussian_expert_prototype(w, mu, Sigma), [
         M(mu + Sigma.I * w, "you kept Sigma^{-1}: from w - Sigma^{-1}(x - mu) = 0, multiply by Sigma to get x"),
         M(Sigma * w, "the prototype is centred at the expert's mean: add mu"),
@@ -51,31 +53,32 @@ def gaussian_prototype(x_star):
     ])
 
 
-@check("generator code z*")
-def generator_code(z_star):
-    return _symbolic_check("generator code z*", "z_star", z_star, ref.generator_code(w, A, lam), [
+@question("generator code z*", answers="z_star",
+          hint="substitute x = A z + c into w^T x - lam ||z||^2 and set the gradient with respect to z to zero")
+def generator_code(ask, z_star):
+    return _symbolic_check(ask.title, "z_star", z_star, ref.generator_code(w, A, lam), [
         M(A.T * w / lam, "you lost the factor 2 from d/dz ||z||^2 = 2z"),
         M(A.T * w, "the regulariser lam must appear in z*"),
     ])
 
 
-@check("generator prototype x*")
-def generator_prototype(x_star):
-    return _symbolic_check("generator prototype x*", "x_star_gen", x_star, ref.generator_prototype(w, A, c, lam), [
+@question("generator prototype x*", answers="x_star_gen",
+          hint="the prototype is the generator's image of your optimal code z*")
+def generator_prototype(ask, x_star):
+    return _symbolic_check(ask.title, "x_star_gen", x_star, ref.generator_prototype(w, A, c, lam), [
         M(A * A.T * w / (2 * lam), "the generator adds c: x* = A z* + c"),
         M(A * A.T * w / lam + c, "you lost the factor 2 from d/dz ||z||^2 = 2z"),
         M(A.T * w / (2 * lam), "that is z*, the code; the prototype is its image x* = A z* + c"),
     ])
 
 
-@check("Gaussian expert equivalent to the L2 regulariser")
-def coincide_with_l2(mu_l2, Sigma_l2):
-    q = "Gaussian expert equivalent to the L2 regulariser"
+@question("Gaussian expert equivalent to the L2 regulariser", answers=("mu_l2", "Sigma_l2"),
+          hint="compare the two prototypes x* = mu + Sigma w and x* = w / (2 lam) for every w")
+def coincide_with_l2(ask, mu_l2, Sigma_l2):
+    q = ask.title
     want_mu, want_Sigma = ref.gaussian_equivalent_to_l2(lam, n)
-    if mu_l2 is None or Sigma_l2 is None:
-        raise not_answered(q, "mu_l2, Sigma_l2")
-    symbolic.check(q + " (mean)", mu_l2, want_mu, DOMAIN, allowed={"n", "lam"})
-    symbolic.check(q + " (covariance)", Sigma_l2, want_Sigma, DOMAIN, allowed={"n", "lam"}, mistakes=[
+    _symbolic_check(q + " (mean)", "mu_l2", mu_l2, want_mu, [], allowed={"n", "lam"})
+    _symbolic_check(q + " (covariance)", "Sigma_l2", Sigma_l2, want_Sigma, allowed={"n", "lam"}, mistakes=[
         M(sympy.Identity(n) * 2 * lam, "compare x* = Sigma w with x* = w / (2 lam): Sigma is the inverse of 2 lam I"),
         M(sympy.Identity(n) / lam, "you lost the factor 2 of the L2 prototype"),
         M(sympy.Identity(n), "the covariance must depend on lam: a stronger regulariser is a narrower expert"),
@@ -83,15 +86,14 @@ def coincide_with_l2(mu_l2, Sigma_l2):
     return passed(q)
 
 
-@check("Gaussian expert equivalent to the generator")
-def coincide_with_generator(mu_gen, Sigma_gen):
-    q = "Gaussian expert equivalent to the generator"
+@question("Gaussian expert equivalent to the generator", answers=("mu_gen", "Sigma_gen"),
+          hint="compare x* = mu + Sigma w with your generator prototype for every w")
+def coincide_with_generator(ask, mu_gen, Sigma_gen):
+    q = ask.title
     want_mu, want_Sigma = ref.gaussian_equivalent_to_generator(A, c, lam)
-    if mu_gen is None or Sigma_gen is None:
-        raise not_answered(q, "mu_gen, Sigma_gen")
-    symbolic.check(q + " (mean)", mu_gen, want_mu, DOMAIN, allowed={"n", "d", "c", "A", "lam"})
-    symbolic.check(q + " (covariance)", Sigma_gen, want_Sigma, DOMAIN, allowed={"n", "d", "c", "A", "lam"},
-                   mistakes=[
+    _symbolic_check(q + " (mean)", "mu_gen", mu_gen, want_mu, [], allowed={"n", "d", "c", "A", "lam"})
+    _symbolic_check(q + " (covariance)", "Sigma_gen", Sigma_gen, want_Sigma, allowed={"n", "d", "c", "A", "lam"},
+                    mistakes=[
         M(A.T * A / (2 * lam), "A^T A is d x d; the covariance of x = A z + c lives in input space: A A^T"),
         M(A * A.T, "with lam != 1/2 the code regulariser rescales the covariance: divide by 2 lam"),
         M(A * A.T / lam, "you lost the factor 2 of the code prototype"),
@@ -112,11 +114,11 @@ def _spd(n_):
     return arrays((n_, n_), -2, 2).map(lambda B: B @ B.T + 0.5 * np.eye(n_))
 
 
-@check("L2 prototype maximises the objective")
-def l2_prototype_optimal(x_star):
-    q = "L2 prototype maximises the objective"
-    if x_star is None:
-        raise not_answered(q, "x_star_l2")
+@question("L2 prototype maximises the objective", answers="x_star_l2",
+          hint="at the maximiser the gradient w - 2 lam x of the objective is zero")
+def l2_prototype_optimal(ask, x_star):
+    q = ask.title
+    x_star = unwrap(x_star, "x_star_l2", scalar=False)
 
     def gradient_vanishes(w_, lam_):
         x = _numeric(symbolic.coerce(x_star), w=w_, lam=lam_)
@@ -129,11 +131,11 @@ def l2_prototype_optimal(x_star):
     return check_properties(q, {"first-order optimality": gradient_vanishes}, strategy, max_examples=25)
 
 
-@check("Gaussian-expert prototype maximises the objective")
-def gaussian_prototype_optimal(x_star):
-    q = "Gaussian-expert prototype maximises the objective"
-    if x_star is None:
-        raise not_answered(q, "x_star_gauss")
+@question("Gaussian-expert prototype maximises the objective", answers="x_star_gauss",
+          hint="at the maximiser the gradient w - Sigma^{-1}(x - mu) of the objective is zero")
+def gaussian_prototype_optimal(ask, x_star):
+    q = ask.title
+    x_star = unwrap(x_star, "x_star_gauss", scalar=False)
 
     def gradient_vanishes(w_, mu_, Sigma_):
         x = _numeric(symbolic.coerce(x_star), w=w_, mu=mu_, Sigma=Sigma_)
@@ -181,36 +183,40 @@ def _maximiser(model, target, lam_):
     return x.detach()[0]
 
 
-@check("activation maximization by gradient ascent")
-def activation_maximization(fn):
+@question("activation maximization by gradient ascent", answers="activation_maximization",
+          hint="make x a leaf tensor that requires grad, climb log_softmax(model(x))[target] - lam ||x||^2 with an "
+               "optimiser (minimise its negative), and return x detached, with the shape of x0")
+def activation_maximization(ask, fn):
     """``fn(model, target, x0, lam, steps, lr) -> x`` on a logistic-regression model, whose objective
-    ``log p(target | x) - lam ||x||^2`` is concave: every correct ascent ends at the same maximiser."""
+    ``log p(target | x) - lam ||x||^2`` is concave: every correct ascent ends at the same maximiser.
+
+    The next cells plot ``x`` and feed it to the model again, so it must be a detached tensor of shape
+    ``(5,)``, the shape of ``x0``."""
     import torch
 
-    q = "activation maximization by gradient ascent"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "activation_maximization")
+    q = ask.title
+    ask.function(fn, "activation_maximization", "activation_maximization(model, target, x0, lam, steps, lr)")
     for seed, target, lam_ in [(0, 0, 0.1), (1, 2, 0.05)]:
         model = _test_model(seed)
         x0 = torch.zeros(5)
-        x = fn(model, target, x0.clone(), lam_, 500, 0.05)
-        if not isinstance(x, torch.Tensor):
-            raise CheckFailed(q, f"expected a torch tensor of shape (5,), got {type(x).__name__}")
-        x = x.detach().reshape(-1)
-        if x.shape != (5,):
-            raise CheckFailed(q, f"expected a tensor of shape (5,) (the shape of x0), got {tuple(x.shape)}")
+        x = call(fn, model, target, x0, lam_, 500, 0.05, name="activation_maximization")
+        x = torch.as_tensor(array(x, "the returned x", shape=(5,), detached=True, tensor=True,
+                                  needed="the shape of x0; the next cells plot it and feed it to the model"))
         best = _maximiser(model, target, lam_)
         got_obj, g = _objective_and_gradient(model, target, x, lam_)
         want_obj, _ = _objective_and_gradient(model, target, best, lam_)
         start_obj, _ = _objective_and_gradient(model, target, x0, lam_)
         if got_obj < start_obj:
-            raise CheckFailed(q, f"log p(target|x) - lam ||x||^2 is lower at your x ({got_obj:.4f}) than at x0 "
+            ask.fail(f"log p(target|x) - lam ||x||^2 is lower at your x ({got_obj:.4f}) than at x0 "
                                  f"({start_obj:.4f}): either the steps go against the gradient (ascent steps "
                                  f"along +grad, or minimise the negative objective), or you climb a different "
                                  f"objective (the raw logit? no -lam ||x||^2 term?)")
         if got_obj < want_obj - 1e-3 or np.linalg.norm(g) > 1e-2:
-            raise CheckFailed(q, f"not at the maximum yet on a test model (seed {seed}, target {target}, "
+            ask.fail(f"not at the maximum yet on a test model (seed {seed}, target {target}, "
                                  f"lam {lam_}): objective {got_obj:.4f}, the maximum is {want_obj:.4f}; "
                                  f"|gradient| = {np.linalg.norm(g):.3g}. Did you include -lam ||x||^2 and "
                                  f"use log-softmax (log p), not the raw logit?")
     return passed(q, "reaches the maximiser of log p(c|x) - lam ||x||^2 on two test models")
+
+
+hint = hints_of(__name__)

@@ -23,9 +23,17 @@ from hypothesis import strategies as st
 
 from reference import taylor as ref
 
-from .. import choices, symbolic
-from ..feedback import CheckFailed, check, not_answered, passed
-from ..properties import Violation, arrays, as_array, assert_close, check_properties, decimals
+from .. import symbolic
+from ..feedback import CheckFailed, passed
+from ..properties import (
+    Violation,
+    arrays,
+    as_array,
+    assert_close,
+    check_properties,
+    decimals,
+)
+from ..question import call, hints_of, question, unwrap
 
 N = 3
 w = sympy.Matrix(sympy.symbols(f"w1:{N + 1}", real=True))
@@ -52,7 +60,7 @@ def _norm2():
 # --- turning a student's answer into something comparable ----------------------------------
 
 def _symbolic_check(question, name, answer, expected, mistakes, *, extra_names=(), forbid=None):
-    answer = symbolic.unwrap(question, name, answer, scalar=not symbolic.is_matrix(expected))
+    answer = unwrap(answer, name, scalar=not symbolic.is_matrix(expected))
     if forbid is not None:
         try:
             names = {s.name for s in symbolic.coerce(answer).free_symbols}
@@ -106,10 +114,11 @@ def _w_x(low=-3.0, high=3.0):
 
 # --- 1. sensitivity analysis ---------------------------------------------------------------
 
-@check("sensitivity analysis")
-def sensitivity(R_sens):
+@question("sensitivity analysis", answers="R_sens",
+          hint="differentiate f(x) = w^T x with respect to each x_i, then apply the definition of sensitivity")
+def sensitivity(ask, R_sens):
     """``R_i = (df/dx_i)^2 = w_i^2``."""
-    return _symbolic_check("sensitivity analysis", "R_sens", R_sens, ref.sensitivity_linear(w), [
+    return _symbolic_check(ask.title, "R_sens", R_sens, ref.sensitivity_linear(w), [
         M(w, "R_i = (df/dx_i)^2: you have the partial derivative df/dx_i = w_i, now square it"),
         M(w.applyfunc(sympy.Abs), "sensitivity uses the *square* of the partial derivative, not its absolute value"),
         M(w.multiply_elementwise(x), "w_i x_i is gradient x input (Taylor decomposition at the root 0, the next "
@@ -124,10 +133,11 @@ def sensitivity(R_sens):
 
 # --- 2. Taylor decomposition at the root 0 ------------------------------------------------
 
-@check("Taylor decomposition at the root 0")
-def taylor_at_zero(R_taylor0):
+@question("Taylor decomposition at the root 0", answers="R_taylor0",
+          hint="write the first-order Taylor expansion of f around the root x~ = 0 and read off the term of x_i")
+def taylor_at_zero(ask, R_taylor0):
     """``R_i = df/dx_i|_0 (x_i - 0) = w_i x_i`` (gradient x input)."""
-    q = "Taylor decomposition at the root 0"
+    q = ask.title
     return _symbolic_check(q, "R_taylor0", R_taylor0, ref.taylor_linear(w, x, sympy.zeros(N, 1)), [
         M(w, "you have the partial derivative df/dx_i = w_i; the Taylor term multiplies it by (x_i - x~_i) = x_i"),
         M(_sq(w), "w_i^2 is the sensitivity (previous question); the Taylor term is df/dx_i|_x~ * (x_i - x~_i)"),
@@ -143,10 +153,11 @@ def taylor_at_zero(R_taylor0):
 
 # --- 3. the nearest root, by Lagrange multipliers ------------------------------------------
 
-@check("stationarity of the Lagrangian")
-def stationarity(xi_of_lam):
+@question("stationarity of the Lagrangian", answers="xi_of_lam",
+          hint="set the derivative of the Lagrangian with respect to xi to zero and solve for xi")
+def stationarity(ask, xi_of_lam):
     """``dL/dxi = 2 (xi - x) + lam w = 0``  =>  ``xi = x - lam w / 2``."""
-    q = "stationarity of the Lagrangian"
+    q = ask.title
     return _symbolic_check(q, "xi_of_lam", xi_of_lam, x - lam * w / 2, [
         M(x + lam * w / 2, "sign: dL/dxi = 2 (xi - x) + lam w = 0 gives xi - x = -lam w / 2"),
         M(x - lam * w, "you lost the 1/2: the derivative of ||xi - x||^2 is 2 (xi - x), so 2 (xi - x) = -lam w"),
@@ -156,10 +167,11 @@ def stationarity(xi_of_lam):
     ], extra_names={"lam"})
 
 
-@check("Lagrange multiplier")
-def multiplier(lam_star):
+@question("Lagrange multiplier", answers="lam_star",
+          hint="put your xi(lam) into the constraint w^T xi = 0 and solve for lam")
+def multiplier(ask, lam_star):
     """Plug ``xi(lam)`` into the constraint ``w^T xi = 0``: ``lam* = 2 w^T x / ||w||^2``."""
-    q = "Lagrange multiplier"
+    q = ask.title
     return _symbolic_check(q, "lam_star", lam_star, 2 * f / _norm2(), [
         M(f / _norm2(), "you lost the factor 2: w^T (x - lam w / 2) = 0 gives lam ||w||^2 / 2 = w^T x"),
         M(-2 * f / _norm2(), "sign: with L = ||xi - x||^2 + lam w^T xi, the constraint w^T (x - lam w/2) = 0 "
@@ -189,20 +201,22 @@ def _root_mistakes():
     ]
 
 
-@check("nearest root point")
-def root_point(x_root):
+@question("nearest root point", answers="x_root",
+          hint="substitute your multiplier into xi(lam)")
+def root_point(ask, x_root):
     """``x~ = x - (w^T x) w / ||w||^2``, the orthogonal projection of x onto the hyperplane ``w^T x = 0``."""
-    q = "nearest root point"
+    q = ask.title
     return _symbolic_check(q, "x_root", x_root, ref.nearest_root_linear(w, x), _root_mistakes(),
                            forbid={"lam": "your root point still contains lam: substitute lam = lam_star "
                                           "(e.g. `xi_of_lam.subs(lam, lam_star)`)"})
 
 
-@check("nearest root point: properties")
-def root_point_properties(x_root):
+@question("nearest root point: properties", answers="x_root",
+          hint="a root satisfies f(x~) = 0, and the nearest one differs from x by a multiple of w")
+def root_point_properties(ask, x_root):
     """The defining properties of the nearest root, on random numbers: ``w^T x~ = 0`` and ``x - x~ || w``."""
-    q = "nearest root point: properties"
-    x_root = symbolic.unwrap(q, "x_root", x_root, scalar=False)
+    q = ask.title
+    x_root = unwrap(x_root, "x_root", scalar=False)
     try:
         expr = sympy.Matrix(symbolic.coerce(x_root))
     except (ValueError, TypeError) as err:
@@ -233,10 +247,11 @@ def root_point_properties(x_root):
 
 # --- 4. Taylor decomposition at the nearest root --------------------------------------------
 
-@check("Taylor decomposition at the nearest root")
-def taylor_at_nearest_root(R_nearest):
+@question("Taylor decomposition at the nearest root", answers="R_nearest",
+          hint="the Taylor term of x_i at the root x~ is df/dx_i (x_i - x~_i) with your x~")
+def taylor_at_nearest_root(ask, R_nearest):
     """``R_i = w_i (x_i - x~_i) = w_i^2 (w^T x) / ||w||^2``."""
-    q = "Taylor decomposition at the nearest root"
+    q = ask.title
     x_t = ref.nearest_root_linear(w, x)
     return _symbolic_check(q, "R_nearest", R_nearest, ref.taylor_nearest_root_linear(w, x), [
         M(w.multiply_elementwise(x), "w_i x_i is the Taylor decomposition at the root 0 (gradient x input); "
@@ -253,11 +268,12 @@ def taylor_at_nearest_root(R_nearest):
     ], forbid={"lam": "express the relevances in w and x only: substitute the multiplier"})
 
 
-@check("relevances sum to f(x)")
-def conserves(R, name="R"):
+@question("relevances sum to f(x)", answers="R",
+          hint="add up the components of your relevances and simplify")
+def conserves(ask, R, name="R"):
     """Hidden-test companion: ``sum_i R_i == w^T x`` symbolically (conservation)."""
-    q = "relevances sum to f(x)"
-    R = symbolic.unwrap(q, name, R, scalar=False)
+    q = ask.title
+    R = unwrap(R, name, scalar=False)
     try:
         total = sum(sympy.Matrix(symbolic.coerce(R)))
     except (ValueError, TypeError) as err:
@@ -283,26 +299,15 @@ def _affine_examples(thorough):
     return st.integers(1, top).flatmap(build)
 
 
-def _call(fn, *args, **kwargs):
-    """Call the student's function on copies; report in-place modification."""
-    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    out = fn(*copies, **kwargs)
-    for a, c in zip(args, copies):
-        if isinstance(a, np.ndarray) and not np.array_equal(a, c):
-            raise Violation("your function modified its input array in place; compute a new array instead "
-                            "(e.g. `x - ...`, not `x -= ...`)")
-    return out
-
-
-@check("nearest_root(w, x, b)")
-def nearest_root(fn, thorough: bool = False):
+@question("nearest_root(w, x, b)", answers="nearest_root",
+          hint="project x onto the hyperplane w^T xi + b = 0: move along w until the constraint holds")
+def nearest_root(ask, fn, thorough: bool = False):
     """``fn(w, x, b=0.0) -> x~``, the point of ``{xi : w^T xi + b = 0}`` nearest to ``x`` (numpy, shape (n,))."""
-    q = "nearest_root(w, x, b)"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "nearest_root")
+    q = ask.title
+    ask.function(fn, "nearest_root")
 
     def vector(w, x, b):
-        r = as_array(_call(fn, w, x, b), "nearest_root(w, x, b)")
+        r = as_array(call(fn, w, x, b, name="nearest_root"), "nearest_root(w, x, b)")
         if r.shape != x.shape:
             raise Violation(f"expected a vector of the shape of x, {x.shape}, got shape {r.shape}")
         if not np.all(np.isfinite(r)):
@@ -323,7 +328,7 @@ def nearest_root(fn, thorough: bool = False):
                             got=value)
 
     def default_bias_is_zero(w, x, b):
-        r = as_array(_call(fn, w, x), "nearest_root(w, x)")
+        r = as_array(call(fn, w, x, name="nearest_root"), "nearest_root(w, x)")
         value = float(np.ravel(w @ r)[0]) if r.shape == x.shape else None
         if value is None or abs(value) > 1e-7 * (1 + np.abs(w).sum() * np.abs(x).sum()):
             raise Violation("called without b (the default b = 0), the result is not a root of w^T x", expected=0.0,
@@ -372,18 +377,18 @@ def _tanh_model(W):
     return lambda z: torch.tanh(z @ W_t).sum()
 
 
-@check("taylor_relevances(f, x, root)")
-def taylor_relevances(fn, thorough: bool = False):
+@question("taylor_relevances(f, x, root)", answers="taylor_relevances",
+          hint="take the gradient of f at the root with torch.autograd and multiply it by x - root")
+def taylor_relevances(ask, fn, thorough: bool = False):
     """``fn(f, x, root) -> R`` with ``R_i = df/dx_i(root) (x_i - root_i)`` (torch float32 tensors of shape (n,))."""
     import torch
 
-    q = "taylor_relevances(f, x, root)"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "taylor_relevances")
+    q = ask.title
+    ask.function(fn, "taylor_relevances")
 
     def relevances(f_, x_, root_):
         with torch.enable_grad():
-            out = fn(f_, _t(x_), _t(root_))
+            out = call(fn, f_, _t(x_), _t(root_), name="taylor_relevances")
         R = as_array(out, "taylor_relevances(f, x, root)")
         if R.shape != np.shape(x_):
             raise Violation(f"expected relevances of the shape of x, {np.shape(x_)}, got shape {R.shape}")
@@ -432,10 +437,11 @@ CONSERVATION_OPTIONS = {"A": "sensitivity analysis", "B": "Taylor decomposition 
                         "C": "Taylor decomposition at the nearest root"}
 
 
-@check("which explanations conserve f(x)")
-def conservation_choice(answer):
-    q = "which explanations conserve f(x)"
-    chosen = choices.chosen(q, "mc_conservation", answer, CONSERVATION_OPTIONS)
+@question("which explanations conserve f(x)", answers="mc_conservation",
+          hint="add up each of your three relevance vectors and compare the sums with f(x) = w^T x")
+def conservation_choice(ask, answer):
+    q = ask.title
+    chosen = ask.choice(answer, CONSERVATION_OPTIONS, "mc_conservation")
     problems = []
     if "A" in chosen:
         problems.append("A: add up your R_sens. Is the sum f(x) = w^T x for every x? (Does it even contain x?)")
@@ -452,10 +458,11 @@ PATTERN_OPTIONS = {"A": "sensitivity analysis", "B": "Taylor decomposition at th
                    "C": "Taylor decomposition at the nearest root"}
 
 
-@check("which heatmap pattern depends on the input")
-def pattern_choice(answer):
-    q = "which heatmap pattern depends on the input"
-    chosen = choices.chosen(q, "mc_pattern", answer, PATTERN_OPTIONS)
+@question("which heatmap pattern depends on the input", answers="mc_pattern",
+          hint="for each method, which symbols of the input x appear in R_i, and does the factor differ between pixels?")
+def pattern_choice(ask, answer):
+    q = ask.title
+    chosen = ask.choice(answer, PATTERN_OPTIONS, "mc_pattern")
     problems = []
     if "A" in chosen:
         problems.append("A: R_i = w_i^2. Which symbol of the input appears in it?")
@@ -468,3 +475,6 @@ def pattern_choice(answer):
     if problems:
         raise CheckFailed(q, "not quite. Look again at:\n" + "\n".join(problems))
     return passed(q)
+
+
+hint = hints_of(__name__)

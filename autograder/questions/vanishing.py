@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 
 from reference import vanishing as ref
 
-from .. import choices, symbolic
-from ..feedback import CheckFailed, check, not_answered, passed
+from .. import symbolic
+from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
+from ..question import Diagnosis, call, hints_of, number, question, unwrap
 
 M = symbolic.Mistake
 
@@ -71,6 +72,20 @@ def _variants(W_xh, W_hh, xs, h0, t, activation):
     ]
 
 
+def _jacobian_probes():
+    """Fixed generic RNNs (H = 3, T = 5, t = 2, h0 != 0), one per activation, where the variants all differ."""
+    out = []
+    for k, activation in enumerate(ref.ACTIVATIONS):
+        net = ref.random_rnn(hidden=3, inputs=2, steps=5, rho=0.9, orthogonal=False, seed=20 + k)
+        out.append((net["W_xh"], net["W_hh"], net["xs"], np.array([0.3, -0.4, 0.2]), 2, activation))
+    return out
+
+
+def _jacobian_mistakes():
+    whys = [why for _, why in _variants(*_jacobian_probes()[0])]
+    return [(why, lambda *args, i=i: _variants(*args)[i][0]) for i, why in enumerate(whys)]
+
+
 def _rnn_examples(thorough: bool):
     top = 4 if thorough else 3
 
@@ -92,24 +107,16 @@ def _rnn_examples(thorough: bool):
     return dims.flatmap(build).filter(no_relu_kink)
 
 
-def _copy_call(fn, *args):
-    copies = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    out = fn(*copies)
-    for a, c in zip(args, copies):
-        if isinstance(a, np.ndarray) and not np.array_equal(a, c):
-            raise Violation("your function modified one of its input arrays in place; compute new arrays instead")
-    return out
-
-
-@check("jacobian_chain(W_xh, W_hh, xs, h0, t, activation)")
-def jacobian_chain(fn, thorough: bool = False):
+@question("jacobian_chain(W_xh, W_hh, xs, h0, t, activation)", answers="jacobian_chain",
+          hint="run the forward pass keeping the pre-activations a_k, then multiply the factors diag(g'(a_k)) W_hh^T for k = t+1..T, later steps on the left")
+def jacobian_chain(ask, fn, thorough: bool = False):
     """``fn(W_xh, W_hh, xs, h0, t, activation) -> dh_T/dh_t`` (H, H), checked against torch autograd."""
-    q = "jacobian_chain(W_xh, W_hh, xs, h0, t, activation)"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "jacobian_chain")
+    q = ask.title
+    ask.function(fn, "jacobian_chain")
+    diagnosis = Diagnosis(fn, _jacobian_mistakes(), _jacobian_probes())
 
     def matches_autograd(W_xh, W_hh, xs, h0, t, activation):
-        got = as_array(_copy_call(fn, W_xh, W_hh, xs, h0, t, activation), "dh_T/dh_t")
+        got = as_array(call(fn, W_xh, W_hh, xs, h0, t, activation, name="jacobian_chain"), "dh_T/dh_t")
         H = W_hh.shape[0]
         want = ref.jacobian_chain_autograd(W_xh, W_hh, xs, t, h0, activation)
         if got.shape != (H, H):
@@ -118,11 +125,7 @@ def jacobian_chain(fn, thorough: bool = False):
             raise Violation("the result contains NaN or infinity", expected=want, got=got)
         if np.allclose(got, want, rtol=1e-3, atol=1e-3):  # a visible difference (at 4 decimals) fails
             return
-        hint = "it differs from torch autograd's dh_T/dh_t"
-        for wrong, why in _variants(W_xh, W_hh, xs, h0, t, activation):
-            if not np.allclose(wrong, want, rtol=1e-3, atol=1e-3) and np.allclose(got, wrong, rtol=1e-6, atol=1e-6):
-                hint = why
-                break
+        hint = diagnosis.hint() or "it differs from torch autograd's dh_T/dh_t"   # decided on fixed probes
         if t == len(xs) and hint.startswith("it differs"):
             hint = "with t = T there are no factors at all: dh_T/dh_T is the identity"
         raise Violation(f"dh_T/dh_t is wrong (T = len(xs) = {len(xs)}): {hint}", expected=want, got=got)
@@ -157,19 +160,13 @@ def _bound_mistakes():
     ]
 
 
-@check("the bound on ||dh_T/dh_t||")
-def bound(answer):
-    q = "the bound on ||dh_T/dh_t||"
-    if answer is None or answer is Ellipsis:
-        raise not_answered(q, "bound")
-    if isinstance(answer, sympy.MatrixBase) and answer.shape == (1, 1):
-        answer = answer[0, 0]
-    if isinstance(answer, (sympy.Basic, str)):
-        try:
-            answer = symbolic.coerce(answer, {"gamma": gamma, "sigma": sigma, "n": n})
-        except ValueError as err:
-            raise CheckFailed(q, str(err)) from None
-        ours = {"gamma": gamma, "sigma": sigma, "n": n}
+@question("the bound on ||dh_T/dh_t||", answers="bound",
+          hint="bound the norm of one factor diag(g'(a_k)) W_hh^T by the product of the norms, then multiply over the steps")
+def bound(ask, answer):
+    q = ask.title
+    ours = {"gamma": gamma, "sigma": sigma, "n": n}
+    answer = unwrap(answer, "bound", scalar=True, namespace=ours)
+    if isinstance(answer, sympy.Basic):
         answer = answer.xreplace({s: ours[s.name] for s in answer.free_symbols if s.name in ours})
     return symbolic.check(q, answer, BOUND, BOUND_DOMAIN, mistakes=_bound_mistakes(), allowed={"gamma", "sigma", "n"})
 
@@ -187,31 +184,15 @@ def experiment_network() -> dict:
     return ref.random_rnn(**EXPERIMENT)
 
 
-def _number(question, name, value) -> float:
-    if value is None or value is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(value, (list, tuple, dict, set, str)):
-        raise CheckFailed(question, f"`{name}` should be one number, got a {type(value).__name__}")
-    try:
-        arr = np.asarray(value.detach() if hasattr(value, "detach") else value, dtype=float)
-    except (TypeError, ValueError):
-        raise CheckFailed(question, f"`{name}` should be a number, got {type(value).__name__}") from None
-    if arr.size != 1:
-        raise CheckFailed(question, f"`{name}` should be one number, got an array of shape {arr.shape}")
-    x = float(arr.reshape(()))
-    if not np.isfinite(x):
-        raise CheckFailed(question, f"`{name}` is {x}: expected a finite number")
-    return x
-
-
 def _close(a, b, rtol, atol=0.0):
     return abs(a - b) <= atol + rtol * abs(b)
 
 
-@check("predicted factor per step")
-def predicted_rates(rate_tanh, rate_sigmoid):
-    q = "predicted factor per step"
-    values = {"rate_tanh": _number(q, "rate_tanh", rate_tanh), "rate_sigmoid": _number(q, "rate_sigmoid", rate_sigmoid)}
+@question("predicted factor per step", answers="rate_tanh",
+          hint="the factor per step is the bound of |g'| times the largest singular value of W_hh")
+def predicted_rates(ask, rate_tanh, rate_sigmoid):
+    q = ask.title
+    values = {"rate_tanh": number(rate_tanh, "rate_tanh"), "rate_sigmoid": number(rate_sigmoid, "rate_sigmoid")}
     W = experiment_network()["W_hh"]
     s_max, radius = ref.sigma_max(W), ref.spectral_radius(W)
     frob = float(np.linalg.norm(W))
@@ -255,10 +236,11 @@ def _reference_slopes():
 SLOPE_TOLERANCE = 5e-3
 
 
-@check("fitted slope of log ||dh_T/dh_t||")
-def fitted_slopes(slope_tanh, slope_sigmoid):
-    q = "fitted slope of log ||dh_T/dh_t||"
-    values = {"tanh": _number(q, "slope_tanh", slope_tanh), "sigmoid": _number(q, "slope_sigmoid", slope_sigmoid)}
+@question("fitted slope of log ||dh_T/dh_t||", answers="slope_tanh",
+          hint="compute ||dh_T/dh_(T-n)||_2 for every distance n with your jacobian_chain and fit a line to the logarithms")
+def fitted_slopes(ask, slope_tanh, slope_sigmoid):
+    q = ask.title
+    values = {"tanh": number(slope_tanh, "slope_tanh"), "sigmoid": number(slope_sigmoid, "slope_sigmoid")}
     slopes = _reference_slopes()
     problems = []
     for act, got in values.items():
@@ -285,12 +267,13 @@ def fitted_slopes(slope_tanh, slope_sigmoid):
     return passed(q, f"tanh {values['tanh']:+.3f}, sigmoid {values['sigmoid']:+.3f} per step")
 
 
-@check("the fitted decay respects the bound")
-def fit_below_bound(slope_tanh, slope_sigmoid, rate_tanh, rate_sigmoid):
+@question("the fitted decay respects the bound", answers="slope_tanh",
+          hint="compare exp(slope) with the predicted factor per step")
+def fit_below_bound(ask, slope_tanh, slope_sigmoid, rate_tanh, rate_sigmoid):
     """Hidden-test companion: ``exp(slope) <= gamma sigma_max`` for both activations."""
-    q = "the fitted decay respects the bound"
-    pairs = {"tanh": (_number(q, "slope_tanh", slope_tanh), _number(q, "rate_tanh", rate_tanh)),
-             "sigmoid": (_number(q, "slope_sigmoid", slope_sigmoid), _number(q, "rate_sigmoid", rate_sigmoid))}
+    q = ask.title
+    pairs = {"tanh": (number(slope_tanh, "slope_tanh"), number(rate_tanh, "rate_tanh")),
+             "sigmoid": (number(slope_sigmoid, "slope_sigmoid"), number(rate_sigmoid, "rate_sigmoid"))}
     for act, (slope, rate) in pairs.items():
         if rate <= 0:
             raise CheckFailed(q, f"rate_{act} = {rate} should be a positive factor gamma * sigma_max")
@@ -323,18 +306,15 @@ def _torch_clip(grads, max_norm):
     return [p.grad.numpy() for p in params], total
 
 
-@check("clip_by_global_norm(grads, max_norm)")
-def clip_by_global_norm(fn, thorough: bool = False):
+@question("clip_by_global_norm(grads, max_norm)", answers="clip_by_global_norm",
+          hint="the global norm is taken over all gradients together; scale every gradient by the same factor min(1, max_norm / norm)")
+def clip_by_global_norm(ask, fn, thorough: bool = False):
     """``fn(grads, max_norm) -> list of arrays``: ``min(1, max_norm / ||grads||)`` times every gradient."""
-    q = "clip_by_global_norm(grads, max_norm)"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "clip_by_global_norm")
+    q = ask.title
+    ask.function(fn, "clip_by_global_norm")
 
     def clipped(grads, max_norm):
-        copies = [g.copy() for g in grads]
-        out = fn(copies, max_norm)
-        if any(not np.array_equal(a, b) for a, b in zip(grads, copies)):
-            raise Violation("your function modified the gradients in place; return new arrays")
+        out = call(fn, grads, max_norm, name="clip_by_global_norm")
         if isinstance(out, tuple) and len(out) == 2 and not isinstance(out[0], np.ndarray):
             out = out[0]  # (clipped, total_norm), as the reference returns
         if not isinstance(out, (list, tuple)):
@@ -425,18 +405,9 @@ def _scalar_verdict(question, name, answer, expected, mistakes):
     answer with nested exp/tanh takes minutes; a numeric identity test on 8 random points is decisive
     here (the expressions are analytic) and takes milliseconds.
     """
-    if answer is None or answer is Ellipsis:
-        raise not_answered(question, name)
-    if isinstance(answer, sympy.MatrixBase):
-        if answer.shape != (1, 1):
-            raise CheckFailed(question, f"`{name}` is a matrix of shape {answer.shape}; expected a scalar expression")
-        answer = answer[0, 0]
-    try:
-        answer = symbolic.coerce(answer, {s.name: s for s in LSTM_SYMBOLS})
-    except ValueError as err:
-        raise CheckFailed(question, str(err)) from None
+    answer = unwrap(answer, name, scalar=True, namespace={s.name: s for s in LSTM_SYMBOLS})
     if symbolic.is_matrix(answer):
-        raise CheckFailed(question, f"`{name}` is a matrix; expected a scalar expression")
+        raise CheckFailed(question, f"`{name}` is a matrix of shape {tuple(answer.shape)}; expected a scalar expression")
     extra = sorted({s.name for s in answer.free_symbols} - set(LSTM_NAMES))
     if extra:
         raise CheckFailed(question, f"your answer uses {', '.join(extra)}, which the question does not define; "
@@ -483,9 +454,10 @@ def _lstm_terms(dh=None):
             "D": i * (1 - g ** 2) * L["w_g"] * dh}
 
 
-@check("the direct path dc_t/dc_{t-1}")
-def lstm_direct(dc_direct):
-    q = "the direct path dc_t/dc_{t-1}"
+@question("the direct path dc_t/dc_{t-1}", answers="dc_direct",
+          hint="differentiate c_t = f_t c_(t-1) + i_t g_t with respect to c_(t-1), holding the gates fixed")
+def lstm_direct(ask, dc_direct):
+    q = ask.title
     f, c_prev = LSTM["f_t"], LSTM["c_prev"]
     return _scalar_verdict(q, "dc_direct", dc_direct, LSTM["dc_direct"], [
         M(sympy.Integer(1), "the old cell enters c_t = f_t c_{t-1} + ... multiplied by the forget gate: the "
@@ -500,9 +472,10 @@ def lstm_direct(dc_direct):
     ])
 
 
-@check("dc_t/dc_{t-1} along all paths")
-def lstm_full(dc_full):
-    q = "dc_t/dc_{t-1} along all paths"
+@question("dc_t/dc_{t-1} along all paths", answers="dc_full",
+          hint="h_(t-1) = o_(t-1) tanh(c_(t-1)) feeds every gate: differentiate through f_t, i_t and g_t too (sp.diff of the notebook's c_t)")
+def lstm_full(ask, dc_full):
+    q = ask.title
     A, B, C, D = (_lstm_terms()[k] for k in "ABCD")
     no_tanh_prime = sum(_lstm_terms(LSTM["o_prev"])[k] for k in "ACD")
     return _scalar_verdict(q, "dc_full", dc_full, LSTM["dc_full"], [
@@ -527,13 +500,11 @@ VANISHING_TERM_OPTIONS = {
 }
 
 
-@check("which term makes the gradient vanish")
-def vanishing_term(answer):
-    q = "which term makes the gradient vanish"
-    chosen = choices.chosen(q, "mc_vanishing", answer, VANISHING_TERM_OPTIONS)
-    if len(chosen) != 1:
-        raise CheckFailed(q, "choose one option")
-    (c,) = chosen
+@question("which term makes the gradient vanish", answers="mc_vanishing",
+          hint="which term, expanded, picks up one more factor dh_k/dh_(k-1) for every step back in time?")
+def vanishing_term(ask, answer):
+    q = ask.title
+    c = ask.single(answer, VANISHING_TERM_OPTIONS, "mc_vanishing")
     if c != "D":
         why = {"A": "dE_T/do_T is evaluated at the last step only: it does not depend on how far back a weight "
                     "was used",
@@ -555,10 +526,11 @@ STATEMENT_OPTIONS = {
 }
 
 
-@check("true statements about vanishing and exploding gradients")
-def statements(answer):
-    q = "true statements about vanishing and exploding gradients"
-    chosen = choices.chosen(q, "mc_statements", answer, STATEMENT_OPTIONS)
+@question("true statements about vanishing and exploding gradients", answers="mc_statements",
+          hint="test each statement against your bound, your fitted slopes and your dc_direct")
+def statements(ask, answer):
+    q = ask.title
+    chosen = ask.choice(answer, STATEMENT_OPTIONS, "mc_statements")
     problems = []
     if "A" not in chosen:
         problems.append("A: every factor of the chain has norm at most gamma sigma_max; what does (gamma sigma)^n "
@@ -598,17 +570,17 @@ def _cell_relevance_examples(thorough: bool):
     return st.integers(1, 6 if thorough else 4).flatmap(build).map(example)
 
 
-@check("signal_take_all(R_c, fc_prev, ig)")
-def signal_take_all(fn, thorough: bool = False):
+@question("signal_take_all(R_c, fc_prev, ig)", answers="signal_take_all",
+          hint="c_t is the sum of the two signal terms f_t c_(t-1) and i_t g_t; the gates are switches, not signals")
+def signal_take_all(ask, fn, thorough: bool = False):
     """``fn(R_c, fc_prev, ig) -> (R_prev, R_g)``: ``R_prev = fc_prev / c_t * R_c``, ``R_g = ig / c_t * R_c``,
     ``c_t = fc_prev + ig``, unit by unit (arrays of shape (H,))."""
-    q = "signal_take_all(R_c, fc_prev, ig)"
-    if fn is None or not callable(fn):
-        raise not_answered(q, "signal_take_all")
+    q = ask.title
+    ask.function(fn, "signal_take_all", "signal_take_all(R_c, fc_prev, ig)")
     from reference.thesis.explain_gated import signal_take_all as reference_split
 
     def shares(R_c, fc_prev, ig):
-        out = fn(R_c.copy(), fc_prev.copy(), ig.copy())
+        out = call(fn, R_c, fc_prev, ig, name="signal_take_all")
         if isinstance(out, (tuple, list)) and len(out) == 3:
             raise Violation("you returned three relevances: the gates are switches, not signals, and receive "
                             "none (signal-take-all); return only (R_prev, R_g)")
@@ -666,3 +638,6 @@ def signal_take_all(fn, thorough: bool = False):
              "conserves relevance: R_prev + R_g = R_c": conserves,
              "splits in proportion to f c_prev and i g": proportional}
     return check_properties(q, props, _cell_relevance_examples(thorough), max_examples=80 if thorough else 40)
+
+
+hint = hints_of(__name__)

@@ -238,10 +238,11 @@ check.zplus_edge_cases(zplus)
 
 # %% [markdown]
 # **Q5 ({points:test_relevance}).** Now explain the networks with your `zplus`: `relevance(net, a1, a2)` takes one
-# of the networks (`net.w1`, `net.w2` are its weights; `net.forward(a)` returns `(h, y)`) and two arrays
-# `a1, a2` of shape `(N,)`, runs the forward pass on `a = (a1, a2)` (shape `(N, 2)`), starts with
-# $R = y$ at the output and applies `zplus` to the top layer, then to the bottom layer. Return the pair
-# `(R1, R2)` of arrays of shape `(N,)`.
+# of the networks (`net.w1`, `net.w2` are its weights; `net.forward(a)` returns `(h, y)` with `y` of shape
+# `(N,)`) and two arrays `a1, a2` of shape `(N,)`, runs the forward pass on `a = (a1, a2)` (shape `(N, 2)`),
+# starts with $R = y$ at the output and applies `zplus` to the top layer, then to the bottom layer. `zplus`
+# takes one relevance per output neuron, so give it $y$ as a column of shape `(N, 1)`: `y[:, None]`, or
+# `h @ net.w2`. Return the pair `(R1, R2)` of arrays of shape `(N,)`.
 
 # %% nbgrader={"grade": false, "grade_id": "answer_relevance", "locked": false, "solution": true}
 def relevance(net, a1, a2):
@@ -340,11 +341,13 @@ cut = np.linspace(0, 3, 121)
 methods = {}
 for name, net in NETWORKS.items():
     explain = lambda x, z, net=net: tuple(np.asarray(r, dtype=float) for r in relevance(net, x, z))
-    try:
-        explain(np.array([1.0]), np.array([2.0]))
+    try:   # the panels need (R1, R2) of shape (N,) each: one line that names the question otherwise
+        R = explain(np.array([1.0, 2.0, 0.5]), np.array([2.0, 0.5, 0.5]))
+        if len(R) != 2 or any(r.shape != (3,) or not np.all(np.isfinite(r)) for r in R):
+            raise ValueError(f"it returned shapes {[r.shape for r in R]} for N = 3; expected two arrays of shape (3,)")
         methods[f"LRP-α1β0, network ({name})"] = explain
     except Exception as err:
-        print(f"network ({name}): implement relevance (Q5) to see its panels ({type(err).__name__})")
+        print(f"network ({name}): fix relevance (Q5) to see its panels ({type(err).__name__}: {err})"[:200])
 methods["gradient × input (all networks)"] = lambda x, z: grad_times_input(NETWORKS["a"], x, z)
 
 fig, axes = plt.subplots(3, len(methods), figsize=(3.2 * len(methods) + 1, 9.5), squeeze=False,

@@ -1,0 +1,434 @@
+"""One question layer: what every check needs, written once.
+
+A check is a function decorated with :func:`question`; the title is given once, and the check
+receives an :class:`Ask` as its first argument::
+
+    @question("z+ rule", answers="zplus", hint="divide by z_k = sum_j a_j w_jk^+, then multiply by a_j")
+    def zplus(ask, fn):
+        ...
+        return ask.passed("...")
+
+The notebook calls ``check.zplus(zplus)``: the decorator
+
+- fails with "no answer yet: `zplus` is still None" when a required answer is ``None`` or ``...``;
+- turns any error escaping the check into a failed check (never a crash); a :class:`~autograder.properties.
+  Violation` raised outside a property becomes the failure's reason;
+- runs torch on one thread (small matrices; a class graded in parallel would otherwise oversubscribe);
+- registers the question and its first hint, for :func:`hints_of` (``check.hint(...)``).
+
+:class:`Ask` gives the check ``call`` (the student's function on deep copies of its inputs, quietly,
+named in errors, failing when an input was changed in place), the coercions ``number``, ``array``,
+``function`` and ``sympy`` (one ``unwrap`` for every shape ``sympy.solve`` returns), and the
+multiple-choice reader of :mod:`autograder.choices`.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import inspect
+import io
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy
+
+from . import choices
+from .feedback import CheckFailed, describe_exception, not_answered, passed
+from .properties import Violation
+
+# --- quiet calls and in-place changes -----------------------------------------------------------
+
+
+@contextlib.contextmanager
+def quiet():
+    """No warnings, no floating-point complaints, no output of the student's prints."""
+    with np.errstate(all="ignore"), warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Run torch (if loaded) on one thread: these are small matrices, and on a busy machine torch's thread
+    pool makes them a hundred times slower than one thread does."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _copy(value):
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # noqa: BLE001 - e.g. a non-leaf tensor: compare against a detached clone instead
+        clone = getattr(value, "clone", None)
+        return value if clone is None else value.detach().clone()
+
+
+def _changed(before, after) -> bool:
+    """Did ``after`` (what the student's function received) drift from ``before`` (an untouched copy)?"""
+    torch = sys.modules.get("torch")
+    if isinstance(before, np.ndarray):
+        return not (isinstance(after, np.ndarray) and after.shape == before.shape
+                    and np.array_equal(after, before, equal_nan=before.dtype.kind in "fc"))
+    if torch is not None and isinstance(before, torch.Tensor):
+        a, b = after.detach(), before.detach()
+        return a.shape != b.shape or not torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))
+    if torch is not None and isinstance(before, torch.nn.Module):
+        mine, theirs = before.state_dict(), after.state_dict()
+        return mine.keys() != theirs.keys() or any(_changed(mine[k], theirs[k]) for k in mine)
+    if isinstance(before, (list, tuple)):
+        return not isinstance(after, (list, tuple)) or len(after) != len(before) or \
+            any(_changed(x, y) for x, y in zip(before, after))
+    if isinstance(before, dict):
+        return not isinstance(after, dict) or before.keys() != after.keys() or \
+            any(_changed(before[k], after[k]) for k in before)
+    if hasattr(before, "__dict__") and not callable(before) and type(before) is type(after):
+        return _changed(vars(before), vars(after))   # e.g. a network object holding weight arrays
+    return False
+
+
+def _parameter_names(fn, count: int) -> list[str]:
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    except (TypeError, ValueError):
+        params = []
+    names = params[:count] if params and params[-1:] != ["args"] else []
+    return names + [f"argument {i + 1}" for i in range(len(names), count)]
+
+
+def call(fn, *args, name: str | None = None, context: str = "", **kwargs):
+    """``fn(*args, **kwargs)`` on deep copies, quietly; the caller's arguments are never touched.
+
+    A student's error becomes a :class:`Violation` naming the function (``NotImplementedError`` passes
+    through: "not implemented yet"); an argument changed in place is a :class:`Violation` saying which."""
+    name = name or getattr(fn, "__name__", "function")
+    given = [_copy(a) for a in args]
+    given_kw = {k: _copy(v) for k, v in kwargs.items()}
+    try:
+        with quiet():
+            out = fn(*given, **given_kw)
+    except NotImplementedError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a student's error is feedback
+        raise Violation(f"your {name} raised {describe_exception(err)}{context}") from None
+    labels = _parameter_names(fn, len(args))
+    for label, before, after in [*zip(labels, args, given), *((k, kwargs[k], given_kw[k]) for k in kwargs)]:
+        if _changed(before, after):
+            raise Violation(f"your {name} changed its argument `{label}` in place (e.g. w[w < 0] = 0, "
+                            f"w.clamp_(min=0) or a *= ...): the next cells would run on the changed values. "
+                            f"Compute new arrays instead (np.maximum(w, 0), w.clamp(min=0)).")
+    return out
+
+
+# --- coercions ---------------------------------------------------------------------------------
+
+def _kind(value) -> str:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        return f"a torch tensor of shape {tuple(value.shape)}"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of shape {value.shape}"
+    article = "an" if type(value).__name__[:1].lower() in "aeiou" else "a"
+    return f"{article} {type(value).__name__}"
+
+
+def blank(value) -> bool:
+    return value is None or value is Ellipsis
+
+
+def number(value, name: str) -> float:
+    """One finite number (a Python or numpy number, a 0-d or one-element array or tensor)."""
+    if isinstance(value, (list, tuple, dict, set, str)) or callable(value):
+        raise Violation(f"`{name}` should be one number, got {_kind(value)}")
+    try:
+        arr = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value, dtype=float)
+    except (TypeError, ValueError):
+        raise Violation(f"`{name}` should be a number, got {_kind(value)}") from None
+    if arr.size != 1:
+        raise Violation(f"`{name}` should be one number, got an array of shape {arr.shape}")
+    x = float(arr.reshape(()))
+    if not np.isfinite(x):
+        raise Violation(f"`{name}` is {x}: expected a finite number")
+    return x
+
+
+def array(value, name: str, *, shape: tuple | None = None, detached: bool = False, tensor: bool = False,
+          needed: str = "") -> np.ndarray:
+    """A float array from numbers, a numpy array or a torch tensor.
+
+    shape: the exact shape required (``(1, n)`` where ``(n,)`` is required fails); detached: a tensor that
+    still requires grad fails; tensor: only a torch tensor is accepted. ``needed`` says why (what the
+    next cells do with it)."""
+    torch = sys.modules.get("torch")
+    why = f" ({needed})" if needed else ""
+    is_tensor = torch is not None and isinstance(value, torch.Tensor)
+    if tensor and not is_tensor:
+        raise Violation(f"`{name}` should be a torch tensor{'' if shape is None else f' of shape {shape}'}, "
+                        f"got {_kind(value)}{why}")
+    if is_tensor and detached and value.requires_grad:
+        raise Violation(f"`{name}` still requires grad: return it detached (x.detach()), a plain tensor of "
+                        f"shape {tuple(value.shape) if shape is None else shape}{why}")
+    try:
+        arr = np.asarray(value.detach().cpu().numpy() if is_tensor else value, dtype=float)
+    except Exception:  # noqa: BLE001
+        raise Violation(f"`{name}` should be an array of numbers, got {_kind(value)}") from None
+    if shape is not None and arr.shape != tuple(shape):
+        hint = ""
+        if arr.size == int(np.prod(shape)):
+            hint = f": the same numbers, but the next cells index it as shape {tuple(shape)} (reshape it)"
+        raise Violation(f"`{name}` has shape {arr.shape}; expected {tuple(shape)}{why}{hint}")
+    return arr
+
+
+def function(value, name: str, signature: str = "") -> Callable:
+    """A callable; a number or anything else gets "expected a function ..., got a float"."""
+    if not callable(value):
+        raise Violation(f"expected a function {signature or f'`{name}`'}, got {_kind(value)}")
+    return value
+
+
+def unwrap(value, name: str, *, scalar: bool, namespace=None):
+    """A student's SymPy answer without its wrappers, or a :class:`Violation` saying why it is not one.
+
+    Accepted: an expression or a string; what ``sympy.solve`` returns (``[x]``, ``{lam: x}``,
+    ``[{lam: x}]`` from ``dict=True``, a 1-element tuple); a 1x1 matrix for a scalar; a SymPy ``Array``,
+    a numpy object array or a list of components for a vector; a 0-d array."""
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(value, torch.Tensor):
+        raise Violation(f"`{name}` is a torch tensor; expected a SymPy expression in the question's symbols "
+                        f"(use the notebook's SymPy symbols and sp.Matrix, not torch)")
+    if isinstance(value, str):
+        try:
+            value = sympy.parse_expr(value, local_dict=dict(namespace or {}))
+        except Exception as err:  # noqa: BLE001 - any parse failure is the student's to fix
+            raise Violation(f"could not parse {value!r} as a SymPy expression ({type(err).__name__}: {err})") from None
+    if isinstance(value, (list, tuple)) and len(value) == 1 and isinstance(value[0], dict):
+        value = value[0]                       # sympy.solve(..., dict=True) -> [{lam: x}]
+    if isinstance(value, dict):
+        if len(value) != 1:
+            raise Violation(f"`{name}` is a dict ({value!r:.120}); expected an expression. If it came from "
+                            f"sympy.solve, pick the value: `sol[lam]`.")
+        value = next(iter(value.values()))
+    if isinstance(value, (list, tuple)) and len(value) > 1 and all(isinstance(v, dict) for v in value):
+        raise Violation(f"`{name}` holds {len(value)} solutions; pick the one the question asks for")
+    if isinstance(value, sympy.Equality):
+        raise Violation(f"`{name}` is an equation ({value}); expected the expression itself (its right-hand "
+                        f"side, solved for the unknown)")
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            value = value.item()
+        elif value.dtype == object:
+            value = sympy.Matrix(value.tolist()) if value.ndim == 2 else sympy.Matrix(list(value.ravel()))
+        else:
+            raise Violation("got a numpy array of numbers; expected a SymPy expression in the question's symbols "
+                            "(use the symbols defined in the notebook, not numeric values)")
+    if isinstance(value, sympy.NDimArray):
+        value = sympy.Matrix(value.tolist()) if value.rank() == 2 else sympy.Matrix(list(value))
+    if isinstance(value, (list, tuple)) and scalar and len(value) == 1:
+        value = value[0]                       # sympy.solve(eq, lam) -> [x]
+    elif isinstance(value, (list, tuple)) and not scalar:
+        try:
+            value = sympy.ImmutableMatrix(value)  # a list of components is a column vector
+        except Exception:  # noqa: BLE001
+            raise Violation(f"`{name}` is a {type(value).__name__} that is not a vector of expressions; "
+                            f"expected a column vector, e.g. sp.Matrix([..., ..., ...])") from None
+    elif isinstance(value, (list, tuple)):
+        raise Violation(f"`{name}` is a {type(value).__name__} of {len(value)} entries; expected one expression")
+    if isinstance(value, sympy.MatrixBase) and scalar and value.shape == (1, 1):
+        value = value[0, 0]                    # w.T * x is a 1x1 matrix
+    if isinstance(value, sympy.MatrixBase):
+        value = sympy.ImmutableMatrix(value)
+    if isinstance(value, (sympy.Basic, sympy.MatrixBase)):
+        return value
+    if isinstance(value, (bool, np.bool_)) or callable(value):
+        raise Violation(f"`{name}` is {_kind(value)}; expected a SymPy expression")
+    try:
+        return sympy.sympify(value, strict=True)
+    except (sympy.SympifyError, TypeError):
+        raise Violation(f"`{name}` is {_kind(value)}; expected a SymPy expression") from None
+
+
+# --- diagnosis on chosen probes ----------------------------------------------------------------
+
+
+class Diagnosis:
+    """Which catalogued mistake does a student's function make? Decided once, lazily, by calling it on fixed,
+    readable probe inputs where the catalogued mistakes all differ, never on Hypothesis's shrunk
+    counterexample, where several mistakes coincide (all zeros, ``W_hh = 0``): a hint never names a mistake
+    the student did not make.
+
+    mistakes: ``[(hint, wrong(*probe) -> array)]``; probes: ``[(*args)]``; convert: what the student's
+    function receives for a probe (e.g. tensors); read: the student's output as an array (default
+    :func:`array`). A mistake is named only when the student's function matches it on every probe."""
+
+    def __init__(self, fn, mistakes, probes, *, convert=None, read=None):
+        self.fn, self.mistakes, self.probes = fn, list(mistakes), list(probes)
+        self.convert = convert or (lambda args: args)
+        self.read = read or (lambda out: array(out, "probe"))
+        self._hint = None
+
+    def hint(self) -> str:
+        if self._hint is None:
+            self._hint = self._find()
+        return self._hint
+
+    def _find(self) -> str:
+        outs = []
+        for args in self.probes:
+            try:
+                outs.append((args, np.asarray(self.read(call(self.fn, *self.convert(args))), float)))
+            except Exception:  # noqa: BLE001, S112 - a probe the student's code cannot take tells nothing
+                continue
+        if not outs:
+            return ""
+        for hint, wrong in self.mistakes:
+            try:
+                with quiet():
+                    alts = [np.asarray(wrong(*args), float) for args, _ in outs]
+            except Exception:  # noqa: BLE001, S112 - a catalogue entry that does not apply
+                continue
+            if all(alt.shape == out.shape and np.all(np.isfinite(alt)) and np.allclose(out, alt, rtol=1e-6, atol=1e-8)
+                   for alt, (_, out) in zip(alts, outs)):
+                return hint
+        return ""
+
+    def explain(self, message: str) -> str:
+        hint = self.hint()
+        return f"{hint}\n({message})" if hint else message
+
+
+# --- the object a check receives --------------------------------------------------------------
+
+
+@dataclass
+class Ask:
+    """What a check needs, bound to its question's title."""
+
+    title: str
+
+    def fail(self, reason: str):
+        raise CheckFailed(self.title, reason)
+
+    def passed(self, detail: str = ""):
+        return passed(self.title, detail)
+
+    call = staticmethod(call)
+    number = staticmethod(number)
+    array = staticmethod(array)
+    function = staticmethod(function)
+    blank = staticmethod(blank)
+
+    def sympy(self, value, name: str, *, scalar: bool, namespace=None):
+        return unwrap(value, name, scalar=scalar, namespace=namespace)
+
+    def choice(self, answer, options, name: str, *, allow_empty: bool = False) -> set:
+        return choices.chosen(self.title, name, answer, options, allow_empty=allow_empty)
+
+    def single(self, answer, options, name: str):
+        return choices.single(self.title, name, answer, options)
+
+    def judge(self, got: set, want: set, why):
+        return choices.judge(self.title, got, want, why)
+
+    def statements(self, answer, table, name: str, **kw):
+        return choices.statements(self.title, name, answer, table, **kw)
+
+
+# --- the decorator and the registry of questions ------------------------------------------------
+
+@dataclass
+class Entry:
+    title: str
+    check: str
+    hint: str
+
+
+_REGISTRY: dict[str, list[Entry]] = {}
+
+
+def question(title: str, *, answers: str | tuple | None = None, hint: str = ""):
+    """Decorate ``check(ask, *answers, **options)``.
+
+    answers: the notebook's names of the required answers (default: the check's parameter names), used in
+    "no answer yet: `name` is still None"; hint: the first hint, without the solution (``check.hint``)."""
+    names = (answers,) if isinstance(answers, str) else tuple(answers or ())
+
+    def wrap(fn):
+        params = list(inspect.signature(fn).parameters.values())[1:]
+        required = [p.name for p in params if p.default is p.empty and p.kind == p.POSITIONAL_OR_KEYWORD]
+        labels = list(names) + required[len(names):]
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            ask = Ask(title)
+            bound = dict(zip(required, args))
+            bound.update({k: v for k, v in kwargs.items() if k in required})
+            for param, label in zip(required, labels):
+                if param in bound and blank(bound[param]):
+                    raise not_answered(title, label)
+            try:
+                with one_torch_thread():
+                    return fn(ask, *args, **kwargs)
+            except CheckFailed:
+                raise
+            except NotImplementedError:
+                raise CheckFailed(title, "the function is not implemented yet (it raises NotImplementedError)") from None
+            except Violation as err:
+                raise CheckFailed(title, err.message) from None
+            except Exception as err:  # noqa: BLE001 - a student's error is feedback, not a crash
+                raise CheckFailed(title, f"checking your answer raised an error: {describe_exception(err)}") from None
+
+        # drop the `ask` parameter from what the notebook sees
+        run.__signature__ = inspect.signature(fn).replace(parameters=params)
+        run.title = title
+        _REGISTRY.setdefault(fn.__module__, []).append(Entry(title, fn.__name__, hint))
+        return run
+
+    return wrap
+
+
+def entries(module: str) -> list[Entry]:
+    """The questions registered by ``module`` (and its submodules), in order."""
+    return [e for m, es in _REGISTRY.items() if m == module or m.startswith(module + ".") for e in es]
+
+
+def hints_of(module: str, order=None):
+    """``hint(question)`` for an assignment module: the first hint of a question, by check name, title or
+    number (1-based, in the module's order, or in ``order``, a list of check names); ``hint()`` lists them."""
+
+    def hint(which=None) -> str:
+        listed = entries(module)
+        if order is not None:
+            rank = {name: i for i, name in enumerate(order)}
+            listed = sorted(listed, key=lambda e: rank.get(e.check, len(rank)))
+        if which is None:
+            text = "\n".join(f"{i}. {e.title} (check.{e.check})" for i, e in enumerate(listed, 1))
+            print(text)
+            return text
+        if isinstance(which, int) and not isinstance(which, bool):
+            if not 1 <= which <= len(listed):
+                raise ValueError(f"there are {len(listed)} questions here, numbered 1 to {len(listed)}")
+            entry = listed[which - 1]
+        else:
+            key = which if isinstance(which, str) else getattr(which, "title", which)   # a name, a title or a check
+            found = [e for e in listed if str(key).strip().lower() in (e.check.lower(), e.title.lower())]
+            if not found:
+                raise ValueError(f"no question {which!r} here; call hint() to list them")
+            entry = found[0]
+        text = f"Hint for '{entry.title}': {entry.hint}"
+        print(text)
+        return text
+
+    return hint
