@@ -4,7 +4,7 @@
     xai-course release   regenerate exercises/ from solutions/ with nbgrader generate_assignment
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
-                         process and working copy, one gradebook writer, a log of every decision
+                         bubblewrap sandbox, one gradebook writer, a log of every decision
     xai-course thesis train|explain|report   the thesis pipeline (RNN cells explained through time)
 """
 from __future__ import annotations
@@ -50,9 +50,18 @@ def grade(args) -> int:
     if not students:
         print(f"xai-course grade: nobody has submitted '{args.assignment}' under {submitted}", file=sys.stderr)
         return 2
+    isolated = not args.no_os_sandbox
+    if isolated and (problem := sandbox.sandbox_problem()):
+        print(f"xai-course grade: cannot isolate the submissions: {problem}.\n"
+              f"Install bubblewrap, or pass --no-os-sandbox to grade WITHOUT isolation (every submission "
+              f"could then read and change the course, the gradebook and the other submissions).", file=sys.stderr)
+        return 2
+    if not isolated:
+        print(f"WARNING: {parallel.NOT_ISOLATED}", flush=True)
     limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall, memory=int(args.memory_gb * 2**30))
     results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
-                                          engine=args.engine, address=args.address, limits=limits)
+                                          engine=args.engine, address=args.address, limits=limits,
+                                          os_sandbox=isolated)
     scores = course.scores()
     for r in results:
         got = scores.get((r.student, args.assignment), {})
@@ -60,6 +69,8 @@ def grade(args) -> int:
         top = sum(m for _, m in got.values())
         print(f"{r.student:<24} {r.status:<9} {total:g}/{top:g}  {r.seconds:5.1f} s  {'; '.join(r.lines[:2])}")
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
+    if not isolated:
+        print(f"WARNING: {parallel.NOT_ISOLATED}")
     return 0 if all(r.status == "graded" for r in results) else 1
 
 
@@ -127,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p_gr.add_argument("--cell-timeout", type=int, default=120, help="seconds per cell (default: %(default)s)")
     p_gr.add_argument("--wall", type=int, default=900, help="seconds per notebook (default: %(default)s)")
     p_gr.add_argument("--memory-gb", type=float, default=6.0, help="memory per submission (default: %(default)s)")
+    p_gr.add_argument("--no-os-sandbox", action="store_true",
+                      help="grade even where bubblewrap cannot run: NOT isolated (the log and the table say so)")
     p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
     th = p_th.add_subparsers(dest="action", required=True)
     p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")
