@@ -17,9 +17,10 @@ from scratch for each run, in a temporary directory this script owns, and graded
     bubblewrap, every kernel a child process with the grader's HOME;
 (c) ``sandboxed``: the same in a bubblewrap sandbox per submission (what ``xai-course grade`` does).
 
-The runs alternate in this one process, so the machine's load hits them alike. The whole script runs
-with HOME set to a folder of its own temporary directory, so that what a hostile case leaves in a
-shared HOME (an IPython startup file, jupyter's runtime files) reaches only the kernels of this script.
+The runs follow each other in this one process. The whole script runs with HOME and TMPDIR set to
+folders of its own temporary directory, so that what a hostile case leaves in a shared HOME or temp
+dir (an IPython startup file; the kernels' connection files, which the framer looks for) reaches only
+the kernels of this script.
 
 It measures, per submission, the expected total (from the case's ``expect``, with the test cells'
 points, as ``tests/test_hostile.py`` computes it) against the total each run put in the gradebook,
@@ -377,7 +378,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="xai-hostile-bench-") as tmp_name:
         tmp = Path(tmp_name).resolve()
         (tmp / "home").mkdir()
-        os.environ["HOME"] = str(tmp / "home")   # what a case leaves in a shared HOME stays in here
+        (tmp / "tmp").mkdir()
+        # What a case leaves in a shared HOME or temp dir (a startup file, kernels' connection files)
+        # reaches only this script's kernels, never those of anything else on the machine.
+        os.environ["HOME"], os.environ["TMPDIR"] = str(tmp / "home"), str(tmp / "tmp")
         for key in chosen:
             t0 = time.perf_counter()
             cls = build(tmp / key / "course", args.cell_timeout, tmp, cases)

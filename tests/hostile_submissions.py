@@ -116,17 +116,19 @@ def wipe(path):
 for part in ('submitted', 'release'):
     wipe(os.path.join({root!r}, part))
 """
-# Another job's kernel found through jupyter's runtime dir (connection files with their keys, in the
-# HOME that every job used to share): an ``import reference`` sent to it makes that honest student a
-# cheater. It watches for 20 s so that it overlaps with its neighbours.
-FRAME = """import glob, os, time
+# Another job's kernel found through its connection file (with its key) in the temp dir or jupyter's
+# runtime dir, which every job used to share: an ``import reference`` sent to it makes that honest
+# student a cheater. It watches for 20 s so that it overlaps with its neighbours.
+FRAME = """import glob, os, tempfile, time
 from ipykernel.connect import get_connection_file
 from jupyter_client import BlockingKernelClient
 from jupyter_core.paths import jupyter_runtime_dir
 mine, seen, framed = os.path.realpath(get_connection_file()), set(), 0
 deadline = time.time() + 20
 while time.time() < deadline:
-    for f in set(glob.glob(os.path.join(jupyter_runtime_dir(), 'kernel-*.json'))) - seen - {mine}:
+    found = glob.glob(os.path.join(tempfile.gettempdir(), '*.json'))
+    found += glob.glob(os.path.join(jupyter_runtime_dir(), 'kernel-*.json'))
+    for f in {os.path.realpath(f) for f in found} - seen - {mine}:
         seen.add(f)
         try:
             client = BlockingKernelClient(connection_file=f)
@@ -242,7 +244,7 @@ CASES = [
     Case("deleter", "the other students' submitted/ folders and the release deleted with scandir, remove, rmdir",
          with_root(lambda root: insert_before("forward-check", DELETE.format(root=root))),
          "full", "graded", "graded"),
-    Case("framer", "the other jobs' kernels found through jupyter's runtime dir and made to import the reference",
+    Case("framer", "the other jobs' kernels found through the shared temp dir and made to import the reference",
          insert_before("forward-check", FRAME), "full", "graded", "graded"),
     Case("orphan", "a process started from a cell (through IPython's shell) that would outlive the run",
          insert_before("forward-check", ORPHAN), "full", "graded", "graded"),

@@ -55,9 +55,9 @@ GiB = 1 << 30
 BWRAP = "XAI_BWRAP"       # the bubblewrap binary to use (default: ``bwrap`` on PATH)
 JOB = "/job"              # the sandbox's tmpfs: work/ (the cwd), home/ (HOME), tmp/ (TMPDIR)
 # What of /etc a Python process needs: the dynamic linker's cache, names of users and hosts, the
-# time zone. Not the rest (shadow files, keys, the machine's configuration).
+# time zone, fontconfig. Not the rest (shadow files, keys, the machine's configuration).
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "passwd", "group", "hosts",
-       "localtime", "alternatives", "mime.types")
+       "localtime", "alternatives", "mime.types", "fonts")
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 
 
@@ -95,7 +95,7 @@ def _set_limits(limits: Limits):
 def kernel_environment(home: str | None = None, tmp: str | None = None) -> dict:
     """The environment of the executor and its kernel: no course paths, one BLAS thread; ``home``
     and ``tmp`` (the sandbox's own) replace the grader's HOME and TMPDIR."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND",
+    keep = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
@@ -126,6 +126,19 @@ def readonly_paths() -> list[str]:
     return out
 
 
+@functools.cache
+def font_cache() -> str | None:
+    """The grader's matplotlib font list (built now if missing), which every sandbox gets read-only:
+    a fresh HOME would otherwise rebuild it in every job that plots (about a second each)."""
+    try:
+        import matplotlib
+        from matplotlib import font_manager
+    except ImportError:
+        return None
+    path = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    return str(path) if path.is_file() else None
+
+
 def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
     """``bwrap`` and its arguments for one job (the command to run inside follows)."""
     # a user namespace always (not only "if possible"), and no capabilities in it: a grader run as
@@ -145,7 +158,10 @@ def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.disk), "--tmpfs", JOB,
              "--dir", f"{JOB}/work", "--dir", f"{JOB}/home", "--dir", f"{JOB}/tmp",
-             "--symlink", f"{JOB}/tmp", "/tmp", "--remount-ro", "/", "--chdir", f"{JOB}/work", "--clearenv"]
+             "--symlink", f"{JOB}/tmp", "/tmp"]
+    if font_cache():
+        argv += ["--ro-bind", font_cache(), f"{JOB}/home/.cache/matplotlib/{Path(font_cache()).name}"]
+    argv += ["--remount-ro", "/", "--chdir", f"{JOB}/work", "--clearenv"]
     for key, value in env.items():
         argv += ["--setenv", key, value]
     return argv
