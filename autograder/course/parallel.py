@@ -165,8 +165,8 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each.
 
     Raises ``sandbox.SandboxUnavailable`` before anything runs if ``os_sandbox`` and bubblewrap
-    cannot run here; ``os_sandbox=False`` grades without it, and every log line of an executed
-    submission starts by saying so."""
+    cannot run here; ``os_sandbox=False`` grades without it, and the first log line of every
+    executed submission says so."""
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
     if os_sandbox and (problem := sandbox.sandbox_problem()):
