@@ -10,7 +10,7 @@
     xai-course map       order, prerequisites, learning goals and a measured time per assignment
     xai-course check NB  run your notebook in a fresh kernel and report each check (self-study)
     xai-course grade COURSE ASSIGNMENT   grade a class: in parallel, each submission in its own
-                         process and working copy, one gradebook writer, a log of every decision
+                         bubblewrap sandbox, one gradebook writer, a log of every decision
     xai-course thesis train|explain|report   the thesis pipeline (RNN cells explained through time)
 """
 from __future__ import annotations
@@ -52,11 +52,19 @@ def grade(args) -> int:
     if not students:
         print(f"xai-course grade: nobody has submitted '{args.assignment}' under {submitted}", file=sys.stderr)
         return 2
+    isolated = not args.no_os_sandbox
+    if isolated and (problem := sandbox.sandbox_problem()):
+        print(f"xai-course grade: cannot isolate the submissions: {problem}.\n"
+              f"Install bubblewrap, or pass --no-os-sandbox to grade WITHOUT isolation (every submission "
+              f"could then read and change the course, the gradebook and the other submissions).", file=sys.stderr)
+        return 2
+    if not isolated:
+        print(f"WARNING: {parallel.NOT_ISOLATED}", flush=True)
     limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall, memory=int(args.memory_gb * 2**30))
     with tqdm(total=len(students), desc=f"grade {args.assignment}", unit="submission") as bar:
         results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
                                               engine=args.engine, address=args.address, limits=limits,
-                                              progress=lambda student: bar.update())
+                                              os_sandbox=isolated, progress=lambda student: bar.update())
     print(table.grade_table(course, args.assignment, results))
     # copying is reported to the instructor, never scored: the exit status does not depend on it
     try:
@@ -66,6 +74,8 @@ def grade(args) -> int:
     except FileNotFoundError as err:
         print(f"copying: not checked: {err}")
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
+    if not isolated:
+        print(f"WARNING: {parallel.NOT_ISOLATED}")
     return 0 if all(r.status == "graded" for r in results) else 1
 
 
@@ -189,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     p_gr.add_argument("--copy-threshold", type=float, default=None,
                       help="report pairs of submissions (or a submission and the solution) at least this "
                            "similar, in (0, 1] (default: copying.THRESHOLD, calibrated in autograder/course/copying.py)")
+    p_gr.add_argument("--no-os-sandbox", action="store_true",
+                      help="grade even where bubblewrap cannot run: NOT isolated (the log and the table say so)")
     p_th = sub.add_parser("thesis", help="the thesis pipeline: train, explain and report on RNN cells")
     th = p_th.add_subparsers(dest="action", required=True)
     p_tr = th.add_parser("train", help="train (or resume) a cell; saves a checkpoint after every epoch")

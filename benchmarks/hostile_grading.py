@@ -1,28 +1,37 @@
-"""Grading a class with hostile submissions: plain ``nbgrader autograde`` against the safe pipeline.
+"""Grading a class with hostile submissions: plain ``nbgrader autograde``, the pipeline without and with its sandbox.
 
 The class is the one of ``tests/test_hostile.py``: the ``bptt`` assignment released by
 ``demo.prepare``, its three honest demo students (solution, partly wrong, blank) and one student per
 case in ``tests/hostile_submissions.CASES`` (infinite loops, a kernel exit, a 64 GiB allocation,
 cheating through monkeypatching, a gradebook overwrite, ``rm -rf`` of the other submissions, broken
-notebook files, ...). The class is built twice from scratch, in a temporary directory this script
-owns, and graded
+notebook files, attacks on the gradebook, the neighbours and later runs, ...). The class is built
+from scratch for each run, in a temporary directory this script owns, and graded
 
-(a) by plain nbgrader, as an instructor would: ONE ``nbgrader autograde bptt --force`` for everybody,
-    with the same per-cell timeout (``ExecutePreprocessor.timeout`` in ``nbgrader_config.py``); the
-    hostile code runs unguarded in the course directory, so this run gets an address-space limit
-    (``--plain-memory-gib``, RLIMIT_AS, inherited by its kernels) and a wall clock (``--plain-wall``)
-    after which its process group is killed;
-(b) by ``parallel.autograde_parallel`` (intake, nbgrader's sanitizing, sandboxed parallel execution,
-    one gradebook writer) with ``sandbox.Limits(cell_timeout, wall)``.
+(a) ``plain``: by plain nbgrader, as an instructor would: ONE ``nbgrader autograde bptt --force`` for
+    everybody, with the same per-cell timeout (``ExecutePreprocessor.timeout`` in
+    ``nbgrader_config.py``); the hostile code runs unguarded in the course directory, so this run gets
+    an address-space limit (``--plain-memory-gib``, RLIMIT_AS, inherited by its kernels) and a wall
+    clock (``--plain-wall``) after which its process group is killed;
+(b) ``unsandboxed``: by ``parallel.autograde_parallel`` (intake, nbgrader's sanitizing, parallel
+    execution under the guard, one gradebook writer) with ``os_sandbox=False``: the pipeline before
+    bubblewrap, every kernel a child process with the grader's HOME;
+(c) ``sandboxed``: the same in a bubblewrap sandbox per submission (what ``xai-course grade`` does).
+
+The runs follow each other in this one process. The whole script runs with HOME and TMPDIR set to
+folders of its own temporary directory, so that what a hostile case leaves in a shared HOME or temp
+dir (an IPython startup file; the kernels' connection files, which the framer looks for) reaches only
+the kernels of this script.
 
 It measures, per submission, the expected total (from the case's ``expect``, with the test cells'
 points, as ``tests/test_hostile.py`` computes it) against the total each run put in the gradebook,
 and per run: the wall time, ``PRAGMA integrity_check`` of the gradebook, whether every student's
 ``submitted/`` files and the instructor's ``source/`` are unchanged (SHA-256 before and after), and
-whether the run finished at all.
+whether the run finished at all, the guard's findings on the honest students, and the processes a
+cell started that are still alive when the run returns (killed then).
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/hostile_grading.py \\
-        [--workers N] [--cell-timeout 20] [--wall 150] [--markdown results.md] [--log-dir DIR]
+        [--run plain --run unsandboxed --run sandboxed] [--workers N] [--cell-timeout 20] [--wall 150]
+        [--markdown results.md] [--log-dir DIR]
 
 Takes several minutes (plain nbgrader waits out every timeout one notebook after another).
 Nothing outside the temporary directory is written (except ``--markdown`` / ``--log-dir``); the
@@ -52,7 +61,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 from autograder.course import demo, parallel, sandbox  # noqa: E402
 from autograder.course.coursedir import CONFIG, CourseDir, nbgrader_env  # noqa: E402
-from hostile_submissions import ASSIGNMENT, CASES, expected_scores, hand_in  # noqa: E402
+from hostile_submissions import ASSIGNMENT, CASES, ORPHAN_MARKER, expected_scores, hand_in, processes_with  # noqa: E402
 
 GiB = 1 << 30
 HONEST = list(demo.STUDENTS)
@@ -119,8 +128,9 @@ class Outcome:
     changed: list = field(default_factory=list)  # students whose submitted/ files changed or vanished
     source_intact: bool = True
     leftovers: list = field(default_factory=list)
-    results: dict = field(default_factory=dict)  # safe run: student -> JobResult
+    results: dict = field(default_factory=dict)  # pipeline runs: student -> JobResult
     log_excerpt: list = field(default_factory=list)
+    orphans: int = 0                             # processes a cell started, alive when the run returned
 
 
 def _integrity(db: Path) -> str:
@@ -173,6 +183,13 @@ def _kill_leftovers(tmp: Path) -> list[str]:
 
 def finish(outcome: Outcome, cls: Class, tmp: Path) -> Outcome:
     root = cls.course.root
+    orphans = processes_with(ORPHAN_MARKER)
+    outcome.orphans = len(orphans)
+    for pid in orphans:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
     outcome.leftovers = _kill_leftovers(tmp)
     outcome.integrity = _integrity(root / "gradebook.db")
     outcome.scores, outcome.scores_error = _read_scores(cls.course)
@@ -215,11 +232,12 @@ def plain_run(cls: Class, tmp: Path, wall: int, memory: int, log_path: Path) -> 
     return finish(outcome, cls, tmp)
 
 
-def safe_run(cls: Class, tmp: Path, workers: int, limits: sandbox.Limits) -> Outcome:
-    outcome = Outcome("safe pipeline")
+def pipeline_run(name: str, cls: Class, tmp: Path, workers: int, limits: sandbox.Limits, os_sandbox: bool) -> Outcome:
+    outcome = Outcome(name)
     start = time.perf_counter()
     try:
-        results = parallel.autograde_parallel(cls.course, ASSIGNMENT, cls.students, workers=workers, limits=limits)
+        results = parallel.autograde_parallel(cls.course, ASSIGNMENT, cls.students, workers=workers, limits=limits,
+                                              os_sandbox=os_sandbox)
         outcome.results = {r.student: r for r in results}
         outcome.finished = "returned"
     except Exception:
@@ -250,36 +268,42 @@ def _as_expected(scores: dict | None, student: str, want: dict) -> bool:
     return all(got.get(gid) is not None and abs(got[gid] - pts) < 1e-9 for gid, pts in want.items())
 
 
-def rows(cls: Class, plain: Outcome, safe: Outcome) -> list[list[str]]:
+def rows(cls: Class, runs: list[Outcome]) -> list[list[str]]:
+    """One row per student: expected, each run's total, and the last pipeline run's status and log."""
     out = []
     full = sum(cls.tests.values())
     kinds = {c.name: (c.expect if isinstance(c.expect, str) else "partial") for c in CASES}  # all, skipped too
     kinds.update({"solution": "full", "blank": "zero", "partial": "partial"})
+    last = [r for r in runs if r.name != PLAIN][-1:]
     for s in cls.students:
         want = cls.expected[s]
         row = [s, f"{sum(want.values()):g}/{full:g} {kinds[s]}"]
-        for run in (plain, safe):
+        for run in runs:
             row.append(_total(run.scores, s, cls.tests) + (" ok" if _as_expected(run.scores, s, want) else " WRONG"))
-        r = safe.results.get(s)
-        row += [r.status if r else "-", (r.lines[0] if r and r.lines else ("graded" if r else "-"))]
+        for run in last:
+            r = run.results.get(s)
+            row += [r.status if r else "-", (r.lines[0] if r and r.lines else ("graded" if r else "-"))]
         out.append(row)
     return out
 
 
-HEADER = ["submission", "expected", "plain nbgrader", "safe pipeline", "safe status", "safe: first log line"]
+def header(runs: list[Outcome]) -> list[str]:
+    last = [r.name for r in runs if r.name != PLAIN][-1:]
+    return (["submission", "expected", *[r.name for r in runs]]
+            + [h for n in last for h in (f"{n}: status", f"{n}: first log line")])
 
 
-def text_table(table: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [HEADER] + table) for i in range(len(HEADER) - 1)]
+def text_table(head: list[str], table: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [head] + table) for i in range(len(head) - 1)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
-    lines = [fmt.format(*HEADER), "-" * (sum(widths) + 2 * len(widths) + len(HEADER[-1]))]
+    lines = [fmt.format(*head), "-" * (sum(widths) + 2 * len(widths) + len(head[-1]))]
     lines += [fmt.format(*r) for r in table]
     return "\n".join(lines)
 
 
-def md_table(table: list[list[str]]) -> str:
+def md_table(head: list[str], table: list[list[str]]) -> str:
     esc = lambda s: s.replace("|", "\\|")  # noqa: E731
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in table]
     return "\n".join(lines)
 
@@ -303,78 +327,97 @@ def summary(cls: Class, runs: list[Outcome]) -> list[str]:
         out.append(f"  submitted files intact: {n - len(run.changed)}/{n} students"
                    + (f"; changed or deleted: {', '.join(run.changed)}" if run.changed else ""))
         out.append(f"  instructor's source/ intact: {run.source_intact}")
+        if run.results:
+            found = {s: len(run.results[s].findings) for s in HONEST if s in run.results}
+            out.append(f"  guard findings on the honest students: {found}")
+        out.append(f"  processes started from a cell still alive when the run returned: {run.orphans}")
         if run.leftovers:
             out.append(f"  processes left running afterwards (killed): {len(run.leftovers)}: "
                        + "; ".join(run.leftovers))
     return out
 
 
+PLAIN, UNSANDBOXED, SANDBOXED = "plain nbgrader", "pipeline, no OS sandbox", "pipeline, bwrap sandbox"
+RUNS = {"plain": PLAIN, "unsandboxed": UNSANDBOXED, "sandboxed": SANDBOXED}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", action="append", choices=list(RUNS),
+                        help="which runs, in this order (repeatable; default: plain, unsandboxed, sandboxed)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--cell-timeout", type=int, default=20, help="seconds per cell, both runs (default 20)")
-    parser.add_argument("--wall", type=int, default=150, help="seconds per notebook, safe run (default 150)")
+    parser.add_argument("--cell-timeout", type=int, default=20, help="seconds per cell, every run (default 20)")
+    parser.add_argument("--wall", type=int, default=150, help="seconds per notebook, pipeline runs (default 150)")
     parser.add_argument("--plain-wall", type=int, default=900,
                         help="seconds for the whole plain nbgrader run before it is killed (default 900)")
     parser.add_argument("--plain-memory-gib", type=float, default=8,
                         help="RLIMIT_AS of plain nbgrader and its kernels, GiB (default 8)")
     parser.add_argument("--skip", action="append", default=[], choices=[c.name for c in CASES],
-                        help="leave a case out of both runs (repeatable), e.g. shell-escape, which deletes "
+                        help="leave a case out of every run (repeatable), e.g. shell-escape, which deletes "
                              "the other submissions under plain nbgrader and so hides what it does with them")
     parser.add_argument("--markdown", type=Path, help="also write the table and summary as markdown here")
-    parser.add_argument("--log-dir", type=Path, help="keep nbgrader's output and the safe pipeline's log here")
+    parser.add_argument("--log-dir", type=Path, help="keep nbgrader's output and the pipelines' logs here")
     args = parser.parse_args()
     cases = [c for c in CASES if c.name not in args.skip]
+    chosen = args.run or list(RUNS)
+    if "sandboxed" in chosen and (problem := sandbox.sandbox_problem()):
+        raise SystemExit(f"cannot run the sandboxed pipeline: {problem}")
 
     machine = (f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
                f"python {platform.python_version()}")
     setup = (f"'{ASSIGNMENT}': {len(HONEST)} honest students + {len(cases)} hostile cases"
              f"{' (skipped: ' + ', '.join(args.skip) + ')' if args.skip else ''}; per-cell timeout "
-             f"{args.cell_timeout} s (both runs); safe run: {args.workers} workers, wall {args.wall} s per "
+             f"{args.cell_timeout} s (every run); pipeline runs: {args.workers} workers, wall {args.wall} s per "
              f"notebook; plain run: one 'nbgrader autograde {ASSIGNMENT} --force', RLIMIT_AS "
-             f"{args.plain_memory_gib:g} GiB, killed after {args.plain_wall} s")
+             f"{args.plain_memory_gib:g} GiB, killed after {args.plain_wall} s; runs: {', '.join(chosen)}")
     print(machine)
     print(setup, flush=True)
     limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall)
 
+    runs, classes = [], []
     with tempfile.TemporaryDirectory(prefix="xai-hostile-bench-") as tmp_name:
         tmp = Path(tmp_name).resolve()
-        t0 = time.perf_counter()
-        plain_cls = build(tmp / "plain" / "course", args.cell_timeout, tmp, cases)
-        print(f"\nbuilt the class for the plain run in {time.perf_counter() - t0:.1f} s; grading ...", flush=True)
-        plain = plain_run(plain_cls, tmp, args.plain_wall, int(args.plain_memory_gib * GiB), tmp / "plain-nbgrader.log")
-        print(f"plain nbgrader: {plain.finished}, {plain.wall:.1f} s", flush=True)
+        (tmp / "home").mkdir()
+        (tmp / "tmp").mkdir()
+        # What a case leaves in a shared HOME or temp dir (a startup file, kernels' connection files)
+        # reaches only this script's kernels, never those of anything else on the machine.
+        os.environ["HOME"], os.environ["TMPDIR"] = str(tmp / "home"), str(tmp / "tmp")
+        for key in chosen:
+            t0 = time.perf_counter()
+            cls = build(tmp / key / "course", args.cell_timeout, tmp, cases)
+            print(f"\nbuilt the class for the {key} run in {time.perf_counter() - t0:.1f} s; grading ...", flush=True)
+            if key == "plain":
+                run = plain_run(cls, tmp, args.plain_wall, int(args.plain_memory_gib * GiB), tmp / "plain-nbgrader.log")
+            else:
+                run = pipeline_run(RUNS[key], cls, tmp, args.workers, limits, os_sandbox=key == "sandboxed")
+            print(f"{run.name}: {run.finished}, {run.wall:.1f} s", flush=True)
+            runs.append(run)
+            classes.append(cls)
+            if args.log_dir:
+                args.log_dir.mkdir(parents=True, exist_ok=True)
+                if key == "plain":
+                    shutil.copy2(tmp / "plain-nbgrader.log", args.log_dir / "plain-nbgrader.log")
+                log = cls.course.root / "logs" / f"autograde-{ASSIGNMENT}.log"
+                if log.is_file():
+                    shutil.copy2(log, args.log_dir / f"{key}-autograde-{ASSIGNMENT}.log")
 
-        t0 = time.perf_counter()
-        safe_cls = build(tmp / "safe" / "course", args.cell_timeout, tmp, cases)
-        print(f"built the class for the safe run in {time.perf_counter() - t0:.1f} s; grading ...", flush=True)
-        safe = safe_run(safe_cls, tmp, args.workers, limits)
-        print(f"safe pipeline: {safe.finished}, {safe.wall:.1f} s", flush=True)
-
-        if args.log_dir:
-            args.log_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(tmp / "plain-nbgrader.log", args.log_dir / "plain-nbgrader.log")
-            safe_log = safe_cls.course.root / "logs" / f"autograde-{ASSIGNMENT}.log"
-            if safe_log.is_file():
-                shutil.copy2(safe_log, args.log_dir / f"safe-autograde-{ASSIGNMENT}.log")
-
-    full = sum(plain_cls.tests.values())
-    table = rows(plain_cls, plain, safe)
-    lines = summary(plain_cls, [plain, safe])
+    cls = classes[0]
+    full = sum(cls.tests.values())
+    head, table = header(runs), rows(cls, runs)
+    lines = summary(cls, runs)
     print(f"\nautograded totals (out of {full:g}); 'ok' = every question scored as expected\n")
-    print(text_table(table))
-    print("\nwall time: plain nbgrader {:.1f} s, safe pipeline {:.1f} s\n".format(plain.wall, safe.wall))
+    print(text_table(head, table))
+    print("\nwall time: " + ", ".join(f"{r.name} {r.wall:.1f} s" for r in runs) + "\n")
     print("\n".join(lines))
-    if plain.log_excerpt:
-        print("\nplain nbgrader's ERROR lines (first 40, deduplicated):")
-        print("\n".join("  " + line for line in plain.log_excerpt))
-    if safe.log_excerpt:
-        print("\nsafe pipeline failure:\n" + "\n".join("  " + line for line in safe.log_excerpt))
+    for run in runs:
+        if run.log_excerpt:
+            print(f"\n{run.name}: ERROR lines or failure (first 40, deduplicated):")
+            print("\n".join("  " + line for line in run.log_excerpt))
 
     if args.markdown:
-        md = ["# Hostile submissions: plain nbgrader vs the safe pipeline", "", machine, "", setup, "",
-              f"Autograded totals out of {full:g}; `ok` = every question scored as expected.", "",
-              md_table(table), "", "```", *lines, "```", ""]
+        md = ["# Hostile submissions: plain nbgrader vs the pipeline without and with its OS sandbox", "",
+              machine, "", setup, "", f"Autograded totals out of {full:g}; `ok` = every question scored as expected.",
+              "", md_table(head, table), "", "```", *lines, "```", ""]
         args.markdown.write_text("\n".join(md), encoding="utf-8")
         print(f"\nmarkdown: {args.markdown}")
     return 0

@@ -1,35 +1,42 @@
 """Grading a class: plain ``nbgrader autograde`` against parallel grading with one gradebook writer.
 
 For every assignment (or those given with ``--assignment``), N synthetic students cycling through
-the solution, the partly wrong and the blank submission; the same class is graded three times from
-scratch:
+the solution, the partly wrong and the blank submission; the same class is graded from scratch by
 
-- ``nbgrader autograde <a>``: what an instructor runs, one notebook after another;
-- ``processes``: ``autograder.course.parallel`` (intake, sandboxed execution with the guard, one
-  writer) on a process pool;
+- ``nbgrader autograde``: what an instructor runs, ``nbgrader autograde <a>``, one notebook after another;
+- ``processes, no OS sandbox``: ``autograder.course.parallel`` (intake, execution under the guard, one
+  writer) on a process pool, each kernel a plain child process: the pipeline before bubblewrap
+  (``--no-os-sandbox``);
+- ``processes``: the same, each submission in its bubblewrap sandbox (what ``xai-course grade`` does);
 - ``dask``: the same on a ``distributed`` LocalCluster (loopback only).
 
-Prints the machine, then per assignment and engine the wall time and seconds per submission, and
-whether every score equals the plain run's; then the totals.
+Per assignment the two process-pool runs swap places, so a change in the machine's load hits both.
+Prints the machine, then per assignment and engine the wall time, seconds per submission, the mean
+time of one sandbox job (``JobResult.seconds``) and whether every score equals the plain run's; then
+the totals, the sandbox's cost per submission against the pipeline without it, and the pool's speed-up
+over plain nbgrader.
 
     .venv/bin/python benchmarks/parallel_grading.py --students 6            # every assignment
-    .venv/bin/python benchmarks/parallel_grading.py --students 12 --assignment bptt
+    .venv/bin/python benchmarks/parallel_grading.py --students 3 --engine "nbgrader autograde" \\
+        --engine "processes, no OS sandbox" --engine processes
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from autograder.course import demo, parallel  # noqa: E402
+from autograder.course import demo, parallel, sandbox  # noqa: E402
 from autograder.course.coursedir import CourseDir, assignments  # noqa: E402
 
-ENGINES = ("nbgrader autograde", "processes", "dask")
+PLAIN, UNSANDBOXED, POOL, DASK = "nbgrader autograde", "processes, no OS sandbox", "processes", "dask"
+ENGINES = (PLAIN, UNSANDBOXED, POOL, DASK)
 
 
 def build(root: Path, name: str, n: int) -> tuple[CourseDir, list[str]]:
@@ -53,36 +60,62 @@ def main():
     parser.add_argument("--assignment", action="append", choices=assignments(), help="default: all")
     parser.add_argument("--students", type=int, default=6, help="per assignment (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--engine", action="append", choices=ENGINES,
+                        help=f"repeatable (default: all); {PLAIN!r} always runs, first")
     args = parser.parse_args()
     names = args.assignment or assignments()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; "
-          f"{args.students} submissions of each of {', '.join(names)}; {args.workers} workers", flush=True)
-    totals = {e: 0.0 for e in ENGINES}
-    same_all = {e: True for e in ENGINES}
-    print(f"\n{'assignment':<12} {'engine':<20} {'wall s':>8} {'s / submission':>15} {'same scores as plain':>22}")
+    engines = [PLAIN] + [e for e in ENGINES[1:] if e in (args.engine or ENGINES)]
+    if (POOL in engines or DASK in engines) and (problem := sandbox.sandbox_problem()):
+        raise SystemExit(f"cannot run the sandboxed pipeline: {problem}")
+    print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; {args.students} submissions of each of {', '.join(names)}; "
+          f"{args.workers} workers", flush=True)
+    totals = {e: 0.0 for e in engines}
+    jobs = {e: [] for e in engines}   # seconds of each sandbox job
+    same_all = {e: True for e in engines}
+    print(f"\n{'assignment':<12} {'engine':<26} {'wall s':>8} {'s / submission':>15} {'s / job':>8} "
+          f"{'same scores as plain':>21}")
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
+        for i, name in enumerate(names):
             scores = {}
-            for engine in ENGINES:
-                course, students = build(Path(tmp) / name / engine.replace(" ", "-"), name, args.students)
+            order = list(engines)
+            if i % 2 and UNSANDBOXED in order and POOL in order:   # the two pool runs swap places
+                a, b = order.index(UNSANDBOXED), order.index(POOL)
+                order[a], order[b] = order[b], order[a]
+            for engine in order:
+                course, students = build(Path(tmp) / name / engine.replace(" ", "-").replace(",", ""), name,
+                                         args.students)
                 start = time.perf_counter()
-                if engine == "nbgrader autograde":
+                if engine == PLAIN:
                     course.nbgrader("autograde", name, "--force")
+                    per_job = float("nan")
                 else:
-                    parallel.autograde_parallel(course, name, students, workers=args.workers, engine=engine)
+                    results = parallel.autograde_parallel(course, name, students, workers=args.workers,
+                                                          engine="dask" if engine == DASK else "processes",
+                                                          os_sandbox=engine != UNSANDBOXED)
+                    jobs[engine] += [r.seconds for r in results]
+                    per_job = statistics.mean(r.seconds for r in results)
                 wall = time.perf_counter() - start
                 scores[engine] = {k: v for k, v in course.scores().items() if k[0] in students}
-                same = scores[engine] == scores["nbgrader autograde"]
+                same = scores[engine] == scores[PLAIN]
                 same_all[engine] &= same
                 totals[engine] += wall
-                print(f"{name:<12} {engine:<20} {wall:>8.1f} {wall / args.students:>15.2f} {str(same):>22}",
-                      flush=True)
-            assert len(scores["nbgrader autograde"]) == args.students
+                print(f"{name:<12} {engine:<26} {wall:>8.1f} {wall / args.students:>15.2f} {per_job:>8.2f} "
+                      f"{str(same):>21}", flush=True)
+            assert len(scores[PLAIN]) == args.students
     n = args.students * len(names)
     print(f"\ntotal over {n} submissions:")
-    for engine in ENGINES:
-        print(f"  {engine:<20} {totals[engine]:>8.1f} s   {totals[engine] / n:5.2f} s / submission   "
+    for engine in engines:
+        job = f"{statistics.mean(jobs[engine]):6.2f} s / job" if jobs[engine] else " " * 13
+        print(f"  {engine:<26} {totals[engine]:>8.1f} s   {totals[engine] / n:5.2f} s / submission   {job}   "
               f"same scores as plain: {same_all[engine]}")
+    if UNSANDBOXED in engines and POOL in engines:
+        wall = totals[POOL] / totals[UNSANDBOXED] - 1
+        job = statistics.mean(jobs[POOL]) / statistics.mean(jobs[UNSANDBOXED]) - 1
+        print(f"\nbubblewrap's cost per submission: {100 * wall:+.1f} % of wall time, {100 * job:+.1f} % of a job's "
+              f"time ({'within' if max(wall, job) <= 0.10 else 'ABOVE'} the 10 % budget)")
+    for engine in engines[1:]:
+        print(f"{engine} is {totals[PLAIN] / totals[engine]:.2f}x as fast as plain nbgrader autograde")
 
 
 if __name__ == "__main__":

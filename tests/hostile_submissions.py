@@ -13,8 +13,9 @@ A case starts from the correct submission (the release filled with the solution)
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
 
 import nbformat
 
@@ -80,6 +81,68 @@ def with_root(make: Callable[[str], Callable]):
     """A case whose code names a path in the course (a student who found out where it lives)."""
     return lambda nb, root: make(str(root))(nb, root)
 
+
+# Attacks on the other students and on later runs: each reaches for something only the operating
+# system sandbox hides (the course, the shared HOME, the other jobs' kernels, a process outliving the
+# job), and does nothing if it finds nothing, so its own correct notebook keeps full marks.
+STARTUP_FILE = "00-xai-hostile.py"   # what ``startup-file`` leaves in ~/.ipython for later kernels
+STARTUP = (f"%%writefile ~/.ipython/profile_default/startup/{STARTUP_FILE}\n"
+           "import os\n"
+           "if 'XAI_GUARD' in os.environ:   # a later grading kernel, before its guard: kill it\n"
+           "    os._exit(1)\n")
+TAMPER = """import os, sqlite3
+for folder, _, files in os.walk({root!r}):
+    if 'gradebook.db' in files:
+        db = os.path.join(folder, 'gradebook.db')
+        con = sqlite3.connect(db)
+        con.execute('SELECT count(*) FROM grade').fetchone()
+        con.executescript('CREATE TRIGGER xai_hostile AFTER UPDATE ON grade BEGIN '
+                          'UPDATE grade SET manual_score = 0 WHERE id != new.id; END;')
+        con.close()
+        os.rename(db, db + '.moved')
+"""
+DELETE = """import os
+def wipe(path):
+    try:
+        entries = list(os.scandir(path))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            wipe(entry.path)
+            os.rmdir(entry.path)
+        else:
+            os.remove(entry.path)
+for part in ('submitted', 'release'):
+    wipe(os.path.join({root!r}, part))
+"""
+# Another job's kernel found through its connection file (with its key) in the temp dir or jupyter's
+# runtime dir, which every job used to share: an ``import reference`` sent to it makes that honest
+# student a cheater. It watches for 20 s so that it overlaps with its neighbours.
+FRAME = """import glob, os, tempfile, time
+from ipykernel.connect import get_connection_file
+from jupyter_client import BlockingKernelClient
+from jupyter_core.paths import jupyter_runtime_dir
+mine, seen, framed = os.path.realpath(get_connection_file()), set(), 0
+deadline = time.time() + 20
+while time.time() < deadline:
+    found = glob.glob(os.path.join(tempfile.gettempdir(), '*.json'))
+    found += glob.glob(os.path.join(jupyter_runtime_dir(), 'kernel-*.json'))
+    for f in {os.path.realpath(f) for f in found} - seen - {mine}:
+        seen.add(f)
+        try:
+            client = BlockingKernelClient(connection_file=f)
+            client.load_connection_file()
+            client.start_channels()
+            client.execute('import reference.rnn', silent=True)
+            framed += 1
+        except Exception:
+            pass
+    time.sleep(0.5)
+print('kernels framed:', framed)
+"""
+ORPHAN_MARKER = "613.0417"   # the argument of the ``sleep`` that ``orphan`` leaves behind
+ORPHAN = f"get_ipython().system_raw('setsid sleep {ORPHAN_MARKER} > /dev/null 2>&1 &')\n"
 
 # the questions whose answers call rnn_forward: a wrong forward loses them all
 FORWARD_USERS = ["forward-check", "bptt-last-check", "bptt-check"]
@@ -173,6 +236,18 @@ CASES = [
          lambda nb, root: replace_source("vanishing-answer", nb.cells[_cells(nb, "vanishing-answer")[0]].source
                                          + "\n# Abhängigkeit über viele Schritte\n")(nb, root).encode("latin-1", "replace"),
          "full", "graded", "not UTF-8"),
+    Case("startup-file", "an IPython startup file that would kill every later grading kernel before its guard",
+         insert_before("forward-check", STARTUP), "full", "graded", "graded"),
+    Case("gradebook-tamper", "the gradebook read, given SQLite triggers that zero the others, and renamed",
+         with_root(lambda root: insert_before("forward-check", TAMPER.format(root=root))),
+         "full", "graded", "graded"),
+    Case("deleter", "the other students' submitted/ folders and the release deleted with scandir, remove, rmdir",
+         with_root(lambda root: insert_before("forward-check", DELETE.format(root=root))),
+         "full", "graded", "graded"),
+    Case("framer", "the other jobs' kernels found through the shared temp dir and made to import the reference",
+         insert_before("forward-check", FRAME), "full", "graded", "graded"),
+    Case("orphan", "a process started from a cell (through IPython's shell) that would outlive the run",
+         insert_before("forward-check", ORPHAN), "full", "graded", "graded"),
 ]
 
 
@@ -208,3 +283,15 @@ def hand_in(course, inspect: Callable[[str, bytes], None] | None = None, cases: 
             (folder / name).write_bytes(data)
         (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
     return [case.name for case in cases or CASES]
+
+
+def processes_with(argument: str) -> list[int]:
+    """Processes on this machine (in any PID namespace) with ``argument`` on their command line."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and argument.encode() in (entry / "cmdline").read_bytes().split(b"\0"):
+                out.append(int(entry.name))
+        except OSError:
+            pass
+    return out

@@ -452,7 +452,8 @@ def test_each_catalogued_network_mistake_is_named():
 def test_edge_cases_catch_nan_in_place_and_1d():
     assert "NaN" in _fails(q.zplus_edge_cases, lambda a_, w_, R: a_ * ((R / (a_ @ POS(w_))) @ POS(w_).T))
     assert "in place" in _fails(q.w2_edge_cases, in_place_w2)
-    nan_zbeta = lambda a_, w_, R, lo, hi: zbeta_good(a_, w_, R, lo, hi) + 0 / (a_ @ w_)[..., None]
+    def nan_zbeta(a_, w_, R, lo, hi):
+        return zbeta_good(a_, w_, R, lo, hi) + 0 / (a_ @ w_)[..., None]
     assert "zero denominator" in _fails(q.zbeta_edge_cases, nan_zbeta)
     assert "a single example" in _fails(q.w2_edge_cases, lambda w_, R: safe(R, (w_ * w_).sum(0)) @ (w_ * w_).T
                                         if R.ndim == 2 else None)
@@ -502,8 +503,10 @@ def make_deep_taylor(first, rest, start="target"):
 
 
 ZB = zbeta_good
-ZP = lambda a_, w_, R, low, high: zplus_good(a_, w_, R)
-LRP0 = lambda a_, w_, R, low, high: a_ * (safe(R, a_ @ w_) @ w_.T)
+def ZP(a_, w_, R, low, high):
+    return zplus_good(a_, w_, R)
+def LRP0(a_, w_, R, low, high):
+    return a_ * (safe(R, a_ @ w_) @ w_.T)
 
 
 @pytest.fixture(scope="module")

@@ -1,21 +1,28 @@
 """Parallel grading with one gradebook writer gives exactly the scores of plain sequential autograde."""
 import pytest
 
-from autograder.course import demo, parallel
+from autograder.course import demo, parallel, sandbox
 from autograder.course.coursedir import CourseDir
 
 pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("parallel")]
 NAME = "bptt"   # the quickest notebook
+needs_bwrap = pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
 
 
 @pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
+def sequential_course(tmp_path_factory):
     rt = demo.prepare(tmp_path_factory.mktemp("seq") / "course", [NAME], progress=False)
     for student in demo.STUDENTS:
         rt.course.autograde(NAME, student)
-    return rt.course.scores()
+    return rt.course, rt.course.scores()
 
 
+@pytest.fixture(scope="module")
+def sequential(sequential_course):
+    return sequential_course[1]
+
+
+@needs_bwrap
 @pytest.mark.parametrize("engine", ["processes", "dask"])
 def test_parallel_scores_equal_sequential(engine, tmp_path, sequential):
     rt = demo.prepare(tmp_path / "course", [NAME], progress=False)
@@ -41,6 +48,33 @@ def test_grade_command_names_what_it_expects(tmp_path, capsys):
     assert "expected an nbgrader course with gradebook.db and submitted/" in capsys.readouterr().err
 
 
+def test_grade_stops_where_bubblewrap_cannot_run(sequential_course, monkeypatch, capsys):
+    from autograder.cli import main
+
+    course, _ = sequential_course
+    monkeypatch.setenv(sandbox.BWRAP, "/nonexistent/bwrap")
+    assert main(["grade", str(course.root), NAME]) == 2
+    err = capsys.readouterr().err
+    assert "cannot isolate the submissions: bubblewrap ('bwrap') was not found at /nonexistent/bwrap" in err
+    assert "--no-os-sandbox" in err
+
+
+def test_grade_without_the_sandbox_says_so_in_the_table_and_the_log(sequential_course, monkeypatch, capsys):
+    from autograder.cli import main
+
+    course, scores = sequential_course
+    monkeypatch.setenv(sandbox.BWRAP, "/nonexistent/bwrap")
+    assert main(["grade", str(course.root), NAME, "--student", "blank", "--no-os-sandbox"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"WARNING: {parallel.NOT_ISOLATED}") and out.rstrip().endswith(parallel.NOT_ISOLATED)
+    [row] = [line for line in out.splitlines() if line.startswith("blank ")]
+    assert "graded" in row and parallel.NOT_ISOLATED in row
+    log = (course.root / "logs" / f"autograde-{NAME}.log").read_text()
+    assert f" {NAME} blank graded: {parallel.NOT_ISOLATED}" in log
+    assert course.scores()[("blank", NAME)] == scores[("blank", NAME)]
+
+
+@needs_bwrap
 def test_every_assignment_is_graded_under_the_guard_without_a_false_alarm(tmp_path):
     """The solution, the partly wrong and the blank submission of every assignment, through the safe
     pipeline: the scores the round trip expects, and not one finding of the guard."""

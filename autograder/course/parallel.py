@@ -6,8 +6,9 @@ the course directory. Here, for one assignment:
 1. **intake** (``intake.read_submission``): which notebook to grade, or why none can be;
 2. **sanitize**: ``nbgrader autograde --no-execute`` in a scratch copy of the course restores the
    instructor's locked and test cells from the gradebook (no student code runs);
-3. **execute** every sanitized notebook in parallel, each in its own process and empty working copy
-   with limits and the in-kernel guard (``sandbox.execute``), on a process pool or on a Dask cluster
+3. **execute** every sanitized notebook in parallel, each in its own bubblewrap sandbox (no course,
+   no gradebook, no other job in sight; its processes end with it) with limits and the in-kernel
+   guard (``sandbox.execute``), on a process pool or on a Dask cluster
    (a ``LocalCluster`` on loopback here, any scheduler address for a class that outgrows a machine);
 4. **write**, in this one process: ``nbgrader autograde --no-execute`` scores the executed notebooks
    into the course's gradebook; then a submission that was rejected at intake, or that the guard
@@ -46,6 +47,7 @@ class Job:
     protected: list
     modules: list
     limits: sandbox.Limits
+    os_sandbox: bool = True
 
 
 @dataclass
@@ -65,7 +67,8 @@ class JobResult:
 
 def _execute(job: Job) -> tuple[str, sandbox.Execution]:
     return job.student, sandbox.execute(job.notebook, trusted_sources=job.trusted_sources, files=job.files,
-                                        protected=job.protected, modules=job.modules, limits=job.limits)
+                                        protected=job.protected, modules=job.modules, limits=job.limits,
+                                        os_sandbox=job.os_sandbox)
 
 
 def _data_files(folder: Path) -> dict[str, bytes]:
@@ -131,6 +134,7 @@ def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scra
 
 
 ZERO_NOTE = "Scored 0 by the grader: "
+NOT_ISOLATED = "not isolated: executed without the operating-system sandbox (--no-os-sandbox)"
 
 
 def _zero(course: CourseDir, assignment: str, student: str, reason: str) -> None:
@@ -173,14 +177,19 @@ def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
 
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
                        engine: str = "processes", address: str | None = None,
-                       limits: sandbox.Limits | None = None, progress=None) -> list[JobResult]:
+                       limits: sandbox.Limits | None = None, os_sandbox: bool = True,
+                       progress=None) -> list[JobResult]:
     """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each.
 
-    ``progress(student)``, if given, is called once per student: at intake for a rejected submission,
-    when its execution ends for the others (the slow part: a progress bar's estimate).
+    Raises ``sandbox.SandboxUnavailable`` before anything runs if ``os_sandbox`` and bubblewrap
+    cannot run here; ``os_sandbox=False`` grades without it, and the first log line of every
+    executed submission says so. ``progress(student)``, if given, is called once per student: at
+    intake for a rejected submission, when its execution ends for the others.
     """
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
+    if os_sandbox and (problem := sandbox.sandbox_problem()):
+        raise sandbox.SandboxUnavailable(problem)
     limits = limits or sandbox.Limits(cell_timeout=course.timeout)
     results = {s: JobResult(s) for s in students}
 
@@ -210,7 +219,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             if progress:
                 progress(student)
         jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), _data_files(folder),
-                    trusted, protected, modules, limits) for s, folder in sanitized.items()]
+                    trusted, protected, modules, limits, os_sandbox) for s, folder in sanitized.items()]
         executed = _run(jobs, engine, workers, address, progress)
 
         # --- the single writer --------------------------------------------------------------
@@ -221,6 +230,8 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             r = results[s]
             r.seconds, r.findings, r.log = run.seconds, run.findings, run.log
             r.lines += run.problems
+            if not os_sandbox:
+                r.lines.insert(0, NOT_ISOLATED)
             text = run.notebook
             if text is None:   # nothing came back: every test cell is scored 0
                 nb = nbformat.reads(job.notebook, as_version=4)

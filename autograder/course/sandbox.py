@@ -1,15 +1,23 @@
-"""Execute one submitted notebook in its own process and working copy, with limits.
+"""Execute one submitted notebook in an operating-system sandbox, with limits.
 
 ``nbgrader autograde`` runs a submission's kernel inside the course directory, next to the gradebook,
 the instructor's notebooks and every other student's files, with no limit on memory and only a
 per-cell timeout. Here the notebook (already sanitized by nbgrader: the instructor's locked and test
 cells restored) runs
 
-* in a **child process** of its own, in a new session, under resource limits that its kernel inherits:
-  address space (``memory``), largest file (``file_size``), no core dumps; the whole job has a wall
-  clock (``wall``) after which the process group is killed;
-* in an **empty working copy** in the temp dir holding only the notebook and the assignment's data
-  files: the course is not below it and its path is not in the kernel's environment;
+* inside **bubblewrap** (``bwrap``): new user, mount, PID, network, IPC and UTS namespaces. The
+  kernel sees the Python environment and the system directories read-only (``readonly_paths``), a
+  fresh size-limited tmpfs at ``/job`` as the only writable place (``/job/work`` its working copy,
+  ``/job/home`` its HOME, ``/job/tmp`` its TMPDIR), only a loopback network, and nothing of the
+  course, the gradebook, the other submissions, the real home or the repository beyond the two
+  packages it imports. The notebook and the assignment's data files come in on stdin, the executed
+  notebook goes out on stdout (a descriptor the kernel does not inherit), the guard's reports on
+  stderr: no file of one job is visible to another. When the executor ends, the sandbox's PID
+  namespace ends and every process a cell started is killed with it (``--die-with-parent`` also
+  when the grader dies);
+* under resource limits that its kernel inherits: address space (``memory``), largest file
+  (``file_size``), size of the tmpfs (``disk``), no core dumps; the whole job has a wall clock
+  (``wall``) after which it is killed;
 * with nbgrader's own ``Execute`` preprocessor (``allow_errors``, interrupt on a cell timeout), and
   the in-kernel tripwire ``autograder.course.guard`` installed before the first cell.
 
@@ -17,13 +25,20 @@ Afterwards every test cell that never ran (the kernel died, the wall clock ran o
 output, so that ``nbgrader autograde --no-execute`` scores it zero instead of full marks, and each
 output is cut to ``output_chars``.
 
-Run as ``python -m autograder.course.sandbox JOB.json``; ``execute`` does that and reads the result.
+Without the sandbox (``execute(..., os_sandbox=False)``, the instructor's ``--no-os-sandbox``) the
+same executor runs as a plain child process in a working copy in the shared temp dir, with the real
+HOME: the pipeline of before, not isolated. ``sandbox_problem()`` says why bubblewrap cannot run here.
+
+Run as ``python -m autograder.course.sandbox`` (the job as JSON on stdin); ``execute`` does that.
 """
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +52,17 @@ import nbformat
 from . import guard
 
 GiB = 1 << 30
+BWRAP = "XAI_BWRAP"       # the bubblewrap binary to use (default: ``bwrap`` on PATH)
+JOB = "/job"              # the sandbox's tmpfs: work/ (the cwd), home/ (HOME), tmp/ (TMPDIR)
+# What of /etc a Python process needs: the dynamic linker's cache, names of users and hosts, the
+# time zone, fontconfig. Not the rest (shadow files, keys, the machine's configuration).
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "passwd", "group", "hosts",
+       "localtime", "alternatives", "mime.types", "fonts")
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create its namespaces on this machine."""
 
 
 @dataclass
@@ -45,6 +71,7 @@ class Limits:
     wall: int = 900                   # seconds for the whole notebook, kernel start included
     memory: int = 6 * GiB             # address space of the executor and its kernel (RLIMIT_AS)
     file_size: int = 256 << 20        # largest file the kernel may write (RLIMIT_FSIZE)
+    disk: int = 1 * GiB               # size of the sandbox's tmpfs (working copy, HOME, TMPDIR)
     output_chars: int = 20_000        # text output kept per cell
 
 
@@ -65,55 +92,151 @@ def _set_limits(limits: Limits):
     return apply
 
 
-def kernel_environment() -> dict:
-    """The environment of the executor and its kernel: no course paths, one BLAS thread."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND",
+def kernel_environment(home: str | None = None, tmp: str | None = None) -> dict:
+    """The environment of the executor and its kernel: no course paths, one BLAS thread; ``home``
+    and ``tmp`` (the sandbox's own) replace the grader's HOME and TMPDIR."""
+    keep = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "MPLBACKEND",
             "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     env = {k: v for k, v in os.environ.items() if k in keep}
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "/usr/bin:/bin")
     env.setdefault("OMP_NUM_THREADS", "1")
     env.setdefault("MPLBACKEND", "Agg")
     env["PYTHONUNBUFFERED"] = "1"
+    if home:
+        env["HOME"] = home
+    if tmp:
+        env["TMPDIR"] = tmp
     return env
+
+
+# --- the sandbox ----------------------------------------------------------------------------------
+
+def readonly_paths() -> list[str]:
+    """What the sandbox mounts read-only beside the system directories: the Python environment
+    (``sys.prefix``, ``sys.base_prefix``) and the folders of the two packages the kernel imports
+    (an editable install leaves them in the repository, whose other folders stay out of sight)."""
+    import autograder
+    import reference
+
+    paths = [sys.prefix, sys.base_prefix, Path(autograder.__file__).parent, Path(reference.__file__).parent]
+    out = []
+    for p in sorted({os.path.realpath(p) for p in paths}):
+        if not any(p == q or p.startswith(q + os.sep) for q in out) and not p.startswith(SYSTEM):
+            out.append(p)
+    return out
+
+
+@functools.cache
+def font_cache() -> str | None:
+    """The grader's matplotlib font list (built now if missing), which every sandbox gets read-only:
+    a fresh HOME would otherwise rebuild it in every job that plots (about a second each)."""
+    try:
+        import matplotlib
+        from matplotlib import font_manager
+    except ImportError:
+        return None
+    path = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    return str(path) if path.is_file() else None
+
+
+def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
+    """``bwrap`` and its arguments for one job (the command to run inside follows)."""
+    # a user namespace always (not only "if possible"), and no capabilities in it: a grader run as
+    # root must not hand the kernel the right to remount what it sees
+    argv = [binary, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
+            "--new-session", "--hostname", "grading"]
+    for path in SYSTEM:
+        if os.path.islink(path):
+            argv += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            argv += ["--ro-bind", path, path]
+    for name in ETC:
+        if os.path.exists(f"/etc/{name}"):
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    for path in readonly_paths():
+        argv += ["--ro-bind", path, path]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(limits.disk), "--tmpfs", JOB,
+             "--dir", f"{JOB}/work", "--dir", f"{JOB}/home", "--dir", f"{JOB}/tmp",
+             "--symlink", f"{JOB}/tmp", "/tmp"]
+    if font_cache():
+        argv += ["--ro-bind", font_cache(), f"{JOB}/home/.cache/matplotlib/{Path(font_cache()).name}"]
+    argv += ["--remount-ro", "/", "--chdir", f"{JOB}/work", "--clearenv"]
+    for key, value in env.items():
+        argv += ["--setenv", key, value]
+    return argv
+
+
+def bwrap_binary() -> str | None:
+    return os.environ.get(BWRAP) or shutil.which("bwrap")
+
+
+@functools.cache
+def _probe(binary: str | None) -> str | None:
+    if binary is None or not os.access(binary, os.X_OK):
+        return (f"bubblewrap ('bwrap') was not found{f' at {binary}' if binary else ' on PATH'} "
+                f"(Debian package 'bubblewrap', or set ${BWRAP})")
+    try:
+        run = subprocess.run(bwrap_command(binary, Limits(), {"PATH": "/usr/bin:/bin"}) + ["true"],
+                             capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"{binary} could not be run: {err}"
+    if run.returncode:
+        return (f"{binary} cannot create its namespaces here (are unprivileged user namespaces "
+                f"disabled?): {run.stderr.strip()[:300] or f'exit status {run.returncode}'}")
+    return None
+
+
+def sandbox_problem() -> str | None:
+    """Why bubblewrap cannot isolate a job on this machine, or None if it can (probed once)."""
+    return _probe(bwrap_binary())
 
 
 def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[str],
             modules: list[str] = (), files: dict[str, bytes] | None = None,
-            limits: Limits | None = None) -> Execution:
-    """Execute ``notebook_text`` in a child process (see the module docstring); never raises for the
-    submission's sake: whatever happens is in ``Execution.problems``."""
+            limits: Limits | None = None, os_sandbox: bool = True) -> Execution:
+    """Execute ``notebook_text`` in the sandbox (see the module docstring); never raises for the
+    submission's sake: whatever happens is in ``Execution.problems``. Raises ``SandboxUnavailable``
+    if ``os_sandbox`` and bubblewrap cannot run."""
     limits = limits or Limits()
+    job = json.dumps({
+        "notebook": notebook_text, "limits": asdict(limits),
+        "files": {name: base64.b64encode(data).decode() for name, data in (files or {}).items()},
+        "guard": {"protected": list(protected), "trusted_sources": trusted_sources, "modules": list(modules)}})
+    executor = [sys.executable, "-m", "autograder.course.sandbox"]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="xai-job-") as private, \
-            tempfile.TemporaryDirectory(prefix="xai-work-") as work:
-        job = Path(private) / "job.json"
-        result = Path(private) / "result.json"
-        (Path(work) / "submission.ipynb").write_text(notebook_text, encoding="utf-8")
-        for name, data in (files or {}).items():   # data files the notebook reads
-            target = Path(work) / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        job.write_text(json.dumps({
-            "work": work, "result": str(result), "limits": asdict(limits),
-            "guard": {"protected": [*protected, private], "trusted_sources": trusted_sources,
-                      "modules": list(modules)}}))
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.course.sandbox", str(job)], cwd=work,
-                                env=kernel_environment(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_set_limits(limits))
-        problems = []
-        try:
-            _, err = proc.communicate(timeout=limits.wall)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            _, err = proc.communicate()
-            problems.append(f"the notebook did not finish within the wall clock of {limits.wall} s; killed")
-        text = err.decode("utf-8", "replace")
-        data = json.loads(result.read_text()) if result.is_file() else {}
-        if proc.returncode and not data:
-            problems.append(f"the executor exited with status {proc.returncode}"
-                            + (" (killed: out of memory?)" if proc.returncode == -signal.SIGKILL else ""))
-        return Execution(data.get("notebook"), time.perf_counter() - start, guard.read_report(text),
-                         problems + data.get("problems", []), text[-4000:])
+    if os_sandbox:
+        problem = sandbox_problem()
+        if problem:
+            raise SandboxUnavailable(problem)
+        env = kernel_environment(home=f"{JOB}/home", tmp=f"{JOB}/tmp")
+        env["PYTHONDONTWRITEBYTECODE"] = "1"   # the packages are read-only in there
+        return _run(bwrap_command(bwrap_binary(), limits, env) + executor, None, {}, job, limits, start)
+    with tempfile.TemporaryDirectory(prefix="xai-work-") as work:
+        return _run(executor, work, kernel_environment(), job, limits, start)
+
+
+def _run(argv, cwd, env, job: str, limits: Limits, start: float) -> Execution:
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_set_limits(limits))
+    problems = []
+    try:
+        out, err = proc.communicate(job.encode(), timeout=limits.wall)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
+        out, err = proc.communicate()
+        problems.append(f"the notebook did not finish within the wall clock of {limits.wall} s; killed")
+    text = err.decode("utf-8", "replace")
+    try:
+        data = json.loads(out) if out else {}
+    except json.JSONDecodeError:
+        data = {}
+        problems.append("the executor's result was not readable")
+    if proc.returncode and not data:
+        problems.append(f"the executor exited with status {proc.returncode}"
+                        + (" (killed: out of memory?)" if proc.returncode == -signal.SIGKILL else ""))
+    return Execution(data.get("notebook"), time.perf_counter() - start, guard.read_report(text),
+                     problems + data.get("problems", []), text[-4000:])
 
 
 def _kill_group(pid: int) -> None:
@@ -190,13 +313,20 @@ def _cut_outputs(nb, limit: int) -> None:
             cell.outputs = kept
 
 
-def _child(job_path: str) -> int:
+def _child() -> int:
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from nbgrader.preprocessors import Execute
 
-    job = json.loads(Path(job_path).read_text())
-    work, limits = Path(job["work"]), Limits(**job["limits"])
-    nb = nbformat.read(work / "submission.ipynb", as_version=4)
+    result = os.fdopen(os.dup(1), "w", encoding="utf-8")   # not inherited by the kernel
+    os.dup2(2, 1)                                           # what the kernel writes to fd 1 goes to the log
+    job = json.loads(sys.stdin.read())
+    work, limits = Path.cwd(), Limits(**job["limits"])
+    for name, data in job["files"].items():   # the data files the notebook reads
+        target = work / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(data))
+    nb = nbformat.reads(job["notebook"], as_version=4)
+    (work / "submission.ipynb").write_text(job["notebook"], encoding="utf-8")
     for cell in nb.cells:   # outputs the student handed in prove nothing
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
@@ -218,9 +348,10 @@ def _child(job_path: str) -> int:
         problems[0] += f"; {n} test cell(s) not executed, scored 0"
     problems += _timeouts(nb, limits.cell_timeout)
     _cut_outputs(nb, limits.output_chars)
-    Path(job["result"]).write_text(json.dumps({"notebook": nbformat.writes(nb), "problems": problems}))
+    result.write(json.dumps({"notebook": nbformat.writes(nb), "problems": problems}))
+    result.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(_child(sys.argv[1]))
+    sys.exit(_child())
