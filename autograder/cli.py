@@ -37,8 +37,10 @@ def release(names: list[str] | None = None, out: Path | None = None) -> list[Pat
 
 
 def grade(args) -> int:
-    """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed."""
+    """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed or needs
+    the instructor's attention, 2 if nothing could be graded (a gradebook that is not nbgrader's)."""
     from .course import parallel, sandbox
+    from .course.gradebook import GradebookError
 
     course = CourseDir(args.course, timeout=args.cell_timeout)
     submitted = course.root / "submitted"
@@ -51,8 +53,12 @@ def grade(args) -> int:
         print(f"xai-course grade: nobody has submitted '{args.assignment}' under {submitted}", file=sys.stderr)
         return 2
     limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall, memory=int(args.memory_gb * 2**30))
-    results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
-                                          engine=args.engine, address=args.address, limits=limits)
+    try:
+        results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
+                                              engine=args.engine, address=args.address, limits=limits)
+    except GradebookError as err:
+        print(f"xai-course grade: {err}", file=sys.stderr)
+        return 2
     scores = course.scores()
     for r in results:
         got = scores.get((r.student, args.assignment), {})
@@ -60,6 +66,10 @@ def grade(args) -> int:
         top = sum(m for _, m in got.values())
         print(f"{r.student:<24} {r.status:<9} {total:g}/{top:g}  {r.seconds:5.1f} s  {'; '.join(r.lines[:2])}")
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
+    attention = [r.student for r in results if r.status == parallel.ATTENTION]
+    if attention:
+        print(f"{len(attention)} submission(s) need your attention (the grader failed, nothing was scored): "
+              f"{', '.join(attention)}", file=sys.stderr)
     return 0 if all(r.status == "graded" for r in results) else 1
 
 

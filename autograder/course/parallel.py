@@ -3,16 +3,26 @@
 Plain ``nbgrader autograde`` executes one notebook after another, each in a kernel that runs inside
 the course directory. Here, for one assignment:
 
-1. **intake** (``intake.read_submission``): which notebook to grade, or why none can be;
-2. **sanitize**: ``nbgrader autograde --no-execute`` in a scratch copy of the course restores the
-   instructor's locked and test cells from the gradebook (no student code runs);
+0. the gradebook must be nbgrader's and nothing more (``gradebook.require``): otherwise nothing runs;
+1. **intake** (``intake.validate``, ``intake.read_submission``, ``intake.repair_cells``): the folder
+   is checked without following links, then which notebook to grade, or why none can be; its nbgrader
+   metadata is made to agree with the instructor's notebook;
+2. **sanitize**, per submission: ``nbgrader autograde --no-execute`` in a scratch course of its own
+   (a copy of the gradebook and ``source/``, in the temp dir, outside the course) restores the
+   instructor's locked and test cells (no student code runs); a notebook nbgrader cannot restore is
+   rejected alone, with nbgrader's reason;
 3. **execute** every sanitized notebook in parallel, each in its own process and empty working copy
    with limits and the in-kernel guard (``sandbox.execute``), on a process pool or on a Dask cluster
    (a ``LocalCluster`` on loopback here, any scheduler address for a class that outgrows a machine);
-4. **write**, in this one process: ``nbgrader autograde --no-execute`` scores the executed notebooks
-   into the course's gradebook; then a submission that was rejected at intake, or that the guard
-   caught cheating, has every grade set to zero (as a manual score, visible and reversible in the
-   formgrader); every decision is a line in ``<course>/logs/autograde-<assignment>.log``.
+4. **write**, in this one process and only once every execution has ended: the gradebook is checked
+   again, ``nbgrader autograde --no-execute`` scores the executed notebooks into it; then a
+   submission that was rejected, or that the guard caught cheating, has every grade set to zero (as a
+   manual score, visible and reversible in the formgrader); the gradebook is checked once more.
+
+Every decision is a line in ``<course>/logs/autograde-<assignment>.log``. Whose fault a failure is
+decides the status: the submission's (``rejected``, scored 0) or the grader's own (an exception in
+this code, nbgrader failing on the instructor's notebook as well, a job that never came back):
+``attention``, nothing written for it, for the instructor to look at.
 
 What this does and does not defend against: ``docs/threat-model.md``.
 """
@@ -21,19 +31,21 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import traceback
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import sqlalchemy.exc
 
-from . import intake, sandbox
+from . import gradebook, intake, sandbox
 from .coursedir import CONFIG, REPO, CourseDir
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
 CHEATING = {"reference-import", "tampering", "forbidden-file", "forbidden-call"}
+ATTENTION = "attention"   # the grader failed, not the submission: nothing scored, the instructor looks
 SUBMISSION_FILES = ("timestamp.txt",)   # what nbgrader reads beside the notebook
 
 
@@ -52,7 +64,7 @@ class Job:
 class JobResult:
     student: str
     seconds: float = 0.0
-    status: str = "graded"            # graded | rejected | cheating
+    status: str = "graded"            # graded | rejected | cheating | attention
     lines: list = field(default_factory=list)    # the log lines of this submission
     findings: list = field(default_factory=list)
     log: str = ""
@@ -75,42 +87,111 @@ def _data_files(folder: Path) -> dict[str, bytes]:
 
 
 def _run(jobs: list[Job], engine: str, workers: int, address: str | None) -> dict:
+    """``{student: Execution}``, or the exception for a job whose execution failed in the grader."""
     if not jobs:
         return {}
     if engine == "processes":
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            return dict(pool.map(_execute, jobs))
+            return _collect(jobs, [pool.submit(_execute, job) for job in jobs])
     from distributed import Client, LocalCluster
 
     if address:
         with Client(address) as client:
-            return dict(client.gather(client.map(_execute, jobs, pure=False)))
+            return _collect(jobs, client.map(_execute, jobs, pure=False))
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
-        return dict(client.gather(client.map(_execute, jobs, pure=False)))
+        return _collect(jobs, client.map(_execute, jobs, pure=False))
 
 
-def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scratch: Path) -> dict[str, Path]:
-    """nbgrader's own sanitizing (cells restored from the gradebook) in a scratch course: student -> folder."""
-    work = CourseDir(scratch, timeout=course.timeout)
-    work.root.mkdir(parents=True)
-    (work.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(work.root), timeout=course.timeout))
-    shutil.copy2(course.root / "gradebook.db", work.root / "gradebook.db")
-    shutil.copytree(course.root / "source" / assignment, work.root / "source" / assignment)
-    for student, text in accepted.items():
+def _collect(jobs: list[Job], futures) -> dict:
+    out = {}
+    for job, future in zip(jobs, futures):
+        try:
+            out[job.student] = future.result()[1]
+        except Exception as exc:  # noqa: BLE001 - a broken pool, a lost worker, an error in sandbox.execute
+            out[job.student] = exc
+    return out
+
+
+def _grader_error(exc: BaseException) -> str:
+    """One log line for an exception in the grader: type, message and where it was raised."""
+    where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    at = f" at {where[0].filename.rsplit('/', 1)[-1]}:{where[0].lineno}" if where else ""
+    return f"{type(exc).__name__}: {str(exc)[:300]}{at}"
+
+
+def nbgrader_reason(proc) -> str:
+    """nbgrader's reason for a failure, from its log: the error lines and the last exception, one line."""
+    lines = [line.strip() for line in (proc.stdout + "\n" + proc.stderr).splitlines() if line.strip()]
+    generic = ("There was an error processing assignment", "Please see the", "Removing failed")
+    errors = [line.split("]", 1)[-1].strip() for line in lines
+              if "| ERROR]" in line and not any(g in line for g in generic) and "Traceback" not in line]
+    raised = [line for line in lines if not line.startswith(("[", "File ", "Traceback")) and ":" in line
+              and line.split(":", 1)[0].replace(".", "").isidentifier()]
+    reason = " | ".join(dict.fromkeys(errors[-2:] + raised[-1:]))
+    return (reason or (lines[-1] if lines else f"exit status {proc.returncode}"))[:600]
+
+
+CONTROL = "xai-control"   # the student id under which the instructor's notebook is sanitized as a control
+
+
+@dataclass
+class Restored:
+    folder: Path | None          # nbgrader's restored copy, None if it could not restore
+    reason: str = ""             # nbgrader's reason, when it could not
+    grader_fault: bool = False   # True: the pipeline failed (crash, signal), not the notebook
+
+
+def _sanitize_one(course: CourseDir, assignment: str, student: str, text: str, scratch: Path) -> Restored:
+    """nbgrader's own sanitizing (cells restored from the gradebook) of one submission, in a scratch
+    course of its own: a copy of the gradebook and of ``source/<assignment>``."""
+    try:
+        work = CourseDir(scratch, timeout=course.timeout)
+        work.root.mkdir(parents=True)
+        (work.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(work.root), timeout=course.timeout))
+        shutil.copy2(course.root / "gradebook.db", work.root / "gradebook.db")
+        shutil.copytree(course.root / "source" / assignment, work.root / "source" / assignment)
         folder = work.root / "submitted" / student / assignment
         folder.mkdir(parents=True)
         (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
-        for name in SUBMISSION_FILES:
+        for name in SUBMISSION_FILES:   # intake.validate has made sure these are the student's own files
             src = course.root / "submitted" / student / assignment / name
             if src.is_file():
                 shutil.copy2(src, folder / name)
-    work.nbgrader("autograde", assignment, "--no-execute", "--force", check=False)
-    out = {}
-    for student in accepted:
-        folder = work.root / "autograded" / student / assignment
-        if (folder / f"{assignment}.ipynb").is_file():
-            out[student] = folder
+        proc = work.nbgrader("autograde", assignment, "--no-execute", "--force", f"--student={student}",
+                             check=False)
+    except Exception as exc:  # noqa: BLE001 - the grader's failure, not the submission's
+        return Restored(None, f"grader error while sanitizing: {_grader_error(exc)}", grader_fault=True)
+    out = work.root / "autograded" / student / assignment
+    if (out / f"{assignment}.ipynb").is_file():
+        return Restored(out)
+    if proc.returncode < 0:   # killed by a signal: not something a notebook's text can do
+        return Restored(None, f"nbgrader was killed by signal {-proc.returncode}", grader_fault=True)
+    return Restored(None, nbgrader_reason(proc))
+
+
+def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scratch: Path,
+              workers: int = 1) -> dict[str, Restored]:
+    """Each submission restored on its own (``_sanitize_one``), ``workers`` at a time: student -> Restored.
+
+    If nbgrader fails on some, the instructor's own notebook goes through the same steps: when that
+    fails too, the pipeline is at fault, not the notebooks, and every failure becomes the grader's.
+    """
+    def one(item):
+        i, (student, text) = item
+        return student, _sanitize_one(course, assignment, student, text, scratch / f"{i}")
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:   # each is an nbgrader subprocess
+        out = dict(pool.map(one, enumerate(accepted.items())))
+    if any(r.folder is None and not r.grader_fault for r in out.values()):
+        source = course.root / "source" / assignment / f"{assignment}.ipynb"
+        control = _sanitize_one(course, assignment, CONTROL, source.read_text(encoding="utf-8"),
+                                scratch / "control")
+        if control.folder is None:
+            for r in out.values():
+                if r.folder is None:
+                    r.grader_fault = True
+                    r.reason += f" (nbgrader fails on the instructor's own notebook too: {control.reason})"
     return out
 
 
@@ -158,43 +239,64 @@ def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
                        engine: str = "processes", address: str | None = None,
                        limits: sandbox.Limits | None = None) -> list[JobResult]:
-    """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each."""
+    """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each.
+
+    Raises ``gradebook.GradebookError`` (nothing scored) for a gradebook that is not nbgrader's, before
+    the run, or after the executions (then nothing is written) or after writing (the log says so)."""
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
+    db = course.root / "gradebook.db"
+    gradebook.require(db, "before grading")
     limits = limits or sandbox.Limits(cell_timeout=course.timeout)
     results = {s: JobResult(s) for s in students}
 
     source = nbformat.read(course.root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     accepted = {}
     for student in students:
-        got = intake.read_submission(course.root / "submitted" / student / assignment, assignment)
-        results[student].lines += got.notes
-        if got.ok:
-            accepted[student], notes = intake.repair_cells(got.notebook, source)
-            results[student].lines += notes
-        else:
-            results[student].status = "rejected"
-            results[student].lines.append(f"rejected: {got.rejected}")
+        r = results[student]
+        try:
+            problem = intake.validate(course.root / "submitted", student, assignment)
+            got = intake.read_submission(course.root / "submitted" / student / assignment, assignment) \
+                if problem is None else intake.Intake(rejected=problem)
+            r.lines += got.notes
+            if got.ok:
+                accepted[student], notes = intake.repair_cells(got.notebook, source)
+                r.lines += notes
+            else:
+                r.status = "rejected"
+                r.lines.append(f"rejected: {got.rejected}")
+        except Exception as exc:  # noqa: BLE001 - our code failed on this submission: not the student's 0
+            r.status = ATTENTION
+            r.lines.append(f"grader error at intake: {_grader_error(exc)}")
 
     trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
     protected = [str(course.root), str(REPO / "solutions"), str(REPO / "tests")]
     modules = [f"autograder.questions.{assignment}"]
 
     with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
-        sanitized = _sanitize(course, assignment, accepted, Path(tmp) / "course")
-        for student in set(accepted) - set(sanitized):
-            results[student].status = "rejected"
-            results[student].lines.append("rejected: nbgrader could not restore its cells (see nbgrader's log)")
+        restored = _sanitize(course, assignment, accepted, Path(tmp), workers)
+        for student, got in restored.items():
+            if got.folder is None:
+                r = results[student]
+                r.status = ATTENTION if got.grader_fault else "rejected"
+                r.lines.append(got.reason if got.grader_fault
+                               else f"rejected: nbgrader could not restore its cells: {got.reason}")
+        sanitized = {s: got.folder for s, got in restored.items() if got.folder is not None}
         jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), _data_files(folder),
                     trusted, protected, modules, limits) for s, folder in sanitized.items()]
         executed = _run(jobs, engine, workers, address)
 
-        # --- the single writer --------------------------------------------------------------
+        # --- the single writer: every execution has ended ------------------------------------
+        gradebook.require(db, "after the executions, before scoring")
         for stale in (course.root / EXECUTED).glob(f"*/{assignment}"):   # only this run's notebooks get scored
             shutil.rmtree(stale)
         for job in jobs:
             s, run = job.student, executed[job.student]
             r = results[s]
+            if isinstance(run, Exception):
+                r.status = ATTENTION
+                r.lines.append(f"grader error while executing: {_grader_error(run)}")
+                continue
             r.seconds, r.findings, r.log = run.seconds, run.findings, run.log
             r.lines += run.problems
             text = run.notebook
@@ -209,22 +311,45 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             if cheats:
                 r.status = "cheating"
                 r.lines += [f"guard: {f['detail']}" for f in cheats]
-    graded = [j.student for j in jobs]
-    for s in graded:   # before nbgrader scores: it keeps a grade with a manual score for review
+    _score(course, assignment, [j.student for j in jobs if results[j.student].status != ATTENTION], results)
+    for s, r in results.items():
+        if r.status in ("rejected", "cheating"):
+            try:
+                _zero(course, assignment, s, "; ".join(r.lines[-1:]))
+                r.lines.append("every question scored 0")
+            except Exception as exc:  # noqa: BLE001 - the gradebook write failed: the grader's fault
+                r.status = ATTENTION
+                r.lines.append(f"grader error while writing the zero: {_grader_error(exc)}")
+    for r in results.values():
+        if r.status == ATTENTION:
+            r.lines.append("needs the instructor's attention: the grader failed, no score was written")
+    _write_log(course, assignment, results.values())
+    gradebook.require(db, "after grading (the scores of this run cannot be trusted)")
+    return [results[s] for s in students]
+
+
+def _score(course: CourseDir, assignment: str, students: list[str], results: dict) -> None:
+    """nbgrader scores the executed notebooks of ``students`` into the gradebook: once for the class,
+    then once more for each notebook it did not score, to tell which one failed and why."""
+    for s in students:   # before nbgrader scores: it keeps a grade with a manual score for review
         if _clear_zero(course, assignment, s) and results[s].status == "graded":
             results[s].lines.append("an earlier zero by the grader was lifted")
-    if graded:
-        course.nbgrader("autograde", assignment, "--no-execute", "--force",
-                        f"--CourseDirectory.submitted_directory={EXECUTED}", check=False)
-    scored = course.scores()
-    for s, r in results.items():
-        if r.status == "graded" and (s, assignment) not in scored:
-            r.status, r.lines = "rejected", r.lines + ["rejected: nbgrader could not score the executed notebook"]
-        if r.status in ("rejected", "cheating"):
-            _zero(course, assignment, s, "; ".join(r.lines[-1:]))
-            r.lines.append("every question scored 0")
-    _write_log(course, assignment, results.values())
-    return [results[s] for s in students]
+    if not students:
+        return
+    start = time.time()
+
+    def scored(s: str) -> bool:
+        out = course.root / "autograded" / s / assignment / f"{assignment}.ipynb"
+        return out.is_file() and out.stat().st_mtime >= start - 1
+
+    args = ("autograde", assignment, "--no-execute", "--force", f"--CourseDirectory.submitted_directory={EXECUTED}")
+    course.nbgrader(*args, check=False)
+    for s in [s for s in students if not scored(s)]:
+        proc = course.nbgrader(*args, f"--student={s}", check=False)
+        if not scored(s) and results[s].status == "graded":   # nbgrader restored this very notebook
+            # before it ran, so the fault is not plainly the student's: the instructor looks
+            results[s].status = ATTENTION
+            results[s].lines.append(f"nbgrader could not score the executed notebook: {nbgrader_reason(proc)}")
 
 
 def _write_log(course: CourseDir, assignment: str, results) -> Path:
