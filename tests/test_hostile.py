@@ -3,19 +3,27 @@
 One course, one run of ``parallel.autograde_parallel`` over the honest demo students (solution,
 partial, blank) and every hostile case; then, per case: the score it must get, the status, a log
 line an instructor can read; and for the class: the honest students' scores are exactly those of a
-plain sequential ``nbgrader autograde``, the gradebook is intact and nobody's files were touched.
+plain sequential ``nbgrader autograde``, the gradebook is intact, its schema nbgrader's, and nobody's
+files were touched. A few cheap checks (no execution) follow on the same course: a notebook nbgrader
+cannot restore fails alone; a failure of the grader is the instructor's to look at, not a zero.
 """
 from __future__ import annotations
 
 import hashlib
 import sqlite3
 
+import nbformat
 import pytest
+from hostile_submissions import (
+    ASSIGNMENT,
+    CASES,
+    expected_scores,
+    hand_in,
+    set_metadata,
+)
 from nbgrader.api import Gradebook
 
-from autograder.course import demo, parallel, sandbox
-
-from hostile_submissions import ASSIGNMENT, CASES, expected_scores, hand_in
+from autograder.course import demo, gradebook, parallel, sandbox
 
 pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("hostile")]
 LIMITS = sandbox.Limits(cell_timeout=20, wall=150)
@@ -72,6 +80,54 @@ def test_gradebook_is_intact(graded):
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         students = {row[0] for row in conn.execute("SELECT id FROM student")}
     assert {c.name for c in CASES} | set(demo.STUDENTS) <= students
+    assert gradebook.problems(db) == []   # the schema is exactly nbgrader's: no trigger, view or table added
+
+
+def _correct(course):
+    return (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+
+
+def test_a_notebook_nbgrader_cannot_restore_is_rejected_alone(graded, tmp_path):
+    """Without intake's repair, nbgrader refuses these notebooks (one of them would stop a class-wide
+    run for everyone); restored one by one, only they fail, each with nbgrader's reason."""
+    course = graded["rt"].course
+    correct = _correct(course)
+    nb = nbformat.reads(correct, as_version=4)
+    poisoned = {"too-new": set_metadata({"eq6-check": {"schema_version": 99}})(nb, course.root),
+                "text-points": set_metadata({"forward-check": {"points": "all of them"}})(nb, course.root)}
+    got = parallel._sanitize(course, ASSIGNMENT, {"solution": correct, **poisoned}, tmp_path, workers=2)
+    assert got["solution"].folder is not None and (got["solution"].folder / f"{ASSIGNMENT}.ipynb").is_file()
+    assert got["too-new"].folder is None and not got["too-new"].grader_fault
+    assert "newer version" in got["too-new"].reason, got["too-new"].reason
+    assert got["text-points"].folder is None and not got["text-points"].grader_fault
+    assert "could not convert string to float: 'all of them'" in got["text-points"].reason, got["text-points"].reason
+
+
+def test_nbgrader_failing_for_everyone_is_the_graders_fault(graded, tmp_path, monkeypatch):
+    """nbgrader that cannot reach its database fails on the instructor's own notebook too: attention."""
+    monkeypatch.setattr(parallel, "CONFIG", parallel.CONFIG + 'c.CourseDirectory.db_url = "sqlite:////nonexistent/x.db"\n')
+    got = parallel._sanitize(graded["rt"].course, ASSIGNMENT, {"solution": _correct(graded["rt"].course)}, tmp_path)
+    assert got["solution"].folder is None and got["solution"].grader_fault
+    assert "fails on the instructor's own notebook too" in got["solution"].reason
+
+
+def test_a_grader_error_is_attention_not_a_zero(graded, monkeypatch, capsys):
+    """An exception in our own code for one submission: status attention, no zero written, a log line,
+    and ``xai-course grade`` names it and exits non-zero (no nbgrader run: it fails at intake)."""
+    from autograder.cli import main
+
+    course = graded["rt"].course
+    before = course.scores()[("blank", ASSIGNMENT)]
+
+    def broken(notebook, source):
+        raise KeyError("a bug of the grader's")
+    monkeypatch.setattr(parallel.intake, "repair_cells", broken)
+    assert main(["grade", str(course.root), ASSIGNMENT, "--student", "blank"]) == 1
+    out, err = capsys.readouterr()
+    assert "attention" in out and "1 submission(s) need your attention" in err and "blank" in err
+    assert course.scores()[("blank", ASSIGNMENT)] == before   # nothing written, least of all a zero
+    log = (course.root / "logs" / f"autograde-{ASSIGNMENT}.log").read_text().splitlines()
+    assert any(f"{ASSIGNMENT} blank attention: grader error at intake: KeyError" in line for line in log)
 
 
 def test_outputs_are_cut(graded):
@@ -89,8 +145,7 @@ def test_a_zero_is_a_manual_score_the_instructor_can_see(graded):
 def test_a_clean_regrade_lifts_the_zero(graded):
     """Last in this file: it regrades one student of the shared course."""
     course = graded["rt"].course
-    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-    course.submit("monkeypatch-check", ASSIGNMENT, correct)
+    course.submit("monkeypatch-check", ASSIGNMENT, _correct(course))
     [result] = parallel.autograde_parallel(course, ASSIGNMENT, ["monkeypatch-check"], limits=LIMITS)
     assert result.status == "graded" and "an earlier zero by the grader was lifted" in result.lines
     got = course.scores()[("monkeypatch-check", ASSIGNMENT)]

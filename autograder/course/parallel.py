@@ -28,8 +28,13 @@ What this does and does not defend against: ``docs/threat-model.md``.
 """
 from __future__ import annotations
 
+import multiprocessing
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -41,7 +46,7 @@ import nbformat
 import sqlalchemy.exc
 
 from . import gradebook, intake, sandbox
-from .coursedir import CONFIG, REPO, CourseDir
+from .coursedir import CONFIG, REPO, CourseDir, nbgrader_env
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
 CHEATING = {"reference-import", "tampering", "forbidden-file", "forbidden-call"}
@@ -142,15 +147,50 @@ class Restored:
     grader_fault: bool = False   # True: the pipeline failed (crash, signal), not the notebook
 
 
-def _sanitize_one(course: CourseDir, assignment: str, student: str, text: str, scratch: Path) -> Restored:
-    """nbgrader's own sanitizing (cells restored from the gradebook) of one submission, in a scratch
-    course of its own: a copy of the gradebook and of ``source/<assignment>``."""
-    try:
-        work = CourseDir(scratch, timeout=course.timeout)
-        work.root.mkdir(parents=True)
-        (work.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(work.root), timeout=course.timeout))
-        shutil.copy2(course.root / "gradebook.db", work.root / "gradebook.db")
-        shutil.copytree(course.root / "source" / assignment, work.root / "source" / assignment)
+_FORKING = threading.Lock()
+
+
+def _nbgrader_child(root: str, args: list[str], log: str) -> None:
+    """In a forked child: ``nbgrader ARGS`` in ``root``, its output to ``log`` (nbgrader already imported)."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = sys.stderr = open(fd, "w", buffering=1, closefd=False)  # noqa: SIM115 - not the parent's
+    os.chdir(root)
+    os.environ.update(nbgrader_env())
+    from nbgrader.apps.nbgraderapp import NbGraderApp
+
+    sys.argv = ["nbgrader", *args]
+    NbGraderApp.launch_instance(argv=list(args))   # exits with nbgrader's status
+
+
+def nbgrader_forked(root: Path, *args: str) -> subprocess.CompletedProcess:
+    """``nbgrader ARGS`` in ``root`` as ``CourseDir.nbgrader`` runs it, but in a child forked from this
+    process, which has imported nbgrader once: a fresh process for every call without nbgrader's
+    start-up (importing it costs about 3 s of CPU, the restore of one notebook well under one)."""
+    import nbgrader.apps.nbgraderapp  # noqa: F401 - imported before the fork, inherited by the child
+
+    log = Path(root) / "nbgrader.log"
+    child = multiprocessing.get_context("fork").Process(target=_nbgrader_child, args=(str(root), list(args), str(log)))
+    with _FORKING:   # one fork at a time from the sanitizing threads
+        child.start()
+    child.join()
+    text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
+    return subprocess.CompletedProcess(["nbgrader", *args], child.exitcode, "", text)
+
+
+def restore(course: CourseDir, assignment: str, texts: dict[str, str], scratch: Path, forked: bool = True):
+    """``nbgrader autograde --no-execute`` of the notebooks ``texts`` (student -> JSON text) in a scratch
+    course at ``scratch`` (a copy of the gradebook and of ``source/<assignment>``); returns nbgrader's
+    process and ``{student: its restored folder, or None}``. The pipeline calls it for one student
+    at a time, in a forked child (``nbgrader_forked``); ``benchmarks/sanitize.py`` also for a whole
+    class, as one call, and as a subprocess (``forked=False``)."""
+    work = CourseDir(scratch, timeout=course.timeout)
+    work.root.mkdir(parents=True)
+    (work.root / "nbgrader_config.py").write_text(CONFIG.format(root=str(work.root), timeout=course.timeout))
+    shutil.copy2(course.root / "gradebook.db", work.root / "gradebook.db")
+    shutil.copytree(course.root / "source" / assignment, work.root / "source" / assignment)
+    for student, text in texts.items():
         folder = work.root / "submitted" / student / assignment
         folder.mkdir(parents=True)
         (folder / f"{assignment}.ipynb").write_text(text, encoding="utf-8")
@@ -158,20 +198,31 @@ def _sanitize_one(course: CourseDir, assignment: str, student: str, text: str, s
             src = course.root / "submitted" / student / assignment / name
             if src.is_file():
                 shutil.copy2(src, folder / name)
-        proc = work.nbgrader("autograde", assignment, "--no-execute", "--force", f"--student={student}",
-                             check=False)
+    args = ["autograde", assignment, "--no-execute", "--force"]
+    args += [f"--student={next(iter(texts))}"] if len(texts) == 1 else []
+    proc = nbgrader_forked(work.root, *args) if forked else work.nbgrader(*args, check=False)
+    out = {s: work.root / "autograded" / s / assignment for s in texts}
+    return proc, {s: (f if (f / f"{assignment}.ipynb").is_file() else None) for s, f in out.items()}
+
+
+def _sanitize_one(course: CourseDir, assignment: str, student: str, text: str, scratch: Path,
+                  forked: bool = True) -> Restored:
+    """nbgrader's own sanitizing (cells restored from the gradebook) of one submission, in a scratch
+    course of its own."""
+    try:
+        proc, folders = restore(course, assignment, {student: text}, scratch, forked)
+        folder = folders[student]
     except Exception as exc:  # noqa: BLE001 - the grader's failure, not the submission's
         return Restored(None, f"grader error while sanitizing: {_grader_error(exc)}", grader_fault=True)
-    out = work.root / "autograded" / student / assignment
-    if (out / f"{assignment}.ipynb").is_file():
-        return Restored(out)
+    if folder is not None:
+        return Restored(folder)
     if proc.returncode < 0:   # killed by a signal: not something a notebook's text can do
         return Restored(None, f"nbgrader was killed by signal {-proc.returncode}", grader_fault=True)
     return Restored(None, nbgrader_reason(proc))
 
 
 def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scratch: Path,
-              workers: int = 1) -> dict[str, Restored]:
+              workers: int = 1, forked: bool = True) -> dict[str, Restored]:
     """Each submission restored on its own (``_sanitize_one``), ``workers`` at a time: student -> Restored.
 
     If nbgrader fails on some, the instructor's own notebook goes through the same steps: when that
@@ -179,14 +230,14 @@ def _sanitize(course: CourseDir, assignment: str, accepted: dict[str, str], scra
     """
     def one(item):
         i, (student, text) = item
-        return student, _sanitize_one(course, assignment, student, text, scratch / f"{i}")
+        return student, _sanitize_one(course, assignment, student, text, scratch / f"{i}", forked)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:   # each is an nbgrader subprocess
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:   # each waits for an nbgrader process
         out = dict(pool.map(one, enumerate(accepted.items())))
     if any(r.folder is None and not r.grader_fault for r in out.values()):
         source = course.root / "source" / assignment / f"{assignment}.ipynb"
         control = _sanitize_one(course, assignment, CONTROL, source.read_text(encoding="utf-8"),
-                                scratch / "control")
+                                scratch / "control", forked)
         if control.folder is None:
             for r in out.values():
                 if r.folder is None:
