@@ -21,7 +21,8 @@ the course directory. Here, for one assignment:
 
 Every decision is a line in ``<course>/logs/autograde-<assignment>.log``. Whose fault a failure is
 decides the status: the submission's (``rejected``, scored 0) or the grader's own (an exception in
-this code, nbgrader failing on the instructor's notebook as well, a job that never came back):
+this code, nbgrader failing on the instructor's notebook as well, a job that never came back, a
+kernel that did not run a single cell):
 ``attention``, nothing written for it, for the instructor to look at.
 
 What this does and does not defend against: ``docs/threat-model.md``.
@@ -116,6 +117,12 @@ def _collect(jobs: list[Job], futures) -> dict:
         except Exception as exc:  # noqa: BLE001 - a broken pool, a lost worker, an error in sandbox.execute
             out[job.student] = exc
     return out
+
+
+def _ran_a_cell(notebook: str) -> bool:
+    """Did the kernel execute any code cell of this executed notebook (the sandbox clears the counts)?"""
+    nb = nbformat.reads(notebook, as_version=4)
+    return any(c.cell_type == "code" and c.get("execution_count") is not None for c in nb.cells)
 
 
 def _grader_error(exc: BaseException) -> str:
@@ -351,6 +358,12 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             r.seconds, r.findings, r.log = run.seconds, run.findings, run.log
             r.lines += run.problems
             text = run.notebook
+            if text is not None and not _ran_a_cell(text) and run.problems:
+                # not even the instructor's first cell ran: the kernel did not start (a loaded machine,
+                # a broken environment or sandbox), which is the grader's failure, not the student's
+                r.status = ATTENTION
+                r.lines.append("the kernel did not run a single cell")
+                continue
             if text is None:   # nothing came back: every test cell is scored 0
                 nb = nbformat.reads(job.notebook, as_version=4)
                 sandbox.mark_unexecuted(nb, "; ".join(run.problems) or "the notebook did not execute")
