@@ -111,9 +111,22 @@ def test_nbgrader_failing_for_everyone_is_the_graders_fault(graded, tmp_path, mo
     assert "fails on the instructor's own notebook too" in got["solution"].reason
 
 
+def test_outputs_are_cut(graded):
+    executed = graded["rt"].course.root / parallel.EXECUTED / "huge-output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert executed.stat().st_size < 2_000_000
+
+
+def test_a_zero_is_a_manual_score_the_instructor_can_see(graded):
+    with Gradebook(f"sqlite:///{graded['rt'].course.root / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "monkeypatch-check")
+        assert all(g.manual_score == 0 for g in nb.grades)
+        assert any("Scored 0 by the grader" in (c.manual_comment or "") for c in nb.comments)
+
+
 def test_a_grader_error_is_attention_not_a_zero(graded, monkeypatch, capsys):
     """An exception in our own code for one submission: status attention, no zero written, a log line,
-    and ``xai-course grade`` names it and exits non-zero (no nbgrader run: it fails at intake)."""
+    and ``xai-course grade`` names it and exits non-zero (no nbgrader run: it fails at intake).
+    After the tests that read the executed notebooks: a run clears them."""
     from autograder.cli import main
 
     course = graded["rt"].course
@@ -128,18 +141,6 @@ def test_a_grader_error_is_attention_not_a_zero(graded, monkeypatch, capsys):
     assert course.scores()[("blank", ASSIGNMENT)] == before   # nothing written, least of all a zero
     log = (course.root / "logs" / f"autograde-{ASSIGNMENT}.log").read_text().splitlines()
     assert any(f"{ASSIGNMENT} blank attention: grader error at intake: KeyError" in line for line in log)
-
-
-def test_outputs_are_cut(graded):
-    executed = graded["rt"].course.root / parallel.EXECUTED / "huge-output" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    assert executed.stat().st_size < 2_000_000
-
-
-def test_a_zero_is_a_manual_score_the_instructor_can_see(graded):
-    with Gradebook(f"sqlite:///{graded['rt'].course.root / 'gradebook.db'}") as gb:
-        nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "monkeypatch-check")
-        assert all(g.manual_score == 0 for g in nb.grades)
-        assert any("Scored 0 by the grader" in (c.manual_comment or "") for c in nb.comments)
 
 
 def test_a_clean_regrade_lifts_the_zero(graded):
