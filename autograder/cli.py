@@ -35,8 +35,10 @@ def assignment(name: str) -> str:
 
 
 def grade(args) -> int:
-    """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed."""
+    """``xai-course grade``: one line per submission, the log's path; status 1 if any was zeroed or needs
+    the instructor's attention, 2 if nothing could be graded (a gradebook that is not nbgrader's)."""
     from .course import copying, parallel, sandbox, table
+    from .course.gradebook import GradebookError
 
     course = CourseDir(args.course, timeout=args.cell_timeout)
     submitted = course.root / "submitted"
@@ -61,10 +63,14 @@ def grade(args) -> int:
     if not isolated:
         print(f"WARNING: {parallel.NOT_ISOLATED}", flush=True)
     limits = sandbox.Limits(cell_timeout=args.cell_timeout, wall=args.wall, memory=int(args.memory_gb * 2**30))
-    with tqdm(total=len(students), desc=f"grade {args.assignment}", unit="submission") as bar:
-        results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
-                                              engine=args.engine, address=args.address, limits=limits,
-                                              os_sandbox=isolated, progress=lambda student: bar.update())
+    try:
+        with tqdm(total=len(students), desc=f"grade {args.assignment}", unit="submission") as bar:
+            results = parallel.autograde_parallel(course, args.assignment, students, workers=args.workers,
+                                                  engine=args.engine, address=args.address, limits=limits,
+                                                  os_sandbox=isolated, progress=lambda student: bar.update())
+    except GradebookError as err:
+        print(f"xai-course grade: {err}", file=sys.stderr)
+        return 2
     print(table.grade_table(course, args.assignment, results))
     # copying is reported to the instructor, never scored: the exit status does not depend on it
     try:
@@ -74,6 +80,10 @@ def grade(args) -> int:
     except FileNotFoundError as err:
         print(f"copying: not checked: {err}")
     print(f"log: {course.root / 'logs' / f'autograde-{args.assignment}.log'}")
+    attention = [r.student for r in results if r.status == parallel.ATTENTION]
+    if attention:
+        print(f"{len(attention)} submission(s) need your attention (the grader failed, nothing was scored): "
+              f"{', '.join(attention)}", file=sys.stderr)
     if not isolated:
         print(f"WARNING: {parallel.NOT_ISOLATED}")
     return 0 if all(r.status == "graded" for r in results) else 1

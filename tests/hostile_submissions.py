@@ -13,6 +13,7 @@ A case starts from the correct submission (the release filled with the solution)
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +27,18 @@ ASSIGNMENT = "bptt"
 class Case:
     name: str
     what: str
-    build: Callable          # (correct notebook, course root) -> notebook text | bytes | {file name: text | bytes}
+    build: Callable          # (correct notebook, course root) -> notebook text | bytes | Link
+    #                          | {file name: text | bytes | Link}
     expect: object
     status: str
     log: str
+
+
+@dataclass
+class Link:
+    """A file of the submission that is a link to ``target`` (a path in the course, from its root)."""
+    target: str
+    hard: bool = False
 
 
 def _cells(nb, grade_id):
@@ -65,6 +74,39 @@ def rename_cell(grade_id: str, new_id: str):
     def build(nb, root):
         nb = copy.deepcopy(nb)
         nb.cells[_cells(nb, grade_id)[0]].metadata.nbgrader.grade_id = new_id
+        return nbformat.writes(nb)
+    return build
+
+
+def duplicate_cell(grade_id: str, source: str):
+    """A copy of the cell ``grade_id``, grade id and all, holding ``source``, just before it."""
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        at = _cells(nb, grade_id)[0]
+        fake = copy.deepcopy(nb.cells[at])
+        fake.source, fake.id = source, "fake-" + fake.get("id", "cell")
+        nb.cells.insert(at, fake)
+        return nbformat.writes(nb)
+    return build
+
+
+def retype_cell(grade_id: str, cell_type: str):
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        cell = nb.cells[_cells(nb, grade_id)[0]]
+        cell.cell_type = cell_type
+        for key in ("outputs", "execution_count"):
+            cell.pop(key, None)
+        return nbformat.writes(nb)
+    return build
+
+
+def set_metadata(changes: dict):
+    """``{grade_id: {key: value}}`` written into the cells' nbgrader metadata."""
+    def build(nb, root):
+        nb = copy.deepcopy(nb)
+        for gid, meta in changes.items():
+            nb.cells[_cells(nb, gid)[0]].metadata.nbgrader.update(meta)
         return nbformat.writes(nb)
     return build
 
@@ -232,6 +274,22 @@ CASES = [
          lambda nb, root: {"bptt (1).ipynb": nbformat.writes(nb)}, "full", "graded", "handed in as 'bptt (1).ipynb'"),
     Case("no-notebook", "a folder with no notebook at all",
          lambda nb, root: {"answers.txt": "I did it on paper"}, "zero", "rejected", "no notebook"),
+    Case("poisoned-metadata", "nbgrader metadata nbgrader cannot restore: a schema version it does not know "
+         "(which stops its whole run), points as text, a dict where a flag belongs",
+         set_metadata({"eq6-check": {"schema_version": 99}, "forward-check": {"points": "all of them"},
+                       "bptt-check": {"locked": {"no": True}}}),
+         "full", "graded", "nbgrader metadata set back to the instructor's"),
+    Case("duplicated-test-cell", "a wrong answer and, under its test cell's grade id, a copy that only prints",
+         chain(replace_source("forward-answer", BLANK_FORWARD), duplicate_cell("forward-check", "print('ok')")),
+         {"zero": FORWARD_USERS}, "graded", "grade id 'forward-check' is on 2 cells"),
+    Case("retyped-test-cell", "a wrong answer and its test cell turned into markdown, so that it would not run",
+         chain(replace_source("forward-answer", BLANK_FORWARD), retype_cell("forward-check", "markdown")),
+         {"zero": FORWARD_USERS}, "graded", "was turned into a markdown cell; made code again"),
+    Case("symlink-notebook", "the notebook a symbolic link to the instructor's (solutions and hidden tests)",
+         lambda nb, root: Link("source/bptt/bptt.ipynb"), "zero", "rejected", "is a symbolic link"),
+    Case("hard-linked-notebook", "the notebook a hard link to the instructor's",
+         lambda nb, root: Link("source/bptt/bptt.ipynb", hard=True), "zero", "rejected",
+         "hard link to a file outside the submission"),
     Case("latin-1", "a correct notebook saved in Latin-1 (a comment with an umlaut)",
          lambda nb, root: replace_source("vanishing-answer", nb.cells[_cells(nb, "vanishing-answer")[0]].source
                                          + "\n# Abhängigkeit über viele Schritte\n")(nb, root).encode("latin-1", "replace"),
@@ -277,6 +335,12 @@ def hand_in(course, inspect: Callable[[str, bytes], None] | None = None, cases: 
         folder = course.root / "submitted" / case.name / ASSIGNMENT
         folder.mkdir(parents=True)
         for name, content in files.items():
+            if isinstance(content, Link):
+                target = course.root / content.target
+                if inspect:
+                    inspect(case.name, repr(str(target)).encode())
+                (os.link if content.hard else os.symlink)(target, folder / name)
+                continue
             data = content if isinstance(content, bytes) else content.encode("utf-8")
             if inspect:
                 inspect(case.name, data)

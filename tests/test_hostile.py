@@ -4,8 +4,10 @@ One course, one run of ``parallel.autograde_parallel`` over the honest demo stud
 partial, blank) and every hostile case; then, per case: the score it must get, the status, a log
 line an instructor can read; and for the class: the honest students' scores are exactly those of a
 plain sequential ``nbgrader autograde`` with not one finding of the guard, the gradebook is intact,
-nobody's files were touched, no process a cell started outlives the run, and no startup file stays
-behind for later runs.
+its schema nbgrader's, nobody's files were touched, no process a cell started outlives the run, and no
+startup file stays behind for later runs. A few cheap checks (no execution) follow on the same course:
+a notebook nbgrader cannot restore fails alone; a failure of the grader is the instructor's to look
+at, not a zero.
 """
 from __future__ import annotations
 
@@ -14,17 +16,25 @@ import os
 import sqlite3
 from pathlib import Path
 
+import nbformat
 import pytest
+from hostile_submissions import (
+    ASSIGNMENT,
+    CASES,
+    ORPHAN_MARKER,
+    STARTUP_FILE,
+    expected_scores,
+    hand_in,
+    processes_with,
+    set_metadata,
+)
 from nbgrader.api import Gradebook
 
-from autograder.course import demo, parallel, sandbox
-
-from hostile_submissions import (ASSIGNMENT, CASES, ORPHAN_MARKER, STARTUP_FILE, expected_scores, hand_in,
-                                 processes_with)
+from autograder.course import demo, gradebook, parallel, sandbox
 
 pytestmark = [pytest.mark.roundtrip, pytest.mark.xdist_group("hostile"),
               pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")]
-LIMITS = sandbox.Limits(cell_timeout=20, wall=150)
+LIMITS = sandbox.Limits(cell_timeout=30, wall=150)   # 30 s: an import cell under load stays well inside
 
 
 def _digest(folder):
@@ -96,6 +106,35 @@ def test_gradebook_is_intact(graded):
         assert conn.execute("SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')").fetchall() == []
         students = {row[0] for row in conn.execute("SELECT id FROM student")}
     assert {c.name for c in CASES} | set(demo.STUDENTS) <= students
+    assert gradebook.problems(db) == []   # the schema is exactly nbgrader's: no trigger, view or table added
+
+
+def _correct(course):
+    return (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+
+
+def test_a_notebook_nbgrader_cannot_restore_is_rejected_alone(graded, tmp_path):
+    """Without intake's repair, nbgrader refuses these notebooks (one of them would stop a class-wide
+    run for everyone); restored one by one, only they fail, each with nbgrader's reason."""
+    course = graded["rt"].course
+    correct = _correct(course)
+    nb = nbformat.reads(correct, as_version=4)
+    poisoned = {"too-new": set_metadata({"eq6-check": {"schema_version": 99}})(nb, course.root),
+                "text-points": set_metadata({"forward-check": {"points": "all of them"}})(nb, course.root)}
+    got = parallel._sanitize(course, ASSIGNMENT, {"solution": correct, **poisoned}, tmp_path, workers=2)
+    assert got["solution"].folder is not None and (got["solution"].folder / f"{ASSIGNMENT}.ipynb").is_file()
+    assert got["too-new"].folder is None and not got["too-new"].grader_fault
+    assert "newer version" in got["too-new"].reason, got["too-new"].reason
+    assert got["text-points"].folder is None and not got["text-points"].grader_fault
+    assert "could not convert string to float: 'all of them'" in got["text-points"].reason, got["text-points"].reason
+
+
+def test_nbgrader_failing_for_everyone_is_the_graders_fault(graded, tmp_path, monkeypatch):
+    """nbgrader that cannot reach its database fails on the instructor's own notebook too: attention."""
+    monkeypatch.setattr(parallel, "CONFIG", parallel.CONFIG + 'c.CourseDirectory.db_url = "sqlite:////nonexistent/x.db"\n')
+    got = parallel._sanitize(graded["rt"].course, ASSIGNMENT, {"solution": _correct(graded["rt"].course)}, tmp_path)
+    assert got["solution"].folder is None and got["solution"].grader_fault
+    assert "fails on the instructor's own notebook too" in got["solution"].reason
 
 
 def test_outputs_are_cut(graded):
@@ -110,12 +149,31 @@ def test_a_zero_is_a_manual_score_the_instructor_can_see(graded):
         assert any("Scored 0 by the grader" in (c.manual_comment or "") for c in nb.comments)
 
 
+def test_a_grader_error_is_attention_not_a_zero(graded, monkeypatch, capsys):
+    """An exception in our own code for one submission: status attention, no zero written, a log line,
+    and ``xai-course grade`` names it and exits non-zero (no nbgrader run: it fails at intake).
+    After the tests that read the executed notebooks: a run clears them."""
+    from autograder.cli import main
+
+    course = graded["rt"].course
+    before = course.scores()[("blank", ASSIGNMENT)]
+
+    def broken(notebook, source):
+        raise KeyError("a bug of the grader's")
+    monkeypatch.setattr(parallel.intake, "repair_cells", broken)
+    assert main(["grade", str(course.root), ASSIGNMENT, "--student", "blank"]) == 1
+    out, err = capsys.readouterr()
+    assert "attention" in out and "1 submission(s) need your attention" in err and "blank" in err
+    assert course.scores()[("blank", ASSIGNMENT)] == before   # nothing written, least of all a zero
+    log = (course.root / "logs" / f"autograde-{ASSIGNMENT}.log").read_text().splitlines()
+    assert any(f"{ASSIGNMENT} blank attention: grader error at intake: KeyError" in line for line in log)
+
+
 def test_a_clean_regrade_lifts_the_zero(graded):
     """Last in this file: it regrades one student of the shared course; a later run, which the
     ``startup-file`` case would have killed had it been able to leave its file behind."""
     course = graded["rt"].course
-    correct = (course.root / "submitted" / "solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-    course.submit("monkeypatch-check", ASSIGNMENT, correct)
+    course.submit("monkeypatch-check", ASSIGNMENT, _correct(course))
     [result] = parallel.autograde_parallel(course, ASSIGNMENT, ["monkeypatch-check"], limits=LIMITS)
     assert result.status == "graded" and "an earlier zero by the grader was lifted" in result.lines
     got = course.scores()[("monkeypatch-check", ASSIGNMENT)]

@@ -1,6 +1,9 @@
 """Reading and repairing a submission before it runs; cutting and marking what came back."""
 from __future__ import annotations
 
+import copy
+import os
+
 import nbformat
 import pytest
 
@@ -114,3 +117,166 @@ def test_outputs_are_cut_per_cell():
     assert stream.text.startswith("0\n1\n2\n") and stream.text.endswith("output cut at 1000 characters ...")
     assert len(error.traceback) == 100
     nbformat.validate(nb)
+
+
+# --- the folder, before anything of it is read ------------------------------------------------------
+
+def _class(tmp_path, release_text, student="ada"):
+    """``submitted/<student>/bptt/`` holding the release, as nbgrader's collect places it."""
+    folder = tmp_path / "submitted" / student / NAME
+    folder.mkdir(parents=True)
+    (folder / f"{NAME}.ipynb").write_text(release_text)
+    (folder / "timestamp.txt").write_text("2026-11-23 12:00:00.000000 UTC")
+    return tmp_path / "submitted", folder
+
+
+def test_a_plain_submission_folder_passes(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    (folder / "data").mkdir()
+    (folder / "data" / "notes.txt").write_text("mine")
+    assert intake.validate(submitted, "ada", NAME) is None
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("../solution", "path separator or '..'"),
+    ("a\\b", "path separator"),
+    ("..", "'..'"),
+    ("ada\x1b[2J", "control character"),
+    ("ada\u202e", "control character"),     # right-to-left override: the log would lie
+    (" ada", "white space"),
+    ("", "empty"),
+    ("a*", "glob character"),
+])
+def test_student_ids_nbgrader_cannot_take_are_rejected(name, reason):
+    assert reason in intake.name_problem(name, "student id")
+
+
+def test_an_odd_notebook_name_is_rejected_before_it_is_read(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    (folder / "bptt\x07.ipynb").write_text(release_text)
+    assert "control character" in intake.validate(submitted, "ada", NAME)
+
+
+def test_a_symlink_as_the_notebook_is_rejected(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    secret = tmp_path / "source.ipynb"
+    secret.write_text(release_text)
+    (folder / f"{NAME}.ipynb").unlink()
+    (folder / f"{NAME}.ipynb").symlink_to(secret)
+    got = intake.validate(submitted, "ada", NAME)
+    assert f"{NAME}.ipynb is a symbolic link (to {secret})" in got
+
+
+def test_a_symlink_deeper_inside_is_rejected(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    (folder / "data").mkdir()
+    (folder / "data" / "gb").symlink_to(tmp_path / "gradebook.db")
+    assert "data/gb is a symbolic link" in intake.validate(submitted, "ada", NAME)
+
+
+@pytest.mark.parametrize("level", ["student", "assignment"])
+def test_a_symlinked_folder_is_rejected(tmp_path, release_text, level):
+    submitted, folder = _class(tmp_path, release_text, student="bob")
+    if level == "student":
+        (submitted / "ada").symlink_to(submitted / "bob")
+        name = "ada"
+    else:
+        (submitted / "ada").mkdir()
+        (submitted / "ada" / NAME).symlink_to(folder)
+        name = NAME
+    assert f"{name} is a symbolic link" in intake.validate(submitted, "ada", NAME)
+    assert intake.validate(submitted, "bob", NAME) is None
+
+
+def test_a_hard_link_to_a_file_outside_is_rejected(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    secret = tmp_path / "source.ipynb"
+    secret.write_text(release_text)
+    (folder / f"{NAME}.ipynb").unlink()
+    os.link(secret, folder / f"{NAME}.ipynb")
+    assert f"{NAME}.ipynb is a hard link to a file outside the submission (2 links)" in \
+        intake.validate(submitted, "ada", NAME)
+
+
+def test_hard_links_within_the_submission_are_its_own(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    os.link(folder / f"{NAME}.ipynb", folder / "copy.txt")
+    assert intake.validate(submitted, "ada", NAME) is None
+
+
+def test_a_pipe_is_rejected_not_read(tmp_path, release_text):
+    submitted, folder = _class(tmp_path, release_text)
+    os.mkfifo(folder / "answers.txt")
+    assert "answers.txt is not a regular file" in intake.validate(submitted, "ada", NAME)
+
+
+# --- nbgrader metadata made to agree with the instructor's notebook ---------------------------------
+
+def _cell(nb, gid):
+    [cell] = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid]
+    return cell
+
+
+def _normalised(nb, source_nb):
+    """Repair, then nbgrader's own validator (what its CheckCellMetadata runs) must accept the result."""
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    text, notes = intake.repair_cells(nbformat.writes(nb), source_nb)
+    out = nbformat.reads(text, as_version=4)
+    MetadataValidator().validate_nb(out)
+    return out, notes
+
+
+def test_the_release_already_agrees(release_text, source_nb):
+    nb = nbformat.reads(release_text, as_version=4)
+    assert intake.normalise_metadata(nb, source_nb) == []
+
+
+def test_a_duplicated_grade_id_stays_on_the_cell_in_the_instructors_place(release_text, source_nb):
+    from nbgrader.nbgraderformat import MetadataValidator, ValidationError
+
+    nb = nbformat.reads(release_text, as_version=4)
+    original = _cell(nb, "eq6-check")
+    at = nb.cells.index(original)
+    fake = nbformat.from_dict(copy.deepcopy(original))
+    fake.source = "print('all good')"
+    fake.pop("id", None)
+    nb.cells.insert(len(nb.cells), fake)   # a copy far from the instructor's place
+    with pytest.raises(ValidationError, match="Duplicate grade id"):
+        MetadataValidator().validate_nb(nb)
+    out, notes = _normalised(nb, source_nb)
+    assert f"grade id 'eq6-check' is on 2 cells; kept on cell #{at}" in notes[0]
+    assert _cell(out, "eq6-check").source == original.source
+    assert "nbgrader" not in out.cells[-1].metadata and out.cells[-1].source == "print('all good')"
+
+
+def test_a_retyped_test_cell_is_made_code_again(release_text, source_nb):
+    nb = nbformat.reads(release_text, as_version=4)
+    cell = _cell(nb, "eq6-check")
+    cell.cell_type = "markdown"
+    del cell["outputs"], cell["execution_count"]
+    out, notes = _normalised(nb, source_nb)
+    assert _cell(out, "eq6-check").cell_type == "code"
+    assert "cell 'eq6-check' was turned into a markdown cell; made code again" in notes
+
+
+@pytest.mark.parametrize("key, value", [
+    ("locked", False), ("grade", False), ("solution", True),        # flags a student changed
+    ("points", "100"), ("grade", {"yes": True}), ("points", -1),     # types nbgrader's schema refuses
+    ("schema_version", 99),                                          # stops nbgrader's whole run
+])
+def test_flags_and_malformed_values_are_set_back(release_text, source_nb, key, value):
+    nb = nbformat.reads(release_text, as_version=4)
+    _cell(nb, "eq6-check").metadata.nbgrader[key] = value
+    out, notes = _normalised(nb, source_nb)
+    assert _cell(out, "eq6-check").metadata.nbgrader == _cell(source_nb, "eq6-check").metadata.nbgrader
+    assert len(notes) == 1 and f"{key} {value!r}" in notes[0] and "set back" in notes[0]
+
+
+def test_metadata_that_is_not_a_dict_leaves_an_ordinary_cell(release_text, source_nb):
+    nb = nbformat.reads(release_text, as_version=4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": "grade me"}))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("y = 1", metadata={"nbgrader": {"grade_id": ["eq6-check"]}}))
+    out, notes = _normalised(nb, source_nb)
+    assert "nbgrader" not in out.cells[0].metadata and "nbgrader" not in out.cells[1].metadata
+    assert "nbgrader metadata is a str" in notes[1] and "unknown grade id ['eq6-check']" in notes[0]
