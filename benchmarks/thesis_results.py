@@ -87,15 +87,15 @@ def main():
             lines.append(f"| {m.name} | {r.accuracy:.4f} | {'yes' if r.meets_table_4_4 else 'no'} | {r.seconds:.0f} s | "
                          f"{m.distance:.3f} | {m.last_step_share:.3f} | {m.flipping_area:.3f} |")
         (sm, _), (dm, _) = rows
-        claim = dm.distance < sm.distance and dm.last_step_share < sm.last_step_share
-        verdicts.append(f"- {dataset}: {'confirmed' if claim else 'not confirmed'} (EMD Deep {dm.distance:.2f} vs "
+        # one seed, one rule, no untrained control: a difference, not a confirmation (issue 12)
+        verdicts.append(f"- {dataset}: pending (EMD Deep {dm.distance:.2f} vs "
                         f"Shallow {sm.distance:.2f}; last-step share Deep {dm.last_step_share:.2f} vs Shallow "
                         f"{sm.last_step_share:.2f}; flip area Deep {dm.flipping_area:.2f} vs Shallow {sm.flipping_area:.2f})")
         lines += ["", f"![heatmaps](results/heatmaps-{dataset}.png)", "",
                   f"![class 1](results/heatmaps-{dataset}-class1.png)", "",
                   f"![distribution](results/distribution-{dataset}.png)", "",
                   f"Wall time of this run for this dataset (training resumes from checkpoints in {args.build.name}/ if present): {time.perf_counter() - t0:.0f} s.", ""]
-    lines += ["## The thesis's claim", "", "Deep cells spread relevance over the sequence where the data are; Shallow cells "
+    lines += ["## The thesis's claim: pending (see benchmarks/thesis_study.py)", "", "Deep cells spread relevance over the sequence where the data are; Shallow cells "
               "pile it on the last steps:", ""] + verdicts + [""]
     (OUT / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))
