@@ -28,8 +28,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from reference.thesis import data, report  # noqa: E402
-from reference.thesis.train import MIN_ACCURACY, TrainConfig, train  # noqa: E402
+from reference.thesis import data, report
+from reference.thesis.train import MIN_ACCURACY, TrainConfig, train
 
 OUT = ROOT / "reference" / "thesis"
 CELLS = ("shallow", "deep")
@@ -95,8 +95,9 @@ def main():
                   f"![class 1](results/heatmaps-{dataset}-class1.png)", "",
                   f"![distribution](results/distribution-{dataset}.png)", "",
                   f"Wall time of this run for this dataset (training resumes from checkpoints in {args.build.name}/ if present): {time.perf_counter() - t0:.0f} s.", ""]
-    lines += ["## The thesis's claim: pending (see benchmarks/thesis_study.py)", "", "Deep cells spread relevance over the sequence where the data are; Shallow cells "
-              "pile it on the last steps:", ""] + verdicts + [""]
+    lines += ["## The thesis's claim: pending (see benchmarks/thesis_study.py)", "",
+              "Deep cells spread relevance over the sequence where the data are; Shallow cells pile it on the last steps:",
+              ""] + verdicts + [""]
     (OUT / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -8,11 +8,17 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from .explain import explain, flipping_area, pixel_flipping, step_distribution, wasserstein_steps  # noqa: E402
+from .explain import (
+    explain,
+    flipping_area,
+    pixel_flipping,
+    step_distribution,
+    wasserstein_steps,
+)
 
 
 @dataclass
