@@ -87,27 +87,29 @@ def fill_image(fill: str, images: torch.Tensor, mean_image: torch.Tensor, genera
 
 
 def perturbation(forward: Forward, images, target, order, height: int, width: int, fill_values,
-                 steps: int | None = None):
+                 steps: int | None = None, batch: int = 4096):
     """Replace patches in ``order`` (B, n) by ``fill_values`` one at a time.
 
     Returns ``(scores, labels)``, both (B, steps + 1): the target score ``h_c`` and the predicted label
-    after 0, 1, ..., steps patches (default: all n).
+    after 0, 1, ..., steps patches (default: all n). All perturbed images go through the model in
+    batches of ``batch`` images.
     """
     ids, n = patch_ids(height, width)
     steps = n if steps is None else steps
-    flat_ids = ids.reshape(-1)
-    x = images.clone()
     B = images.shape[0]
+    rank = order.argsort(1)                                    # (B, n): when each patch is removed
+    removed_at = rank.gather(1, ids.reshape(1, -1).expand(B, -1)).reshape(B, 1, 28, 28)
+    k = torch.arange(steps + 1).reshape(1, -1, 1, 1)
+    x = torch.where(removed_at < k, fill_values[:, None], images[:, None])   # (B, steps + 1, 28, 28)
+    x = x.reshape(-1, 28, 28)
+    t = target.repeat_interleave(steps + 1)
     scores, labels = [], []
     with torch.no_grad():
-        for k in range(steps + 1):
-            if k > 0:
-                mask = (flat_ids[None, :] == order[:, k - 1:k]).reshape(B, 28, 28)
-                x = torch.where(mask, fill_values, x)
-            h = forward(x)
-            scores.append(h.gather(1, target[:, None])[:, 0])
+        for i in range(0, len(x), batch):
+            h = forward(x[i:i + batch])
+            scores.append(h.gather(1, t[i:i + batch, None])[:, 0])
             labels.append(h.argmax(1))
-    return torch.stack(scores, 1), torch.stack(labels, 1)
+    return torch.cat(scores).reshape(B, steps + 1), torch.cat(labels).reshape(B, steps + 1)
 
 
 def aopc(scores: torch.Tensor) -> float:
@@ -190,22 +192,21 @@ def integrated_gradients(forward: torch.nn.Module, images, target, steps: int = 
     return attribution.integrated_gradients(forward, images, baseline=0.0, target=target, steps=steps).attributions
 
 
-def occlusion(forward: Forward, images, target, seq_len: int, fill: float = 0.0) -> torch.Tensor:
+def occlusion(forward: Forward, images, target, seq_len: int, fill: float = 0.0, batch: int = 4096) -> torch.Tensor:
     """Occlusion through time: the drop of ``h_target`` when a 4-row patch inside one chunk is set to
     ``fill``, spread evenly over the patch's pixels (B, 28, 28). Patches are ``4 x gcd(4, w)`` so that
     each lies within one time step."""
     w = math.gcd(4, 28 // seq_len)
     ids, n = patch_ids(4, w)
-    B = images.shape[0]
+    masks = ids[None] == torch.arange(n).reshape(-1, 1, 1)                  # (n, 28, 28)
+    x = torch.where(masks[None], torch.as_tensor(fill, dtype=images.dtype), images[:, None]).reshape(-1, 28, 28)
+    t = target.repeat_interleave(n)
     with torch.no_grad():
-        base = forward(images).gather(1, target[:, None])[:, 0]
-        heat = torch.zeros_like(images)
-        for p in range(n):
-            mask = ids == p
-            h = forward(torch.where(mask, torch.as_tensor(fill, dtype=images.dtype), images))
-            drop = base - h.gather(1, target[:, None])[:, 0]
-            heat = heat + mask * (drop / mask.sum()).reshape(B, 1, 1)
-    return heat
+        base = forward(images).gather(1, target[:, None])                    # (B, 1)
+        h = torch.cat([forward(x[i:i + batch]).gather(1, t[i:i + batch, None])[:, 0]
+                       for i in range(0, len(x), batch)]).reshape(-1, n)
+    drop = (base - h) / (4 * w)                                               # (B, n) per pixel of the patch
+    return drop.gather(1, ids.reshape(1, -1).expand(len(images), -1)).reshape(-1, 28, 28)
 
 
 # --- where the relevance lies ---------------------------------------------------------------------------
