@@ -266,6 +266,7 @@ def method_rows(records: list[dict]) -> list[dict]:
         for method, m in r.get("methods", {}).items():
             row = {k: r[k] for k in ("dataset", "seq", "cell", "seed", "scaling", "trained", "accuracy")}
             row.update(method=method, rule=method, emd=m["emd"], last=m["last"], zero=m["zero_share"],
+                       explained=m.get("explained", 1.0),
                        lag=m["lag"], steps=m["steps"], pixels=r["pixels"], examples=m["examples"])
             for key, value in m["faith"].items():
                 if key.endswith("/curve"):
@@ -290,7 +291,7 @@ def by_seed(rows, value) -> dict:
 
 
 def accuracy_table(records, profile) -> list[str]:
-    lines = [("| dataset | SEQ | cell | this run, trained (z^beta [0, 1] / [-1, 1] pixels) | untrained | thesis code "
+    lines = [("| dataset | SEQ | cell | this run, trained on [0, 1] / on [-1, 1] pixels | untrained | thesis code "
              "(full MNIST / Fashion) | meets Table 4.4 |"), "|---|---|---|---|---|---|---|"]
     keys = sorted({(r["dataset"], r["seq"], r["cell"]) for r in records},
                   key=lambda k: (k[0], k[1], CELLS.index(k[2]) if k[2] in CELLS else 99))
@@ -308,7 +309,8 @@ def accuracy_table(records, profile) -> list[str]:
 
 def where_table(rows, cells) -> list[str]:
     lines = [("| cell | method | EMD trained | EMD untrained | last-step share trained | untrained | "
-             "reaching T-1 trained | untrained | on zero pixels (trained) |"), "|---|---|---|---|---|---|---|---|---|"]
+             "reaching T-1 trained | untrained | on zero pixels (trained) | untrained with f > 0 |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for cell in cells:
         for method in METHODS_01 + METHODS_PM1:
             tr, un = select(rows, cell=cell, method=method, trained=True), select(rows, cell=cell, method=method, trained=False)
@@ -317,7 +319,8 @@ def where_table(rows, cells) -> list[str]:
             reach = lambda rs: [r["lag"][1] if len(r["lag"]) > 1 else float("nan") for r in rs]
             lines.append(f"| {cell} | {method} | {report.fmt([r['emd'] for r in tr])} | {report.fmt([r['emd'] for r in un])} | "
                          f"{report.fmt([r['last'] for r in tr])} | {report.fmt([r['last'] for r in un])} | "
-                         f"{report.fmt(reach(tr))} | {report.fmt(reach(un))} | {report.fmt([r['zero'] for r in tr])} |")
+                         f"{report.fmt(reach(tr))} | {report.fmt(reach(un))} | {report.fmt([r['zero'] for r in tr])} | "
+                         f"{report.fmt([r['explained'] for r in un])} |")
     return lines
 
 
@@ -449,14 +452,17 @@ def write_results(profile: Profile, build: Path, machine_text: str, seconds: flo
         lines += [f"## {d}, SEQ {seq}", "", "### Where the relevance lies", "",
                   ("EMD: earth mover's distance in steps between the relevance per step and the ink per step, per "
                   "class, averaged over classes (0 = relevance where the ink is). Reaching T-1: share of the "
-                  "relevance on steps 1..T-1 (what the recurrence carries back at least one step). Mean ± std over seeds."),
+                  "relevance on steps 1..T-1 (what the recurrence carries back at least one step). Last column: "
+                  "the share of test images whose true-class score is positive in the untrained model (LRP explains "
+                  "max(0, h_c); the others get a zero heatmap). Mean ± std over seeds."),
                   ""] + where_table(sub, cells)
         lines += ["", "### Faithfulness, as a ratio to the same model's random order", "",
                   "AOPC (4 x 4 patches, 49 steps; > 1 = better than random for most relevant first), flip count "
                   "(7 x 7 patches until the label changes; < 1 = better), chunk-curve area (whole steps; < 1 = better). "
                   "Fills: 0 (background), the training mean image, uniform noise. Last column: the raw flip count "
                   "against the random order's (the thesis code, MNIST SEQ 7: "
-                  + ", ".join(f"{c} {a:.2f} vs {b:.2f}" for c, (a, b) in THESIS_FLIPS.items()) + ").", ""]
+                  + ", ".join(f"{c} {a:.2f} vs {b:.2f}" for c, (a, b) in THESIS_FLIPS.items()) + "). "
+                  "Untrained models' scores are near 0, so their curve ratios are unstable (large spreads).", ""]
         lines += faith_table(sub, cells)
         fa, shares = factor_analysis(sub, cells)
         lines += ["", "### Which factor explains the difference", "",

@@ -300,3 +300,24 @@ def test_full_fashion_mnist_one_epoch_learns_and_explains(tmp_path):
     test = D.load("fashion-mnist")["test"]
     e = explain(model, torch.as_tensor(test.images[:200]))
     torch.testing.assert_close(conservation_gap(e), torch.zeros(200), atol=1e-3, rtol=0)
+
+
+# --- the study's statistics ---------------------------------------------------------------------------
+
+def test_variance_shares_find_the_factor_that_matters():
+    from reference.thesis.report import variance_shares
+    rows = [{"cell": c, "rule": r, "trained": t, "y": (3.0 if c == "shallow" else 0.0) + 0.01 * s}
+            for c in ("shallow", "deep") for r in ("zbeta", "zplus") for t in (True, False) for s in range(3)]
+    v = variance_shares(rows, ("cell", "rule", "trained"), "y")
+    assert v["cell"] > 0.99 and v["rule"] < 0.01 and v["trained"] < 0.01
+    assert sum(v.values()) == pytest.approx(1.0)
+
+
+def test_a_difference_counts_only_beyond_its_spread_over_three_seeds():
+    from reference.thesis.report import clearly_positive, fmt, paired_difference
+    a, b = {0: 1.0, 1: 1.1, 2: 0.9}, {0: 0.2, 1: 0.1, 2: 0.3}
+    assert clearly_positive(paired_difference(a, b))
+    assert not clearly_positive(paired_difference(b, a))
+    assert not clearly_positive(paired_difference({0: 1.0, 1: 1.0}, {0: 0.0, 1: 0.0})), "two seeds are not enough"
+    assert not clearly_positive(paired_difference({0: 1.0, 1: -0.9, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.0}))
+    assert fmt([1.0, 2.0, 3.0]) == "2.00 ± 1.00" and fmt([0.5]) == "0.50" and fmt([]) == "-"
