@@ -501,10 +501,18 @@ def main(argv=None):
     parser.add_argument("--report", action="store_true", help="only write RESULTS.md from the cached results")
     parser.add_argument("--build", type=Path, default=ROOT / "build" / "thesis-study")
     parser.add_argument("--ship-checkpoints", action="store_true")
+    parser.add_argument("--mnist-dir", type=Path, help="a folder with full MNIST's IDX files: adds MNIST at SEQ 7 "
+                        "(the seeds of the profile's SEQ 7) to the grid")
     parser.add_argument("--worker", default="0/1", help="K/N: run only every N-th run starting at K (N processes "
                         "share the cache; then `--report`)")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile or "quick"]
+    if args.mnist_dir:
+        os.environ[thesis_data.ENV["mnist"]] = str(args.mnist_dir)
+        seeds = next(seeds for _, seq, seeds in profile.grid if seq == 7)
+        profile = Profile(profile.name, profile.grid + (("mnist", 7, seeds),),
+                          {**profile.epochs, "mnist": max(profile.epochs.values())}, profile.lr, profile.n_eval,
+                          profile.random_repeats)
     build = args.build / profile.name
     log_path = build / "study.log"
     build.mkdir(parents=True, exist_ok=True)
