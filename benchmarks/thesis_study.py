@@ -195,8 +195,37 @@ def runs(profile: Profile) -> list[Run]:
             for c in CELLS]
 
 
+def claim(run: Run, build: Path) -> bool:
+    """Take ``run`` for this process (a lock file with its pid); False if a live process holds it."""
+    lock = build / "claims" / f"{run.key}.pid"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(lock.read_text() or 0), 0)
+                return False            # a live worker has it
+            except (ProcessLookupError, ValueError):
+                lock.unlink(missing_ok=True)   # a dead worker's claim
+                continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
+
+
 def do_run(run: Run, profile: Profile, build: Path, cache: dict, log) -> None:
     """Train (resuming) and measure the trained and the untrained model; results cached as JSON."""
+    if not claim(run, build):
+        return
+    try:
+        _do_run(run, profile, build, cache, log)
+    finally:
+        (build / "claims" / f"{run.key}.pid").unlink(missing_ok=True)
+
+
+def _do_run(run: Run, profile: Profile, build: Path, cache: dict, log) -> None:
     results = build / "results"
     todo = [t for t in ("trained", "untrained") if not (results / f"{run.key}-{t}.json").is_file()]
     ckpt = build / "checkpoints" / f"{run.key}.pt"
@@ -503,8 +532,8 @@ def main(argv=None):
     parser.add_argument("--ship-checkpoints", action="store_true")
     parser.add_argument("--mnist-dir", type=Path, help="a folder with full MNIST's IDX files: adds MNIST at SEQ 7 "
                         "(the seeds of the profile's SEQ 7) to the grid")
-    parser.add_argument("--worker", default="0/1", help="K/N: run only every N-th run starting at K (N processes "
-                        "share the cache; then `--report`)")
+    parser.add_argument("--worker", default="0/1", help="K/N: start at the K-th of every N runs; several workers "
+                        "share the cache, each taking the runs no other live worker holds; then `--report`")
     args = parser.parse_args(argv)
     profile = PROFILES[args.profile or "quick"]
     if args.mnist_dir:
@@ -528,7 +557,8 @@ def main(argv=None):
     if not args.report:
         cache: dict = {}
         k, n = (int(v) for v in args.worker.split("/"))
-        grid = runs(profile)[k::n]
+        grid = runs(profile)
+        grid = grid[k::n] + [r for i, r in enumerate(grid) if i % n != k]   # own share first, then help the others
         for run in tqdm(grid, desc=f"thesis study ({profile.name})", unit="run"):
             do_run(run, profile, build, cache, log)
     if args.worker != "0/1" and not args.report:
