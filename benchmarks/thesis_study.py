@@ -285,7 +285,15 @@ MEASURE_NAMES = {"aopc": "AOPC", "flips": "flip count", "chunks": "chunk-curve a
 
 
 def load_records(build: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((build / "results").glob("*.json"))]
+    """The cached results, each with ``finished``: when its file was written (seconds since the epoch)."""
+    return [json.loads(p.read_text()) | {"finished": p.stat().st_mtime}
+            for p in sorted((build / "results").glob("*.json"))]
+
+
+def wall_minutes(records: list[dict]) -> float:
+    """From the start of the earliest run to the last result written, in minutes."""
+    starts = [r["finished"] - r["measure_seconds"] - (r["train_seconds"] if r["trained"] else 0) for r in records]
+    return (max(r["finished"] for r in records) - min(starts)) / 60 if records else 0.0
 
 
 def method_rows(records: list[dict]) -> list[dict]:
@@ -295,7 +303,7 @@ def method_rows(records: list[dict]) -> list[dict]:
         for method, m in r.get("methods", {}).items():
             row = {k: r[k] for k in ("dataset", "seq", "cell", "seed", "scaling", "trained", "accuracy")}
             row.update(method=method, rule=method, emd=m["emd"], last=m["last"], zero=m["zero_share"],
-                       explained=m.get("explained", 1.0),
+                       explained=m.get("explained"),   # LRP only
                        lag=m["lag"], steps=m["steps"], pixels=r["pixels"], examples=m["examples"])
             for key, value in m["faith"].items():
                 if key.endswith("/curve"):
@@ -515,8 +523,10 @@ def write_results(profile: Profile, build: Path, machine_text: str, seconds: flo
     if failed:
         lines += ["", "Not explained: " + ", ".join(sorted({f"{r['cell']} ({r['error'][:60]})" for r in failed}))]
     total = sum(r["train_seconds"] for r in records if r["trained"]) + sum(r["measure_seconds"] for r in records)
-    lines += ["", (f"Wall time: {seconds / 60:.0f} min this session; {total / 60:.0f} min of training and measuring "
-              f"in all the cached runs (machine shared with up to 7 other jobs, so slow)."), ""]
+    lines += ["", (f"Wall time: {wall_minutes(records):.0f} min from the first run's start to the last result "
+                   f"({seconds / 60:.0f} min this session); {total / 60:.0f} min of training and measuring summed over "
+                   "the cached runs, which several worker processes ran side by side. The machine was shared with up "
+                   "to 7 other jobs (load average about 15 on 2 cores), so these times are slow."), ""]
     path = OUT / "RESULTS.md"
     path.write_text("\n".join(lines))
     return path
