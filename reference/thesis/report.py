@@ -1,5 +1,6 @@
 """Figures and numbers of Sec. 4.5: heatmaps (Fig. 4.7/4.8), relevance per time step against the
-pixel-intensity distribution of a class (Fig. 4.9), and pixel flipping."""
+pixel-intensity distribution of a class (Fig. 4.9), pixel flipping; and the study's statistics (variance
+shares, seed-paired differences) and figures (``benchmarks/thesis_study.py``)."""
 from __future__ import annotations
 
 import math
