@@ -396,11 +396,12 @@ def factor_analysis(rows, cells) -> tuple[list[str], dict]:
 def verdict(rows, cells) -> tuple[str, list[str]]:
     """'confirmed' only if, for every LRP rule and every Deep cell, trained Shallow has a larger EMD and a
     larger last-step share (> 2 standard errors over >= 3 seeds) and that difference exceeds the untrained
-    models' difference by more than 2 standard errors."""
+    models' difference by more than 2 standard errors. 'not confirmed' as soon as one comparison with
+    >= 3 seeds fails; 'pending' while some comparison has fewer seeds and none has failed."""
     deep = [c for c in THESIS_DEEP if c in cells]
     if "shallow" not in cells or not deep:
         return "pending", ["Shallow and at least one Deep cell are needed."]
-    lines, ok, enough = [], True, True
+    lines, failed, missing = [], False, False
     for rule in LRP_RULES:
         for d in deep:
             for value in ("emd", "last"):
@@ -410,15 +411,17 @@ def verdict(rows, cells) -> tuple[str, list[str]]:
                 untrained = report.paired_difference(s_un, d_un)
                 seeds = sorted(set(s_tr) & set(d_tr) & set(s_un) & set(d_un))
                 beyond = report.mean_std([(s_tr[k] - d_tr[k]) - (s_un[k] - d_un[k]) for k in seeds])
-                enough &= trained[2] >= 3
                 holds = report.clearly_positive(trained) and report.clearly_positive(beyond)
-                ok &= holds
+                enough = len(seeds) >= 3
+                failed |= enough and not holds
+                missing |= not enough
                 lines.append(f"| {rule} | shallow - {d} | {'EMD' if value == 'emd' else 'last-step share'} | "
                              f"{trained[0]:+.2f} ± {trained[1]:.2f} | {untrained[0]:+.2f} ± {untrained[1]:.2f} | "
-                             f"{beyond[0]:+.2f} ± {beyond[1]:.2f} | {'yes' if holds else 'no'} |")
-    word = "confirmed" if ok and enough else ("pending" if not enough else "not confirmed")
+                             f"{beyond[0]:+.2f} ± {beyond[1]:.2f} | {len(seeds)} | "
+                             f"{'yes' if holds else 'no'}{'' if enough else ' (too few seeds)'} |")
+    word = "not confirmed" if failed else ("pending" if missing else "confirmed")
     return word, [("| rule | difference | measure | trained (mean ± std over seeds) | untrained | trained - untrained | "
-                  "supports the claim |"), "|---|---|---|---|---|---|---|"] + lines
+                  "seeds | supports the claim |"), "|---|---|---|---|---|---|---|---|"] + lines
 
 
 def figures(rows, records, dataset, seq, cells, suffix) -> list[str]:
@@ -508,15 +511,16 @@ def write_results(profile: Profile, build: Path, machine_text: str, seconds: flo
         word, vlines = verdict(sub, cells)
         lines += ["", "### Effect of the cell, per rule, trained against untrained", ""] + vlines
         if shares:
-            top = max(("cell", "rule", "trained"), key=lambda f: shares["last"][f] + shares["emd"][f])
-            lines += ["", (f"The largest main effect on EMD and last-step share together: **{'training' if top == 'trained' else top}** "
-                      f"(EMD: cell {shares['emd']['cell']:.2f}, rule {shares['emd']['rule']:.2f}, training "
-                      f"{shares['emd']['trained']:.2f}; last-step share: cell {shares['last']['cell']:.2f}, rule "
-                      f"{shares['last']['rule']:.2f}, training {shares['last']['trained']:.2f}).")]
+            name = {"cell": "the cell", "rule": "the rule", "trained": "training"}
+            top = {v: max(("cell", "rule", "trained"), key=lambda f, v=v: shares[v][f]) for v in shares}
+            lines += ["", "Largest main effect: " + "; ".join(
+                f"on {'EMD' if v == 'emd' else 'the last-step share'} **{name[top[v]]}** ("
+                + ", ".join(f"{name[f]} {shares[v][f]:.2f}" for f in ("cell", "rule", "trained")) + ")"
+                for v in shares) + "."]
         lines += ["", (f"**The thesis's claim (Deep cells spread relevance over the sequence, Shallow piles it on the last "
                   f"steps) on {d}, SEQ {seq}: {word}.** It counts as confirmed only if it holds for every LRP rule and "
                   "every Deep cell in the trained models, beyond the untrained control, by more than 2 standard errors "
-                  "over at least 3 seeds."), ""]
+                  "over at least 3 seeds; one such comparison failing makes it not confirmed."), ""]
         lines += figures(rows, [r for r in records if r["dataset"] == d and r["seq"] == seq], d, seq, cells, suffix)
         lines.append("")
     lines += ["## Accuracy", ""] + accuracy_table(records, profile)
