@@ -144,10 +144,12 @@ def test_faithfulness_of_a_tiny_recurrent_model():
 def test_the_study_script_runs_resumes_and_stays_pending_with_one_seed(tmp_path, monkeypatch):
     """benchmarks/thesis_study.py end to end on a tiny grid (minutes): one seed cannot confirm anything."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("thesis_study", Path(__file__).parents[1] / "benchmarks" / "thesis_study.py")
     S = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "thesis_study", S)   # dataclasses look their module up there
     spec.loader.exec_module(S)
     monkeypatch.setattr(S, "CELLS", ("shallow", "deep"))
     monkeypatch.setattr(S, "OUT", tmp_path / "out")
