@@ -8,10 +8,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference import lrp
+from reference import propagation as P
 from reference.thesis import TABLE_4_3, build_model, count_parameters
 from reference.thesis import data as D
-from reference.thesis.explain import (conservation_gap, explain, flipping_area, pixel_flipping, step_distribution,
-                                      wasserstein_steps, zbeta_zplus)
+from reference.thesis.explain import (
+    PIXEL_RULES,
+    conservation_gap,
+    explain,
+    flipping_area,
+    pixel_flipping,
+    pixels_and_recurrent,
+    step_distribution,
+    wasserstein_steps,
+    zbeta_zplus,
+)
 from reference.thesis.train import TrainConfig, load_checkpoint, train
 
 FAST = settings(max_examples=15, deadline=None, derandomize=True, database=None)
@@ -50,6 +60,27 @@ def test_idx_loader_reads_gzipped_and_plain(tmp_path, monkeypatch):
     monkeypatch.setenv("XAI_COURSE_MNIST", str(tmp_path))
     s = D.load("mnist")
     assert s["train"].images.shape == (6, 28, 28) and s["test"].labels.shape == (4,)
+
+
+@pytest.mark.parametrize("style", ["train-images-idx3-ubyte", "train-images.idx3-ubyte"])
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_loader_accepts_both_naming_styles(tmp_path, style, gz):
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (5, 28, 28))
+    labels = rng.integers(0, 10, 5)
+    dotted = "." in style
+    for split in ("train", "t10k"):
+        for kind, arr, nd in (("images", images, 3), ("labels", labels, 1)):
+            name = f"{split}-{kind}{'.' if dotted else '-'}idx{nd}-ubyte" + (".gz" if gz else "")
+            write_idx(tmp_path / name, arr, gz=gz)
+    s = D.load("mnist", tmp_path)
+    np.testing.assert_allclose(s["train"].images, images / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(s["test"].labels, labels)
+
+
+def test_missing_idx_file_lists_both_styles(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"train-images\.idx3-ubyte\.gz"):
+        D.load("mnist", tmp_path)
 
 
 @pytest.mark.parametrize("content, fragment", [
@@ -111,6 +142,22 @@ def test_bad_input_is_named(call, fragment):
         call()
 
 
+@pytest.mark.parametrize("cell, dropouts", [("shallow", 0), ("deep", 2), ("deepv2", 2), ("convdeep", 1)])
+def test_dropout_sits_where_the_thesis_puts_it(cell, dropouts):
+    """Sec. 4.3.2: Deep on a1 and a4_T; DeepV2 between 1' and 1'' and on a4_T; Shallow (thesis code) on a4_t
+    into layer 5 only; never on the layer that computes h."""
+    model = build_model(cell, 7)
+    inside = [m for m in [*model.features, *model.head] if isinstance(m, torch.nn.Dropout)]
+    assert len(inside) == dropouts
+    assert model.recur_dropout.p == (0.5 if cell == "shallow" else 0.0)
+    torch.manual_seed(0)
+    x = torch.rand(4, 28, 28)
+    model.train()
+    assert not torch.equal(model(x), model(x)), "dropout acts in training mode"
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))
+
+
 # --- explanation through time ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("cell", list(TABLE_4_3))
@@ -130,9 +177,62 @@ def test_relevance_is_conserved_through_time(cell, seq):
         torch.testing.assert_close(e.recurrent[t], e.per_step[:, :t].sum(1), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("cell", list(TABLE_4_3))
+@pytest.mark.parametrize("rule", list(PIXEL_RULES))
+def test_every_pixel_rule_conserves_relevance(cell, rule):
+    torch.manual_seed(3)
+    model = build_model(cell, 4).eval()
+    x = torch.rand(4, 28, 28) * (torch.rand(4, 28, 28) > 0.5)   # half the pixels exactly 0
+    e = explain(model, x, pixel_rule=rule)
+    assert e.explained.all()
+    torch.testing.assert_close(conservation_gap(e), torch.zeros(4), atol=1e-4, rtol=0)
+    assert (e.heatmap >= -1e-6).all(), "with R >= 0 every pixel rule gives R_j >= 0 on pixels in [0, 1]"
+    on_zero = e.heatmap[x == 0].abs().sum()
+    if rule == "zplus":   # z+ gives nothing to a pixel that is 0
+        assert on_zero == 0
+    else:                 # z^beta and w^2 can put relevance on black pixels
+        assert on_zero > 0
+
+
+def test_the_rules_differ_and_unknown_rules_are_named():
+    torch.manual_seed(0)
+    model = build_model("shallow", 7).eval()
+    x = torch.rand(3, 28, 28)
+    maps = {r: explain(model, x, pixel_rule=r).heatmap for r in PIXEL_RULES}
+    for a in PIXEL_RULES:
+        for b in PIXEL_RULES:
+            if a < b and {a, b} != {"zbeta", "zbeta-pm1"}:
+                assert not torch.allclose(maps[a], maps[b], atol=1e-5), (a, b)
+    with pytest.raises(ValueError, match="pixel_rule: expected one of"):
+        explain(model, x, pixel_rule="alpha2beta1")
+
+
+def test_zbeta_is_invariant_to_rescaling_the_box():
+    """z^beta on 2x - 1 in [-1, 1] with w/2 equals z^beta on x in [0, 1] with w: the [-1, 1] variant differs only
+    through the model that was trained on it."""
+    g = torch.Generator().manual_seed(0)
+    x, w, R = torch.rand(3, 6, generator=g).double(), torch.randn(6, 2, generator=g).double(), torch.rand(3, 2).double()
+    torch.testing.assert_close(lrp.zbeta(x, w, R, 0.0, 1.0), lrp.zbeta(2 * x - 1, w / 2, R, -1.0, 1.0))
+
+
+def test_dead_untrained_units_give_a_zero_explanation_not_nan():
+    """An untrained model whose layer 4 is dead: h = -softplus(b) < 0, no positive evidence; f is 0."""
+    torch.manual_seed(0)
+    for cell in ("shallow", "deep"):
+        model = build_model(cell, 7).eval()
+        with torch.no_grad():
+            model.combine.b.fill_(1e3)       # bias -1000: every a4 is 0
+        x = torch.rand(3, 28, 28)
+        assert (model(x) < 0).all()
+        e = explain(model, x)
+        assert not e.explained.any()
+        assert torch.isfinite(e.heatmap).all() and (e.heatmap == 0).all()
+        torch.testing.assert_close(conservation_gap(e), torch.zeros(3))
+
+
 @FAST
 @given(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3), st.integers(0, 10 ** 6))
-def test_mixed_shallow_rule_is_zbeta_and_zplus_in_one(n_box, n_relu, K, seed):
+def test_mixed_shallow_rule_is_the_pixel_rule_and_zplus_in_one(n_box, n_relu, K, seed):
     g = torch.Generator().manual_seed(seed)
     a = torch.cat([torch.rand(2, n_box, generator=g), 3 * torch.rand(2, n_relu, generator=g)], 1).double()
     w = torch.randn(n_box + n_relu, K, generator=g).double()
@@ -145,6 +245,10 @@ def test_mixed_shallow_rule_is_zbeta_and_zplus_in_one(n_box, n_relu, K, seed):
     # with no ReLU part it is exactly z^beta
     torch.testing.assert_close(zbeta_zplus(a[:, :n_box], w[:n_box], R, n_box, 0.0, 1.0),
                                lrp.zbeta(a[:, :n_box], w[:n_box], R, 0.0, 1.0))
+    # the other pixel rules: z+ on pixels and r is plain z+; w^2 conserves and is plain w^2 without r
+    torch.testing.assert_close(pixels_and_recurrent(a, w, R, n_box, P.ZPlus()), lrp.zplus(a, w, R))
+    torch.testing.assert_close(pixels_and_recurrent(a, w, R, n_box, P.W2()).sum(1), R.sum(1))
+    torch.testing.assert_close(pixels_and_recurrent(a[:, :n_box], w[:n_box], R, n_box, P.W2()), lrp.w2(w[:n_box], R))
 
 
 def test_measures():
@@ -160,7 +264,7 @@ def test_measures():
 # --- training ---------------------------------------------------------------------------------------
 
 def test_training_improves_saves_and_resumes(tmp_path):
-    config = TrainConfig(cell="shallow", seq_len=7, epochs=1, max_train=1000, lr=3e-3)
+    config = TrainConfig(cell="deep", seq_len=7, epochs=1, max_train=1000, lr=3e-3)
     ckpt = tmp_path / "deep7.pt"
     model, result = train(config, ckpt, progress=False)
     assert result.accuracy > 0.3, "one epoch on 1,000 digits beats chance (0.1)"
@@ -168,11 +272,11 @@ def test_training_improves_saves_and_resumes(tmp_path):
     assert info.config == config and info.epochs_done == 1
     x = torch.rand(3, 28, 28)
     torch.testing.assert_close(loaded(x), model(x))
-    _, resumed = train(TrainConfig(cell="shallow", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
+    _, resumed = train(TrainConfig(cell="deep", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
     assert [h[0] for h in resumed.history] == [1, 2]
     assert resumed.history[0] == result.history[0]
     with pytest.raises(ValueError, match="different configuration"):
-        train(TrainConfig(cell="deep", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
+        train(TrainConfig(cell="shallow", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
 
 
 def test_pixel_flipping_drops_faster_for_a_faithful_ranking():
@@ -196,3 +300,24 @@ def test_full_fashion_mnist_one_epoch_learns_and_explains(tmp_path):
     test = D.load("fashion-mnist")["test"]
     e = explain(model, torch.as_tensor(test.images[:200]))
     torch.testing.assert_close(conservation_gap(e), torch.zeros(200), atol=1e-3, rtol=0)
+
+
+# --- the study's statistics ---------------------------------------------------------------------------
+
+def test_variance_shares_find_the_factor_that_matters():
+    from reference.thesis.report import variance_shares
+    rows = [{"cell": c, "rule": r, "trained": t, "y": (3.0 if c == "shallow" else 0.0) + 0.01 * s}
+            for c in ("shallow", "deep") for r in ("zbeta", "zplus") for t in (True, False) for s in range(3)]
+    v = variance_shares(rows, ("cell", "rule", "trained"), "y")
+    assert v["cell"] > 0.99 and v["rule"] < 0.01 and v["trained"] < 0.01
+    assert sum(v.values()) == pytest.approx(1.0)
+
+
+def test_a_difference_counts_only_beyond_its_spread_over_three_seeds():
+    from reference.thesis.report import clearly_positive, fmt, paired_difference
+    a, b = {0: 1.0, 1: 1.1, 2: 0.9}, {0: 0.2, 1: 0.1, 2: 0.3}
+    assert clearly_positive(paired_difference(a, b))
+    assert not clearly_positive(paired_difference(b, a))
+    assert not clearly_positive(paired_difference({0: 1.0, 1: 1.0}, {0: 0.0, 1: 0.0})), "two seeds are not enough"
+    assert not clearly_positive(paired_difference({0: 1.0, 1: -0.9, 2: 1.2}, {0: 0.0, 1: 0.0, 2: 0.0}))
+    assert fmt([1.0, 2.0, 3.0]) == "2.00 ± 1.00" and fmt([0.5]) == "0.50" and fmt([]) == "-"

@@ -17,8 +17,13 @@ for every cell and sequence length.
 
 Biases are ``-softplus(b)`` (never positive, as Deep Taylor decomposition assumes), weights are
 drawn from a normal truncated at +-2 sigma with sigma = 0.1, and ``b`` starts at
-``log(e^0.01 - 1)`` so that the bias is -0.01. Dropout 0.5 acts on layer 1's outputs (Deep cells) and on
-``a4_T`` before the head (all cells), as in Sec. 4.3.2.
+``log(e^0.01 - 1)`` so that the bias is -0.01.
+
+Dropout (p = 0.5, Table 4.2) sits where Sec. 4.3 puts it: Deep on ``a1`` and on ``a4_T`` before layer
+4' (Sec. 4.3.2); DeepV2 between 1' and 1'' ("with dropout regularization between") and on ``a4_T``;
+ConvDeep, described as a variation of Deep, on ``a4_T``. For Shallow the thesis names no dropout;
+we follow its code (``src/model/architectures/shallow.py`` in the thesis repository): dropout on
+``a4_t`` where it enters the recurrent layer 5, at every step, and none before the output.
 """
 from __future__ import annotations
 
@@ -94,12 +99,13 @@ class RecurrentClassifier(nn.Module):
     """
 
     def __init__(self, cell: str, seq_len: int, features: nn.Sequential, feature_size: int, n4: int,
-                 head: nn.Sequential):
+                 head: nn.Sequential, recur_dropout: float = 0.0):
         super().__init__()
         self.cell, self.seq_len, self.width = cell, seq_len, 28 // seq_len
         self.features = features
         self.combine = NegBiasLinear(feature_size + (RECURRENT if seq_len > 1 else 0), n4)
         self.recur = NegBiasLinear(n4, RECURRENT) if seq_len > 1 else None
+        self.recur_dropout = nn.Dropout(recur_dropout)   # on a4_t where it enters layer 5 (Shallow only)
         self.head = head
 
     def chunks(self, x):
@@ -122,7 +128,7 @@ class RecurrentClassifier(nn.Module):
             a4 = torch.relu(self.combine(inp))
             trace.append({"x": x[:, t], "features": f, "r": r, "a4": a4})
             if self.recur is not None and t < self.seq_len - 1:
-                r = torch.relu(self.recur(a4))
+                r = torch.relu(self.recur(self.recur_dropout(a4)))
         return trace
 
     def forward(self, x):
@@ -146,15 +152,16 @@ def build_model(cell: str, seq_len: int, dataset: str = "mnist", num_classes: in
     D = 28 * w
     drop = lambda: nn.Dropout(0.5)  # noqa: E731
     if cell == "shallow":
+        # Identity keeps the parameter names (head.1) of checkpoints trained with dropout at that place
         return RecurrentClassifier(cell, seq_len, nn.Sequential(), D, 768,
-                                   nn.Sequential(drop(), NegBiasLinear(768, num_classes)))
+                                   nn.Sequential(nn.Identity(), NegBiasLinear(768, num_classes)), recur_dropout=0.5)
     deep_head = lambda n4, n4p: nn.Sequential(drop(), NegBiasLinear(n4, n4p), nn.ReLU(),  # noqa: E731
                                               NegBiasLinear(n4p, num_classes))
     if cell == "deep":
         features = nn.Sequential(NegBiasLinear(D, 512), nn.ReLU(), drop())
         return RecurrentClassifier(cell, seq_len, features, 512, 256, deep_head(256, 64))
     if cell == "deepv2":
-        features = nn.Sequential(NegBiasLinear(D, 512), nn.ReLU(), drop(), NegBiasLinear(512, 256), nn.ReLU(), drop())
+        features = nn.Sequential(NegBiasLinear(D, 512), nn.ReLU(), drop(), NegBiasLinear(512, 256), nn.ReLU())
         return RecurrentClassifier(cell, seq_len, features, 256, 128, deep_head(128, 64))
     features = nn.Sequential(nn.Unflatten(1, (1, 28, w)), NegBiasConv2d(1, 24, 5), nn.ReLU(), same_pool(),
                              NegBiasConv2d(24, 48, 3), nn.ReLU(), same_pool(), nn.Flatten())

