@@ -7,8 +7,8 @@ cells restored) runs
 
 * inside **bubblewrap** (``bwrap``): new user, mount, PID, network, IPC and UTS namespaces. The
   kernel sees the Python environment and the system directories read-only (``readonly_paths``), a
-  fresh size-limited tmpfs at ``/job`` as the only writable place (``/job/work`` its working copy,
-  ``/job/home`` its HOME, ``/job/tmp`` its TMPDIR), only a loopback network, and nothing of the
+  fresh size-limited tmpfs at ``/job`` (``/job/work`` its working copy, ``/job/home`` its HOME,
+  ``/job/tmp`` its TMPDIR) and a private tmpfs at ``/tmp`` as the only writable places, only a loopback network, and nothing of the
   course, the gradebook, the other submissions, the real home or the repository beyond the two
   packages it imports. The notebook and the assignment's data files come in on stdin, the executed
   notebook goes out on stdout (a descriptor the kernel does not inherit), the guard's reports on
@@ -71,7 +71,7 @@ class Limits:
     wall: int = 900                   # seconds for the whole notebook, kernel start included
     memory: int = 6 * GiB             # address space of the executor and its kernel (RLIMIT_AS)
     file_size: int = 256 << 20        # largest file the kernel may write (RLIMIT_FSIZE)
-    disk: int = 1 * GiB               # size of the sandbox's tmpfs (working copy, HOME, TMPDIR)
+    disk: int = 1 * GiB               # size of the sandbox's tmpfs /job (working copy, HOME, TMPDIR), and of /tmp
     output_chars: int = 20_000        # text output kept per cell
 
 
@@ -144,7 +144,13 @@ def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
     # a user namespace always (not only "if possible"), and no capabilities in it: a grader run as
     # root must not hand the kernel the right to remount what it sees
     argv = [binary, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
-            "--new-session", "--hostname", "grading"]
+            "--new-session", "--hostname", "grading",
+            "--proc", "/proc", "--dev", "/dev",
+            "--size", str(limits.disk), "--tmpfs", JOB,
+            "--dir", f"{JOB}/work", "--dir", f"{JOB}/home", "--dir", f"{JOB}/tmp",
+            # /tmp: a tmpfs of its own, mounted before the read-only binds, so that an environment or
+            # a checkout that itself lives under /tmp (a CI clone, a scratch venv) is bound inside it
+            "--size", str(limits.disk), "--tmpfs", "/tmp"]
     for path in SYSTEM:
         if os.path.islink(path):
             argv += ["--symlink", os.readlink(path), path]
@@ -155,10 +161,6 @@ def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for path in readonly_paths():
         argv += ["--ro-bind", path, path]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(limits.disk), "--tmpfs", JOB,
-             "--dir", f"{JOB}/work", "--dir", f"{JOB}/home", "--dir", f"{JOB}/tmp",
-             "--symlink", f"{JOB}/tmp", "/tmp"]
     if font_cache():
         argv += ["--ro-bind", font_cache(), f"{JOB}/home/.cache/matplotlib/{Path(font_cache()).name}"]
     argv += ["--remount-ro", "/", "--chdir", f"{JOB}/work", "--clearenv"]
