@@ -111,6 +111,14 @@ DENIED_EVENTS = {
 }
 
 
+def _reference_dir() -> str:
+    """Where the ``reference`` package lies, found without importing it."""
+    from importlib.util import find_spec
+
+    spec = find_spec("reference")
+    return os.path.dirname(spec.origin) if spec is not None and spec.origin else os.path.dirname(__file__)
+
+
 def _in_stdlib(filename: str) -> bool:
     return filename.startswith(STDLIB) and not filename.startswith(SITE)
 
@@ -319,6 +327,11 @@ class Guard:
         self.cell_dir = get_tmp_directory() + os.sep
         self.trusted = {get_file_name(src) for src in trusted_sources}
         self.allowed_writes = [realpath(os.getcwd()), realpath(tempfile.gettempdir())]
+        # the installed environment and the course's packages: library code even where they lie under
+        # the temp dir (a CI checkout or a scratch venv in /tmp); the sandbox binds them read-only
+        self.library_roots = sorted({realpath(p) for p in (sys.prefix, sys.base_prefix,
+                                                           os.path.dirname(os.path.dirname(__file__)),
+                                                           os.path.dirname(_reference_dir()))})
         self.report_fd = report_fd
         self.reported = set()
         self.active = False
@@ -348,7 +361,8 @@ class Guard:
                 known = name in self.frozen
             else:
                 real = realpath(name) if isabs(name) else ""
-                known = bool(real) and not self._inside(real, self.allowed_writes) and isfile(real)
+                known = bool(real) and isfile(real) and (self._inside(real, self.library_roots)
+                                                         or not self._inside(real, self.allowed_writes))
             self.library_files[name] = known
         return known
 
