@@ -298,10 +298,10 @@ CASES = [
          insert_before("forward-check", STARTUP), "full", "graded", "graded"),
     Case("gradebook-tamper", "the gradebook read, given SQLite triggers that zero the others, and renamed",
          with_root(lambda root: insert_before("forward-check", TAMPER.format(root=root))),
-         "full", "graded", "graded"),
+         "zero", "cheating", "belongs to the course"),   # the OS hides the course; the guard flags the try
     Case("deleter", "the other students' submitted/ folders and the release deleted with scandir, remove, rmdir",
          with_root(lambda root: insert_before("forward-check", DELETE.format(root=root))),
-         "full", "graded", "graded"),
+         "zero", "cheating", "belongs to the course"),   # the OS hides the course; the guard flags the try
     Case("framer", "the other jobs' kernels found through the shared temp dir and made to import the reference",
          insert_before("forward-check", FRAME), "full", "graded", "graded"),
     Case("orphan", "a process started from a cell (through IPython's shell) that would outlive the run",
