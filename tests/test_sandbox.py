@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -76,6 +77,9 @@ def test_a_process_started_from_a_cell_ends_with_the_job():
              f"import os, time\ntime.sleep(1)\nprint(sum({marker!r}.encode() in open(f'/proc/{{p}}/cmdline', 'rb').read()\n"
              f"          for p in os.listdir('/proc') if p.isdigit()))")
     assert nbformat.reads(ex.notebook, as_version=4).cells[1].outputs[0].text == "1\n"   # it ran ...
+    deadline = time.monotonic() + 10   # the PID namespace is torn down asynchronously after the job
+    while processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert processes_with(marker) == []                                                  # ... and is gone
 
 
