@@ -30,3 +30,39 @@ def errors(cell):
 @pytest.fixture
 def executed():
     return execute
+
+
+# --- the class run: every assignment graded once, read by several test modules ---------------------
+# Tests that read it carry ``pytest.mark.xdist_group(CLASS_RUN)`` so that one xdist worker runs them
+# all and the session fixture is built once (each worker would build its own).
+CLASS_RUN = "class-run"
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """Every assignment's three sample submissions (the solution, the partly wrong sample, the blank
+    release) graded once through ``xai-course grade``'s pipeline (in bubblewrap where it runs), then
+    nbgrader's feedback and export: ``(round trip, {(student, assignment): JobResult})``.
+
+    The executed notebooks stay under ``executed/<student>/<assignment>/`` (``executed_notebook``)."""
+    from autograder.course import demo, parallel, sandbox
+    from autograder.course.coursedir import assignments
+
+    rt = demo.prepare(tmp_path_factory.mktemp("class") / "course", assignments(), progress=False)
+    os_sandbox = not sandbox.sandbox_problem()
+    results = {}
+    for name in rt.names:
+        for r in parallel.autograde_parallel(rt.course, name, list(demo.STUDENTS), workers=2,
+                                             os_sandbox=os_sandbox):
+            results[(r.student, name)] = r
+        rt.course.generate_feedback(name)
+    rt.feedback = sorted(rt.course.root.glob("feedback/*/*/*.html"))
+    rt.grades_csv = rt.course.export()
+    rt.scores = rt.course.scores()
+    return rt, results
+
+
+def executed_notebook(rt, student: str, name: str):
+    from autograder.course import parallel
+
+    return nbformat.read(rt.course.root / parallel.EXECUTED / student / name / f"{name}.ipynb", as_version=4)

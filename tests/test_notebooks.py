@@ -4,8 +4,10 @@
 - the prose's points come from the graded cells' metadata (written once);
 - every ``check.<name>`` the source calls exists; every grade id a sample names exists;
 - exercises/<a>/ is exactly what `nbgrader generate_assignment` makes of solutions/<a>/;
-- the solution runs top to bottom with every check passing;
-- the release runs without crashing, and every graded check fails with a readable CheckFailed.
+- the solution runs top to bottom with every check passing; the blank release runs without crashing,
+  every graded check failing with a readable CheckFailed; the partly wrong sample fails exactly its
+  wrong answers (all three read from the class run, ``conftest.graded_class``: executed once, in the
+  sandboxed grading pipeline, for these tests and the round trip's).
 """
 import ast
 import importlib
@@ -19,7 +21,7 @@ from autograder.cli import release
 from autograder.course import build
 from autograder.course import submissions as subs
 from autograder.course.coursedir import assignments
-from conftest import REPO, errors, execute
+from conftest import CLASS_RUN, REPO, errors, executed_notebook
 
 ASSIGNMENTS = assignments()
 
@@ -173,9 +175,12 @@ def test_release_hides_solutions_and_hidden_tests(name):
         assert marker not in released
 
 
+# --- the notebooks as the class run executed them (conftest.graded_class) ---------------------------
+
+@pytest.mark.xdist_group(CLASS_RUN)
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_solution_runs_with_every_check_passing(name):
-    nb = execute(REPO / "solutions" / name / f"{name}.ipynb")
+def test_solution_runs_with_every_check_passing(name, graded_class):
+    nb = executed_notebook(graded_class[0], "solution", name)
     graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
     assert graded, "the notebook has autograded checks"
     for cell in graded:
@@ -183,9 +188,10 @@ def test_solution_runs_with_every_check_passing(name):
         assert "✓" in text, f"check {cell.metadata.nbgrader.grade_id} printed no success line"
 
 
+@pytest.mark.xdist_group(CLASS_RUN)
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_blank_release_fails_every_check_readably(name):
-    nb = execute(REPO / "exercises" / name / f"{name}.ipynb", allow_errors=True)
+def test_blank_release_fails_every_check_readably(name, graded_class):
+    nb = executed_notebook(graded_class[0], "blank", name)
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         errs = errors(cell)
@@ -203,13 +209,12 @@ def test_blank_release_fails_every_check_readably(name):
                 f"read-only cell {meta.get('grade_id')} crashed: {errs and errs[0].ename}: {errs and errs[0].evalue}"
 
 
+@pytest.mark.xdist_group(CLASS_RUN)
 @pytest.mark.parametrize("name", ASSIGNMENTS)
-def test_partly_wrong_sample_fails_exactly_its_wrong_answers(name):
+def test_partly_wrong_sample_fails_exactly_its_wrong_answers(name, graded_class):
     sample = subs.sample(name)
     assert sample["failing_tests"], "each assignment has a partly wrong sample submission"
-    release_nb = subs.read(REPO / "exercises" / name / f"{name}.ipynb")
-    source_nb = subs.read(REPO / "solutions" / name / f"{name}.ipynb")
-    nb = execute(subs.filled_in(release_nb, source_nb, sample["answers"]), allow_errors=True)
+    nb = executed_notebook(graded_class[0], "partial", name)
     failed = {c.metadata.nbgrader.grade_id for c in nb.cells
               if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade") and errors(c)}
     assert failed == set(sample["failing_tests"])

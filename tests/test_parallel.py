@@ -72,18 +72,3 @@ def test_grade_without_the_sandbox_says_so_in_the_table_and_the_log(sequential_c
     log = (course.root / "logs" / f"autograde-{NAME}.log").read_text()
     assert f" {NAME} blank graded: {parallel.NOT_ISOLATED}" in log
     assert course.scores()[("blank", NAME)] == scores[("blank", NAME)]
-
-
-@needs_bwrap
-def test_every_assignment_is_graded_under_the_guard_without_a_false_alarm(tmp_path):
-    """The solution, the partly wrong and the blank submission of every assignment, through the safe
-    pipeline: the scores the round trip expects, and not one finding of the guard."""
-    from autograder.course.coursedir import assignments
-
-    rt = demo.prepare(tmp_path / "course", assignments(), progress=False)
-    for name in rt.names:
-        results = parallel.autograde_parallel(rt.course, name, list(demo.STUDENTS), workers=2)
-        assert [(r.student, r.status, r.findings) for r in results] == \
-            [(s, "graded", []) for s in demo.STUDENTS], [r.lines for r in results]
-    rt.scores = rt.course.scores()
-    assert rt.mismatches() == []
