@@ -80,9 +80,11 @@ class RubricCells(Preprocessor):
         path = self.source_notebook(resources)
         if path is None:
             return nb, resources
-        source = manual_cells(nbformat.read(path, as_version=4)) if path.is_file() else {}
-        if not path.is_file():
+        if path.is_file():
+            source = manual_cells(nbformat.read(path, as_version=4))
+        else:       # the page says so beside each answer
             self.log.warning("no source notebook %s: the formgrader shows no rubric", path)
+            source = {}
         for gid, cell in manual_cells(nb).items():
             model, rubric = split_answer(source[gid].source) if gid in source else ("", None)
             cell.metadata["xai"] = {"rubric": rubric, "model_answer": model, "source": str(path)}
