@@ -4,7 +4,9 @@
   answer into the answer cell, run it and its check, and read the feedback on the page: ``✓`` for the
   right answer, the check's own message (and no traceback) for a typical wrong one.
 - The instructor's view: a course built and autograded with the project's machinery (one assignment,
-  three students), and nbgrader's formgrader showing the same scores as the gradebook.
+  three students), and nbgrader's formgrader showing the same scores as the gradebook; on a
+  submission's page, each written answer with its rubric beside it and the math typeset by MathJax
+  from the Jupyter server, with every request outside 127.0.0.1 blocked (and the test failing on one).
 
 Screenshots and server logs go to ``$XAI_ARTIFACTS/browser`` (default ``build/artifacts/browser``).
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from urllib.parse import urlparse
 
 import nbformat
 import pytest
 
 from browser_support import (CHROMIUM, CHROMIUM_ARGS, PROMPT_NUMBER, REPO, JupyterServer, artifacts,
                              diagnose)
+from test_formgrade import words
 
 if CHROMIUM is None:
     pytest.skip("browser tests need Chromium on PATH (tools/install_system_packages.sh installs Debian's)",
@@ -40,6 +44,7 @@ KERNEL_IDLE = re.compile(r"\|\s*Idle$")     # the status bar's kernel item: "Pyt
 # JupyterLab renders an error (and stderr) output with this MIME type
 ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 CHECK = 60_000          # ms: a check (SymPy equivalence on random instances)
+TYPESET = 120_000       # ms: MathJax typesetting a notebook's hundred formulas (18 s with the machine busy)
 
 
 # --- the browser -------------------------------------------------------------------------------
@@ -179,13 +184,14 @@ def test_student_types_an_answer_and_reads_the_feedback(student_lab, browser):
 
 
 # --- the instructor's view ---------------------------------------------------------------------
-@pytest.fixture
-def graded_course(tmp_path):
-    """One assignment released, three submissions (solution, partial, blank), autograded by nbgrader."""
+@pytest.fixture(scope="module")
+def graded_course(tmp_path_factory):
+    """One assignment released, three submissions (solution, partial, blank), autograded by nbgrader;
+    shared by the instructor's tests (the gradebook is only read)."""
     from autograder.course import demo
 
     start = time.perf_counter()
-    rt = demo.prepare(tmp_path / "course", [ASSIGNMENT], progress=False)
+    rt = demo.prepare(tmp_path_factory.mktemp("instructor") / "course", [ASSIGNMENT], progress=False)
     rt.course.autograde(ASSIGNMENT)
     rt.scores = rt.course.scores()
     print(f"course built and autograded in {time.perf_counter() - start:.1f} s")
@@ -193,12 +199,12 @@ def graded_course(tmp_path):
     return rt
 
 
-@pytest.fixture
-def formgrader(graded_course, tmp_path):
+@pytest.fixture(scope="module")
+def formgrader(graded_course, tmp_path_factory):
     root = graded_course.course.root
     # cwd = the course root: the formgrader reads nbgrader_config.py (which puts the exchange inside
     # the course) from the working directory
-    with JupyterServer("server", root, artifacts() / "jupyter-formgrader.log", tmp_path / "state",
+    with JupyterServer("server", root, artifacts() / "jupyter-formgrader.log", tmp_path_factory.mktemp("state"),
                        cwd=root) as server:
         yield server
 
@@ -303,3 +309,89 @@ def test_formgrader_shows_the_gradebook_scores(graded_course, formgrader, browse
     finally:
         context.close()
     print(f"instructor's view (browser part): {time.perf_counter() - start:.1f} s")
+
+
+def _offline_page(browser, base_url: str):
+    """A page whose requests may only go to ``base_url``'s host (``file://``: local files): anything
+    else is aborted and recorded. Returns the context, the page, the blocked and the served URLs."""
+    context, page = _new_page(browser)
+    allowed, blocked, served = urlparse(base_url)[:2], [], []
+
+    def route(r):
+        if urlparse(r.request.url)[:2] == allowed:
+            served.append(r.request.url)
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return context, page, blocked, served
+
+
+def _typeset(page) -> None:
+    """Wait until MathJax has typeset the page: a callback queued behind the page's own Typeset has run."""
+    page.wait_for_function("() => window.MathJax && window.MathJax.Hub", timeout=UI)
+    page.evaluate("() => { MathJax.Hub.Queue(() => { window.xaiTypeset = true; }); }")
+    page.wait_for_function("() => window.xaiTypeset === true", timeout=TYPESET)
+    expect(page.locator("#notebook span.MathJax").first).to_be_visible()
+    expect(page.locator(".MathJax_Error, .merror")).to_have_count(0)
+
+
+def test_formgrader_shows_each_rubric_beside_the_answer_with_the_math_typeset(graded_course, formgrader, browser):
+    from nbgrader.api import Gradebook
+
+    from autograder.course.formgrade import manual_cells, split_answer
+
+    root = graded_course.course.root
+    source = nbformat.read(str(root / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"), as_version=4)
+    rubrics = {gid: split_answer(c.source)[1] for gid, c in manual_cells(source).items()}
+    assert len(rubrics) >= 2 and all(rubrics.values())
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:     # the blank submission: no model answer in it
+        submission = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "blank").id
+
+    context, page, blocked, served = _offline_page(browser, formgrader.base_url)
+    try:
+        with diagnose("instructor-rubric", page, formgrader):
+            page.goto(formgrader.url(f"formgrader/submissions/{submission}/"))
+            _typeset(page)
+            for gid, rubric in rubrics.items():
+                panel = page.locator(f"#{gid}-rubric")
+                answer = page.locator(".xai-graded", has=panel).locator(".xai-answer .nbgrader_cell")
+                expect(answer).to_have_count(1)
+                expect(answer.locator(f"input#{gid}")).to_be_visible()       # the score box of this answer
+                expect(answer).to_contain_text("YOUR ANSWER HERE")
+                expect(panel).to_contain_text(words(rubric))
+                expect(panel.locator("span.MathJax").first).to_be_visible()   # the rubric's math typeset
+                assert "$" not in panel.locator(".panel-body > p").all_inner_texts()[0], "raw TeX in the rubric"
+                a, r = answer.bounding_box(), panel.bounding_box()
+                # beside: to the right of the answer, starting level with it
+                assert r["x"] >= a["x"] + a["width"] - 1 and abs(r["y"] - a["y"]) < a["height"], (gid, a, r)
+            page.locator(f"#{next(iter(rubrics))}-rubric").scroll_into_view_if_needed()
+            shot(page, "instructor-04-rubric-beside-the-answer")
+    finally:
+        context.close()
+    assert blocked == [], f"requests outside the formgrader: {blocked}"
+    assert any("/static/jupyter_server_mathjax/" in url for url in served), "MathJax did not come from the server"
+
+
+
+def test_feedback_typesets_the_math_without_the_internet(browser, tmp_path):
+    """The feedback HTML a student opens from disk: MathJax from the installed package, nothing fetched
+    from elsewhere."""
+    from test_feedback_html import autograded, render
+
+    from autograder.course.feedback_html import local_mathjax
+
+    path = tmp_path / "feedback.html"
+    path.write_text(render(autograded()), encoding="utf-8")
+    context, page, blocked, served = _offline_page(browser, path.as_uri())
+    try:
+        with diagnose("feedback-math", page):
+            page.goto(path.as_uri())
+            _typeset(page)
+            shot(page, "feedback-math")
+    finally:
+        context.close()
+    assert blocked == [], f"requests outside the local files: {blocked}"
+    assert local_mathjax() in served, served

@@ -1,7 +1,7 @@
 """The feedback HTML a student gets: questions by name, no hidden tests (nbgrader #917), local MathJax."""
 import re
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -58,6 +58,15 @@ def test_feedback_loads_mathjax_from_disk_not_a_cdn():
     url = urlparse(src)
     assert url.scheme == "file" and Path(url.path).is_file()
     assert "cdn" not in html.lower().split("mathjax")[0][-200:]
+    assert_mathjax_configs_exist(src, Path(url.path).parent)
+
+
+def assert_mathjax_configs_exist(src: str, static: Path) -> None:
+    """Every configuration named in ``MathJax.js?config=a,b`` is a file MathJax can load from ``static``
+    (nbconvert's default TeX-AMS_CHTML-full is not in jupyter-server-mathjax: the math stays raw)."""
+    names = parse_qs(urlparse(src).query)["config"][0].split(",")
+    for name in names:
+        assert (static / "config" / f"{name}.js").is_file() or (static / "extensions" / f"{name}.js").is_file(), name
 
 
 def test_strip_hidden_keeps_the_visible_tests():

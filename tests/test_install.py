@@ -35,8 +35,10 @@ class Installed:
         self.env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
         self.env["PATH"] = f"{venv / 'bin'}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
 
-    def run(self, *args: str, cwd: Path | None = None, check: bool = True, timeout: int = 600):
-        proc = subprocess.run(list(args), check=False, cwd=cwd or self.work, env=self.env, capture_output=True,
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True, timeout: int = 600,
+            env: dict[str, str] | None = None):
+        proc = subprocess.run(list(args), check=False, cwd=cwd or self.work, env=self.env | (env or {}),
+                              capture_output=True,
                               text=True,
                               timeout=timeout)
         if check and proc.returncode != 0:
@@ -75,8 +77,48 @@ def test_the_wheel_is_what_runs_and_carries_the_notebooks(installed):
         for kind, folder in (("source", "solutions"), ("release", "exercises")):
             shipped = installed.notebooks() / kind / name / f"{name}.ipynb"
             assert shipped.read_bytes() == (REPO / folder / name / f"{name}.ipynb").read_bytes()
-    feedback = installed.site / "autograder" / "course" / "templates" / "xai_feedback"
-    assert (feedback / "index.html.j2").is_file() and (feedback / "conf.json").is_file()
+    assert (installed.site / "autograder" / "course" / "templates" / "xai_mathjax.html.j2").is_file()
+    for template in ("xai_feedback", "xai_formgrade"):
+        folder = installed.site / "autograder" / "course" / "templates" / template
+        assert (folder / "index.html.j2").is_file() and (folder / "conf.json").is_file(), template
+    timings = installed.site / "autograder" / "course" / "timings.json"
+    assert timings.read_bytes() == (REPO / "autograder" / "course" / "timings.json").read_bytes()
+
+
+def test_the_course_map_runs_from_the_installed_package(installed):
+    from autograder.course import coursemap
+
+    assert installed.xai("map").stdout.rstrip("\n") == coursemap.table()
+
+
+FORMGRADE_PAGE = """
+import sys
+sys.path.insert(0, sys.argv[1])      # the tests folder: the formgrader's config as test_formgrade reads it
+from nbconvert.exporters import HTMLExporter
+from test_formgrade import course_config, page_resources
+import autograder.course.formgrade
+print(autograder.course.formgrade.__file__)
+html, _ = HTMLExporter(config=course_config(sys.argv[2])).from_filename(sys.argv[3], resources=page_resources(sys.argv[4], sys.argv[4]))
+print(html)
+"""
+
+
+def test_the_formgrader_shows_rubrics_from_the_installed_package(installed, tmp_path):
+    from autograder.course.formgrade import manual_cells
+
+    name = "taylor"
+    installed.xai("course", "new", str(tmp_path / "course"), "--assignment", name)
+    release = installed.notebooks() / "release" / name / f"{name}.ipynb"
+    # nbconvert's own templates (classic, base) are data files of the test environment, which the fresh
+    # environment sees only through its .pth line: point Jupyter's data path at them
+    data = {"JUPYTER_PATH": str(Path(sys.prefix) / "share" / "jupyter")}
+    out = installed.run(str(installed.python), "-c", FORMGRADE_PAGE, str(REPO / "tests"), str(tmp_path / "course"),
+                        str(release), name, env=data).stdout
+    where, html = out.split("\n", 1)
+    assert Path(where).is_relative_to(installed.site)
+    written = manual_cells(nbformat.read(release, as_version=4))
+    assert written and html.count('class="panel panel-info xai-rubric"') == len(written)
+    assert "No rubric" not in html
 
 
 HELP_ALL = """

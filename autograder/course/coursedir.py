@@ -37,6 +37,14 @@ c.GenerateFeedback.exporter_class = "autograder.course.feedback_html.FeedbackExp
 c.GenerateFeedback.preprocessors = ["nbgrader.preprocessors.GetGrades",
                                     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
                                     "autograder.course.feedback_html.FeedbackCells"]
+# Formgrader: each written answer's rubric beside it, MathJax from the Jupyter server
+# (autograder.course.formgrade).
+from autograder.course import formgrade  # noqa: E402
+c.HTMLExporter.template_name = "xai_formgrade"
+c.HTMLExporter.extra_template_basedirs = formgrade.template_basedirs()
+c.HTMLExporter.extra_template_paths = formgrade.template_paths()
+c.HTMLExporter.preprocessors = ["autograder.course.formgrade.RubricCells"]
+c.HTMLExporter.mathjax_url = formgrade.MATHJAX
 """
 
 

@@ -1,21 +1,26 @@
-"""The course map: order, prerequisites, learning goals and a measured time estimate per assignment.
+"""The course map: order, prerequisites, learning goals and a time estimate per assignment.
 
 ``COURSE`` below is the one place that says in which order the assignments go, what each needs
-first and what a learner can do after it. The time estimate is measured on the released notebook,
-not written down:
+first and what a learner can do after it. The time estimate adds three parts, and the map says which
+is measured and which assumed:
 
-    minutes = words to read / READING_WPM + autograded questions * PER_CHECK + written answers * PER_WRITTEN
+    minutes = words / READING_WPM + run + autograded questions * PER_CHECK + written answers * PER_WRITTEN
 
-where the words are those of its Markdown and read-only code cells (what a learner reads before
-answering), ``READING_WPM`` = 150 words a minute (technical text with formulas, below the 200-300 of
-ordinary prose), ``PER_CHECK`` = 8 minutes per autograded question (code or derivation, a run of its
-check and a fix) and ``PER_WRITTEN`` = 10 minutes per written answer. ``xai-course map`` prints
-this formula with the table.
+- measured: ``words``, those of the released notebook's Markdown and read-only code cells (what a
+  learner reads before answering), and ``run``, the CPU time of one run of the solution notebook in a
+  fresh kernel, recorded by ``tools/time_notebooks.py`` in ``timings.json`` (with machine and date);
+- assumed (no learner has been timed): ``READING_WPM`` = 150 words a minute (technical text with
+  formulas, below the 200-300 of ordinary prose), ``PER_CHECK`` = 8 minutes per autograded question
+  (code or derivation, a run of its check and a fix), ``PER_WRITTEN`` = 10 minutes per written answer.
+
+``xai-course map`` prints the table and this split.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
@@ -25,6 +30,7 @@ from .labels import labels
 READING_WPM = 150
 PER_CHECK = 8
 PER_WRITTEN = 10
+TIMINGS = Path(__file__).resolve().with_name("timings.json")     # written by tools/time_notebooks.py
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,32 @@ class Estimate:
     words: int
     checks: int
     written: int
+    run_s: float = 0.0        # measured run time of the notebook (timings.json), seconds
+
+    @property
+    def reading(self) -> float:
+        return self.words / READING_WPM
+
+    @property
+    def answering(self) -> float:
+        return self.checks * PER_CHECK + self.written * PER_WRITTEN
 
     @property
     def minutes(self) -> float:
-        return self.words / READING_WPM + self.checks * PER_CHECK + self.written * PER_WRITTEN
+        return self.reading + self.run_s / 60 + self.answering
 
 
-def estimate(nb) -> Estimate:
-    """The measured parts of the time estimate of the notebook ``nb`` (see the module docstring)."""
+def timings(path: Path | None = None) -> dict[str, dict]:
+    """``{assignment: {"cpu_s", "wall_s", "date", "machine", ...}}`` as ``tools/time_notebooks.py`` wrote it
+    (in ``TIMINGS`` unless ``path`` is given)."""
+    path = path or TIMINGS
+    if not path.is_file():
+        raise FileNotFoundError(f"no measured run times: {path} is missing (run tools/time_notebooks.py)")
+    return json.loads(path.read_text(encoding="utf-8"))["assignments"]
+
+
+def estimate(nb, run_s: float = 0.0) -> Estimate:
+    """The time estimate of the notebook ``nb`` that runs in ``run_s`` seconds (see the module docstring)."""
     words = 0
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -86,7 +110,7 @@ def estimate(nb) -> Estimate:
         if meta.get("grade"):
             kinds.setdefault(str(names[meta["grade_id"]]), cell.cell_type)
     written = sum(kind == "markdown" for kind in kinds.values())
-    return Estimate(words, len(kinds) - written, written)
+    return Estimate(words, len(kinds) - written, written, run_s)
 
 
 def check_map() -> None:
@@ -101,16 +125,34 @@ def check_map() -> None:
         seen.add(e.name)
 
 
+def _minutes(m: float) -> str:
+    return f"{m:.1f} min" if m < 10 else f"{m:.0f} min"
+
+
+def _joined(values) -> str:
+    values = sorted(set(values))
+    return values[0] if len(values) == 1 else "; ".join(values)
+
+
 def table() -> str:
-    """``xai-course map``: the Markdown table (README's) and how the time was measured."""
+    """``xai-course map``: the Markdown table (README's) and which parts are measured, which assumed."""
     check_map()
-    rows = ["| # | assignment | prerequisites | you will | time |", "|---|---|---|---|---|"]
+    runs = timings()
+    missing = [e.name for e in COURSE if e.name not in runs]
+    if missing:
+        raise ValueError(f"{TIMINGS.name} has no run time for {missing} (run tools/time_notebooks.py {' '.join(missing)})")
+    rows = ["| # | assignment | prerequisites | you will | time | reading + run + answering |",
+            "|---|---|---|---|---|---|"]
     for i, e in enumerate(COURSE, 1):
-        est = estimate(nbformat.read(material.notebook("release", e.name), as_version=4))
+        est = estimate(nbformat.read(material.notebook("release", e.name), as_version=4), runs[e.name]["cpu_s"])
         rows.append(f"| {i} | `{e.name}` | {', '.join(f'`{p}`' for p in e.prerequisites) or '-'} | "
-                    f"{'; '.join(e.goals)} | {est.minutes / 60:.1f} h ({est.words} words, {est.checks} checks, "
+                    f"{'; '.join(e.goals)} | {est.minutes / 60:.1f} h | {_minutes(est.reading)} ({est.words} words) "
+                    f"+ {est.run_s:.0f} s + {_minutes(est.answering)} ({est.checks} checks, "
                     f"{est.written} written) |")
-    how = (f"Time = words / {READING_WPM} words a minute + {PER_CHECK} min per autograded question + "
-           f"{PER_WRITTEN} min per written answer; words counted in the released notebook's text and "
-           f"read-only code, questions by their `**Qn**` markers.")
+    used = [runs[e.name] for e in COURSE]
+    how = (f"Measured: the words (the released notebook's text and read-only code) and the run time (CPU time "
+           f"of one run of the solution notebook in a fresh kernel, `tools/time_notebooks.py`; "
+           f"{_joined(r['machine'] for r in used)}; {_joined(r['date'] for r in used)}). "
+           f"Assumed, not measured: reading at {READING_WPM} words a minute, {PER_CHECK} min per autograded "
+           f"question and {PER_WRITTEN} min per written answer; questions counted by their `**Qn**` markers.")
     return "\n".join(rows) + "\n\n" + how

@@ -29,17 +29,29 @@ HIDDEN_NOTE = "# (further tests, hidden)\n"
 TEMPLATES = Path(__file__).resolve().with_name("templates")
 
 
+def nbgrader_templates() -> Path:
+    """The formgrader's template folder (``formgrade/``, ``feedback/``), which ours extend."""
+    import nbgrader
+
+    return Path(nbgrader.__file__).resolve().parent / "server_extensions" / "formgrader" / "templates"
+
+
 def strip_hidden(source: str) -> str:
     """``source`` with every hidden-test region replaced by one comment line."""
     return HIDDEN.sub(HIDDEN_NOTE, source)
 
 
+# The one combined configuration that jupyter-server-mathjax ships (not nbconvert's TeX-AMS_CHTML-full).
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+
+
 def local_mathjax() -> str:
-    """A ``file://`` URL of the MathJax that ``jupyter-server-mathjax`` ships, with nbconvert's config."""
+    """A ``file://`` URL of the MathJax that ``jupyter-server-mathjax`` ships (the formgrader's page gets
+    the same files from the Jupyter server: ``formgrade.MATHJAX``)."""
     import jupyter_server_mathjax
 
     path = Path(jupyter_server_mathjax.__file__).resolve().parent / "static" / "MathJax.js"
-    return path.as_uri() + "?config=TeX-AMS_CHTML-full,Safe"
+    return f"{path.as_uri()}?config={MATHJAX_CONFIG}"
 
 
 class FeedbackCells(Preprocessor):
@@ -65,20 +77,20 @@ class FeedbackExporter(HTMLExporter):
     """nbgrader's feedback HTML through ``templates/xai_feedback``, with a local MathJax."""
 
     def __init__(self, **kwargs):
-        import nbgrader
         from traitlets.config import Config
 
         # as config of this class: it outranks the HTMLExporter section that nbgrader's
         # generate_feedback writes (template "feedback"), and leaves the formgrader's exporter alone
         config = Config(kwargs.pop("config", None) or {})
-        formgrader = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader"
-        nbgrader_templates = formgrader / "templates"
-        bootstrap = formgrader / "static" / "node_modules" / "bootstrap" / "dist" / "css"   # as generate_feedback
+        templates = nbgrader_templates()
+        bootstrap = templates.parent / "static" / "node_modules" / "bootstrap" / "dist" / "css"   # as generate_feedback
         config.FeedbackExporter.template_name = "xai_feedback"
-        config.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES), str(nbgrader_templates)]
+        config.FeedbackExporter.extra_template_basedirs = [str(TEMPLATES), str(templates)]
         config.FeedbackExporter.mathjax_url = local_mathjax()
-        # where the template's {% extends 'feedback/index.html.j2' %} and its bootstrap.min.css are found
-        config.FeedbackExporter.extra_template_paths = [str(bootstrap), str(nbgrader_templates)]
+        config.FeedbackExporter.preprocessors = []      # not the formgrader's RubricCells (course config)
+        # where the template's {% extends 'feedback/index.html.j2' %}, xai_mathjax.html.j2 and
+        # bootstrap.min.css are found
+        config.FeedbackExporter.extra_template_paths = [str(bootstrap), str(templates), str(TEMPLATES)]
         super().__init__(config=config, **kwargs)
 
     def from_notebook_node(self, nb, resources=None, **kw):
