@@ -22,6 +22,7 @@ import pytest
 
 from browser_support import (CHROMIUM, CHROMIUM_ARGS, PROMPT_NUMBER, REPO, JupyterServer, artifacts,
                              diagnose)
+from conftest import CLASS_RUN
 from test_formgrade import words
 
 if CHROMIUM is None:
@@ -185,18 +186,10 @@ def test_student_types_an_answer_and_reads_the_feedback(student_lab, browser):
 
 # --- the instructor's view ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def graded_course(tmp_path_factory):
-    """One assignment released, three submissions (solution, partial, blank), autograded by nbgrader;
-    shared by the instructor's tests (the gradebook is only read)."""
-    from autograder.course import demo
-
-    start = time.perf_counter()
-    rt = demo.prepare(tmp_path_factory.mktemp("instructor") / "course", [ASSIGNMENT], progress=False)
-    rt.course.autograde(ASSIGNMENT)
-    rt.scores = rt.course.scores()
-    print(f"course built and autograded in {time.perf_counter() - start:.1f} s")
-    assert rt.mismatches() == []
-    return rt
+def graded_course(graded_class):
+    """The class run (``conftest.graded_class``: every assignment, three submissions each, graded);
+    the instructor's tests look at ASSIGNMENT and only read the gradebook."""
+    return graded_class[0]
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +222,7 @@ def _gradebook(root):
     return out
 
 
+@pytest.mark.xdist_group(CLASS_RUN)
 def test_formgrader_shows_the_gradebook_scores(graded_course, formgrader, browser):
     from autograder.course import demo
 
@@ -338,6 +332,7 @@ def _typeset(page) -> None:
     expect(page.locator(".MathJax_Error, .merror")).to_have_count(0)
 
 
+@pytest.mark.xdist_group(CLASS_RUN)
 def test_formgrader_shows_each_rubric_beside_the_answer_with_the_math_typeset(graded_course, formgrader, browser):
     from nbgrader.api import Gradebook
 
