@@ -375,8 +375,8 @@ def test_conservation_choice_accepts(answer):
     passes(check.conservation_choice, answer)
 
 
-@pytest.mark.parametrize("answer, hint", [({"A", "B", "C"}, "A: add up"), ({"B"}, "C: simplify"),
-                                          ({"C"}, "B: add up"), ({"D"}, "unknown option"), (set(), "empty"),
+@pytest.mark.parametrize("answer, hint", [({"A", "B", "C"}, "not (A): add up"), ({"B"}, "(C) simplify"),
+                                          ({"C"}, "(B) add up"), ({"D"}, "unknown option"), (set(), "empty"),
                                           (3, "option letters")])
 def test_conservation_choice_rejects(answer, hint):
     fails(check.conservation_choice, answer, hint)
@@ -386,7 +386,10 @@ def test_pattern_choice():
     passes(check.pattern_choice, {"B"})
     passes(check.pattern_choice, "b")
     fails(check.pattern_choice, {"B", "C"}, "same for every pixel")
-    fails(check.pattern_choice, {"A"}, "Which symbol", "B: R_i = w_i x_i")
+    fails(check.pattern_choice, {"A"}, "not (A)", "Which symbol")
+    fails(check.pattern_choice, set(), "empty")
+    fails(check.pattern_choice, "C", "not (C)")
+    fails(check.pattern_choice, {"B", "A"}, "not (A)")
 
 
 def test_a_passed_check_does_not_echo_in_a_notebook():

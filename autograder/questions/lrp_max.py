@@ -28,6 +28,7 @@ from reference import maxnets as ref
 from .. import lrp_rules
 from ..feedback import CheckFailed, not_answered, passed
 from ..properties import Violation, assert_close, check_properties, decimals
+from ..choices import Choices
 from ..question import Diagnosis, array, call, hints_of, question, unwrap
 
 a1, a2 = sympy.symbols("a1 a2", nonnegative=True)
@@ -459,50 +460,61 @@ def relevance_table(ask, fn):
 
 # --- multiple choice -----------------------------------------------------------------------------
 
-WIRING_WHY = {
-    "a": "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
-         "Compare R1 where a1 > a2 with R2 where a2 > a1.",
-    "b": "(b) is (a) with the inputs swapped, so on its own it is not symmetric.",
-    "c": "is symmetric: swapping a1 and a2 permutes its hidden neurons, so the relevances swap too.",
-}
+# The options are the three networks of the notebook's table (no text to show here).
+WIRING = Choices({
+    "a": ("", False, "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
+                     "Compare R1 where a1 > a2 with R2 where a2 > a1."),
+    "b": ("", False, "(b) is (a) with the inputs swapped, so on its own it is not symmetric."),
+    "c": ("", True, "is symmetric: swapping a1 and a2 permutes its hidden neurons, so the relevances swap too."),
+})
 
 
 @question("symmetric wiring", answers="symmetric_nets",
-          hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?")
+          hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?", choices=WIRING)
 def symmetric_wiring(ask, answer):
     """Which network(s) give R1(a1, a2) = R2(a2, a1)."""
-    return ask.judge(ask.choice(answer, NAMES, "symmetric_nets", allow_empty=True), {"c"}, WIRING_WHY)
+    return ask.statements(answer, WIRING, "symmetric_nets", allow_empty=True)
 
 
-WINNER_WHY = {
-    "a": "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1).",
-    "b": "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2).",
-    "c": "in (c) the loser always keeps half of its own value through its skip connection.",
-}
+WINNER = Choices({
+    "a": ("", False, "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1)."),
+    "b": ("", False, "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2)."),
+    "c": ("", False, "in (c) the loser always keeps half of its own value through its skip connection."),
+})
 
 
 @question("winner takes all", answers="winner_nets",
-          hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?")
+          hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?",
+          choices=WINNER)
 def winner_takes_all(ask, answer):
     """Which network(s) give the winner all of y whichever input wins."""
-    return ask.judge(ask.choice(answer, NAMES, "winner_nets", allow_empty=True), set(), WINNER_WHY)
+    return ask.statements(answer, WINNER, "winner_nets", allow_empty=True)
 
 
-_STATEMENTS = {
-    1: (True, "gradient x input depends only on the function y = max(a1, a2): look at the figure of the three networks."),
-    2: (False, "compare your answers for (a) and (b): LRP follows the wiring, not only the function."),
-    3: (True, "the z+ rule conserves relevance in each layer (no biases here), so R1 + R2 = y."),
-    4: (True, "all inputs are >= 0 and the rule only uses positive weights, so every share is >= 0."),
-    5: (True, "on bias-free ReLU networks LRP-0 (the z rule) equals gradient x input."),
-    6: (False, "in (c) the loser keeps half of its own value (a_loser / 2) through its skip connection."),
-}
+_STATEMENTS = Choices({
+    1: ("Gradient × input gives the same relevances for the three networks (away from the diagonal $a_1 = a_2$).",
+        True, "gradient x input depends only on the function y = max(a1, a2): look at the figure of the three "
+              "networks."),
+    2: (r"LRP-$\alpha_1\beta_0$ gives the same relevances for the three networks, since they compute the same "
+        "function.",
+        False, "compare your answers for (a) and (b): LRP follows the wiring, not only the function."),
+    3: (r"For each network, LRP-$\alpha_1\beta_0$ conserves relevance: $R_1 + R_2 = \max(a_1, a_2)$.",
+        True, "the z+ rule conserves relevance in each layer (no biases here), so R1 + R2 = y."),
+    4: (r"LRP-$\alpha_1\beta_0$ never gives a negative relevance on these networks (for $a_1, a_2 \ge 0$).",
+        True, "all inputs are >= 0 and the rule only uses positive weights, so every share is >= 0."),
+    5: ("LRP-0, the same rule with $w$ instead of $w^+$, gives gradient × input on these bias-free ReLU networks.",
+        True, "on bias-free ReLU networks LRP-0 (the z rule) equals gradient x input."),
+    6: ("In network (c) the losing input never receives any relevance.",
+        False, "in (c) the loser keeps half of its own value (a_loser / 2) through its skip connection."),
+})
 
 
 @question("true statements", answers="true_statements",
-          hint="test each statement on your own answers for (a), (b), (c) and gradient x input")
+          hint="test each statement on your own answers for (a), (b), (c) and gradient x input",
+          choices=_STATEMENTS)
 def true_statements(ask, answer):
     """Multiple select over ``_STATEMENTS`` (numbered)."""
-    return ask.statements(answer, _STATEMENTS, "true_statements", numbered_text=True)
+    return ask.statements(answer, _STATEMENTS, "true_statements")
 
 
 hint = hints_of(__name__)
