@@ -425,3 +425,31 @@ def test_sample_names_real_cells():
     assert set(sample["answers"]) <= solutions
     assert set(sample["failing_tests"]) <= tests
     assert 2 <= len(sample["failing_tests"]) < len(tests)
+
+
+# === hints decided on chosen probes: taylor_relevances =============================================
+
+TAYLOR_STUDENTS = [   # (a student's taylor_relevances, the hint it must get)
+    (lambda f, x, root: _grad(f, x) * (x - root), check.TAYLOR_MISTAKES[0][0]),
+    (lambda f, x, root: _grad(f, root) * x, check._X_FACTOR),
+    (lambda f, x, root: _grad(f, root) ** 2, check._SENSITIVITY),
+    (lambda f, x, root: _grad(f, x) ** 2, check._SENSITIVITY),
+]
+
+
+@pytest.mark.parametrize("fn, hint", TAYLOR_STUDENTS)
+def test_taylor_relevances_names_the_mistake_made_and_no_other(fn, hint):
+    reason = fails(check.taylor_relevances, fn, hint)
+    assert [h for h in {h for h, _ in check.TAYLOR_MISTAKES} if h in reason] == [hint], reason
+
+
+@pytest.mark.parametrize("fn", [
+    # the gradient alone: on a shrunk w = [1] it equals w^2 (the sensitivity), and with root = 0 it can
+    # look like other mistakes; the student made none of them
+    lambda f, x, root: _grad(f, root),
+    lambda f, x, root: _grad(f, root) * (x - root) * (x.abs() < 1.5),   # right only for small inputs
+    lambda f, x, root: torch.zeros_like(x),
+])
+def test_taylor_relevances_other_mistakes_get_no_catalogued_hint(fn):
+    reason = fails(check.taylor_relevances, fn)
+    assert not any(h in reason for h, _ in check.TAYLOR_MISTAKES), reason

@@ -53,14 +53,17 @@ _BACK = {"a1 > a2": ({a1: a2 + _t}, {_t: a1 - a2}), "a2 > a1": ({a2: a1 + _t}, {
 
 
 def _points() -> dict[str, list[tuple[float, float]]]:
-    """Fixed sample points of each region: readable ones first (they appear in the feedback)."""
+    """Fixed sample points of each region: readable ones first (they appear in the feedback), then random ones
+    of order one, then values across decades (0.01 to 1500, gaps large and tiny): an answer that is right only
+    for small inputs (a clipped or capped term, a condition such as a1 < 5) is caught."""
     rng = np.random.default_rng(2024)
     base = np.round(rng.uniform(0.0, 3.0, 7), 2)
     gap = np.round(rng.uniform(0.3, 3.0, 7), 2)
     upper = [(float(round(b + g, 2)), float(b)) for b, g in zip(base, gap)]
-    above = [(2.0, 1.0), (3.0, 0.5), (1.0, 0.0)] + upper
+    wide = [(40.0, 12.0), (250.0, 0.05), (0.02, 0.01), (1500.0, 900.0), (75.0, 74.5)]
+    above = [(2.0, 1.0), (3.0, 0.5), (1.0, 0.0)] + upper + wide
     return {"a1 > a2": above, "a2 > a1": [(y, x) for x, y in above],
-            "a1 = a2": [(1.0, 1.0), (2.5, 2.5), (0.4, 0.4)]}
+            "a1 = a2": [(1.0, 1.0), (2.5, 2.5), (0.4, 0.4), (30.0, 30.0), (0.05, 0.05), (800.0, 800.0)]}
 
 
 POINTS = _points()
@@ -416,7 +419,7 @@ def _relevance_property(fn, name):
 
 def _inputs():
     """``{"a1": (N,), "a2": (N,)}`` with N = 1..6; a list of pairs, so that shrinking drops examples."""
-    pair = st.tuples(decimals(0.0, 5.0), decimals(0.0, 5.0))
+    pair = st.tuples(decimals(0.0, 5.0), decimals(0.0, 5.0)) | st.tuples(decimals(0.0, 200.0, 0.5), decimals(0.0, 200.0, 0.5))
     return st.lists(pair, min_size=1, max_size=6).map(
         lambda ps: {"a1": np.array([p[0] for p in ps]), "a2": np.array([p[1] for p in ps])})
 
@@ -435,10 +438,11 @@ def relevance(ask, fn, *, max_examples: int = 30):
 @question("LRP through the max networks: the analytic table", answers="relevance",
           hint="compare your function with your symbolic answers on a few points, ties a1 = a2 and zeros included")
 def relevance_table(ask, fn):
-    """``fn`` on a grid of (a1, a2) in [0, 3]^2 (ties and zeros included) against the analytic table."""
+    """``fn`` on a grid of (a1, a2) in [0, 3]^2 (ties and zeros included) and at 12 and 150 against the analytic
+    table."""
     q = ask.title
     ask.function(fn, "relevance", "relevance(net, a1, a2)")
-    g = np.arange(0.0, 3.01, 0.5)
+    g = np.concatenate([np.arange(0.0, 3.01, 0.5), [12.0, 150.0]])
     x, y = (v.ravel() for v in np.meshgrid(g, g))
     for name in NAMES:
         R1e, R2e = ref.analytic_relevances(name, a1, a2)
@@ -455,7 +459,7 @@ def relevance_table(ask, fn):
             k = int(np.argmax(bad))
             raise CheckFailed(q, f"network ({name}) at a1 = {x[k]:g}, a2 = {y[k]:g}: expected (R1, R2) = "
                                  f"({want[k, 0]:g}, {want[k, 1]:g}), yours ({got[k, 0]:.4g}, {got[k, 1]:.4g})")
-    return passed(q, "matches the table on a 7 x 7 grid for the three networks")
+    return passed(q, f"matches the table on a {len(g)} x {len(g)} grid for the three networks")
 
 
 # --- multiple choice -----------------------------------------------------------------------------
