@@ -157,7 +157,10 @@ def main(argv=None) -> None:
                     if kind != "blank" and r["passed"] != (kind == "right"):
                         print(f"warning: {name} {r['grade_id']} ({kind}) passed={r['passed']}", file=sys.stderr)
             print(f"{name} {mode}: done ({datetime.now(timezone.utc):%H:%M:%S}, load {load()})", file=sys.stderr)
+        write(rows, modes, args, started, load_start, names[:names.index(name) + 1])   # a partial report as it goes
 
+
+def write(rows, modes, args, started, load_start, done) -> None:
     machine = (f"{platform.node()}, {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}; "
                f"started {started:%Y-%m-%d %H:%M} UTC; load average (1, 5, 15 min) {load_start} at the start, "
                f"{load()} at the end")
@@ -170,7 +173,7 @@ def main(argv=None) -> None:
              "answer is a function (Hypothesis searches and shrinks), *blank* = no answer yet. `unbounded` "
              f"shrinks until Hypothesis stops, `bounded` uses the engine's shrink budget of {SHRINK_SECONDS:g} s."
              f" Bounded: each check cell {args.repeat} times in the same kernel (run 0 pays the first imports); "
-             "unbounded: the wrong answers once.", ""]
+             "unbounded: the wrong answers once.", "", f"Assignments: {', '.join(done)}.", ""]
     for mode in modes:
         mine = [r for r in rows if r["mode"] == mode]
         lines += [f"## {mode}", "", head, rule]
@@ -195,7 +198,6 @@ def main(argv=None) -> None:
         lines.append(f"| {name} | {gid} | {kind} | {'yes' if rs[0]['code'] else ''} | {c[0]:.2f} | {c[1]:.2f} | "
                      f"{c[2]:.2f} | {w[0]:.2f} | {w[1]:.2f} | {w[2]:.2f} | {c[3]} |")
     text = "\n".join(lines) + "\n"
-    print(text)
     out = Path(args.out)
     out.write_text(text, encoding="utf-8")
     (out.with_suffix(".json")).write_text(json.dumps({"machine": machine, "rows": rows}, indent=1), encoding="utf-8")
