@@ -385,14 +385,16 @@ def _relevance_pair(fn, name, x, y):
     return R1, R2
 
 
-_PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])   # no ties, no zeros
+# No ties (where gradient x input of the three networks differ), no zeros. Gradient x input is written out, not
+# taken from reference.maxnets (torch): a check must not pay torch's import.
+_PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])
 
 
 def _relevance_diagnosis(fn, name):
     """The likely mistake of ``relevance`` on network ``name``, decided on fixed probe inputs."""
     mistakes = [
         (f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus use w instead of "
-         f"w+ = max(0, w)?", lambda net, x, y: np.stack(ref.gradient_x_input(name, x, y))),
+         f"w+ = max(0, w)?", lambda net, x, y: np.stack([x * (x > y), y * (y > x)])),   # GXI, off the diagonal
         (f"network ({name}): R1 and R2 are swapped",
          lambda net, x, y: np.stack(ref.relevance_alpha1beta0(name, x, y)[::-1])),
     ]
