@@ -116,14 +116,20 @@ def format_example(example: Mapping[str, Any]) -> str:
 SHRINK_SECONDS = float(os.environ.get("XAI_SHRINK_SECONDS", "1.5"))
 
 
+class _BudgetSpent(BaseException):
+    """Ends a Hypothesis run past the shrink budget. Not an ``Exception``: Hypothesis lets it through instead of
+    taking it for another failure to shrink."""
+
+
 def find_counterexample(prop: Callable[..., None], strategy: st.SearchStrategy[dict],
                         max_examples: int = 40, *, shrink_seconds: float | None = None):
     """Run ``prop(**example)`` on generated examples; return ``None`` or ``(shrunk example, error)``.
 
     Shrinking stops after ``shrink_seconds`` (default ``SHRINK_SECONDS``, env ``XAI_SHRINK_SECONDS``)
-    from the first failure: past it every further candidate is answered "passes" without running the
-    student's code, so Hypothesis ends at once and the smallest failure found so far is reported. A
-    failing check thus answers in about generation time + the budget, whatever the student wrote.
+    from the first failure: the next candidate ends the run (before the student's code runs on it), and
+    the smallest failure found so far is reported. (Answering "passes" instead would let the shrinker go
+    on drawing candidates, which costs as much as running them for nested strategies.) A failing check
+    thus answers in about generation time + the budget, whatever the student wrote.
     """
     budget = SHRINK_SECONDS if shrink_seconds is None else shrink_seconds
     failures: list = []
@@ -133,7 +139,7 @@ def find_counterexample(prop: Callable[..., None], strategy: st.SearchStrategy[d
     @given(strategy)
     def run(example):
         if first_failure and time.perf_counter() - first_failure[0] > budget:
-            return
+            raise _BudgetSpent
         try:
             prop(**example)
         except Exception as err:  # every error of the student's code is a failure
@@ -143,6 +149,8 @@ def find_counterexample(prop: Callable[..., None], strategy: st.SearchStrategy[d
 
     try:
         run()
+    except _BudgetSpent:
+        return failures[-1]
     except Exception:  # the last failure recorded is the smallest one
         if failures:
             return failures[-1]

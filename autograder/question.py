@@ -271,12 +271,14 @@ class Diagnosis:
 
     mistakes: ``[(hint, wrong(*probe) -> array)]``; probes: ``[(*args)]``; convert: what the student's
     function receives for a probe (e.g. tensors); read: the student's output as an array (default
-    :func:`array`). A mistake is named only when the student's function matches it on every probe."""
+    :func:`array`); rtol, atol: how close counts as a match (float32 code needs more than float64). A mistake
+    is named only when the student's function matches it on every probe."""
 
-    def __init__(self, fn, mistakes, probes, *, convert=None, read=None):
+    def __init__(self, fn, mistakes, probes, *, convert=None, read=None, rtol: float = 1e-6, atol: float = 1e-8):
         self.fn, self.mistakes, self.probes = fn, list(mistakes), list(probes)
         self.convert = convert or (lambda args: args)
         self.read = read or (lambda out: array(out, "probe"))
+        self.rtol, self.atol = rtol, atol
         self._hint = None
 
     def hint(self) -> str:
@@ -299,8 +301,8 @@ class Diagnosis:
                     alts = [np.asarray(wrong(*args), float) for args, _ in outs]
             except Exception:  # noqa: BLE001, S112 - a catalogue entry that does not apply
                 continue
-            if all(alt.shape == out.shape and np.all(np.isfinite(alt)) and np.allclose(out, alt, rtol=1e-6, atol=1e-8)
-                   for alt, (_, out) in zip(alts, outs)):
+            if all(alt.shape == out.shape and np.all(np.isfinite(alt))
+                   and np.allclose(out, alt, rtol=self.rtol, atol=self.atol) for alt, (_, out) in zip(alts, outs)):
                 return hint
         return ""
 
@@ -333,17 +335,9 @@ class Ask:
     def sympy(self, value, name: str, *, scalar: bool, namespace=None):
         return unwrap(value, name, scalar=scalar, namespace=namespace)
 
-    def choice(self, answer, options, name: str, *, allow_empty: bool = False) -> set:
-        return choices.chosen(self.title, name, answer, options, allow_empty=allow_empty)
-
-    def single(self, answer, options, name: str):
-        return choices.single(self.title, name, answer, options)
-
-    def judge(self, got: set, want: set, why):
-        return choices.judge(self.title, got, want, why)
-
-    def statements(self, answer, table, name: str, **kw):
-        return choices.statements(self.title, name, answer, table, **kw)
+    def statements(self, answer, table: choices.Choices, name: str, **kw):
+        """Grade a multiple-choice answer against its :class:`~autograder.choices.Choices` table."""
+        return choices.grade(self.title, name, answer, table, **kw)
 
 
 # --- the decorator and the registry of questions ------------------------------------------------
@@ -358,11 +352,13 @@ class Entry:
 _REGISTRY: dict[str, list[Entry]] = {}
 
 
-def question(title: str, *, answers: str | tuple | None = None, hint: str = ""):
+def question(title: str, *, answers: str | tuple | None = None, hint: str = "", choices=None):
     """Decorate ``check(ask, *answers, **options)``.
 
     answers: the notebook's names of the required answers (default: the check's parameter names), used in
-    "no answer yet: `name` is still None"; hint: the first hint, without the solution (``check.hint``)."""
+    "no answer yet: `name` is still None"; hint: the first hint, without the solution (``check.hint``);
+    choices: a multiple-choice question's :class:`~autograder.choices.Choices`, which the notebook builder
+    renders (``check.<name>.choices``)."""
     names = (answers,) if isinstance(answers, str) else tuple(answers or ())
 
     def wrap(fn):
@@ -393,6 +389,7 @@ def question(title: str, *, answers: str | tuple | None = None, hint: str = ""):
         # drop the `ask` parameter from what the notebook sees
         run.__signature__ = inspect.signature(fn).replace(parameters=params)
         run.title = title
+        run.choices = choices
         _REGISTRY.setdefault(fn.__module__, []).append(Entry(title, fn.__name__, hint))
         return run
 

@@ -361,3 +361,113 @@ def test_lime_fidelity_check_rejects():
     rejects(C.lime_fidelity, 1 - lin.fidelity, quad.fidelity, match="1 - R\\^2")
     rejects(C.lime_fidelity, quad.fidelity, lin.fidelity, match="other surrogate")
     rejects(C.lime_fidelity, None, quad.fidelity, match="no answer")
+
+
+# --- hints decided on chosen probes, never on a shrunk counterexample ------------------------------
+
+def _reason(check, *args) -> str:
+    with pytest.raises(CheckFailed) as err:
+        check(*args)
+    return err.value.reason
+
+
+def _named(reason: str, mistakes) -> list[str]:
+    return sorted({hint for hint, _ in mistakes if hint in reason})
+
+
+CONV_STUDENTS = [   # (a student's conv2d, the index of its mistake in C.CONV_MISTAKES)
+    (lambda x, w, b, s=1, p=0: conv2d(x, w[..., ::-1, ::-1].copy(), b, s, p), 0),
+    (lambda x, w, b, s=1, p=0: conv2d(x, w, 0 * b, s, p), 1),
+    (lambda x, w, b, s=1, p=0: conv2d(x, w, b * x.shape[0], s, p), 2),
+]
+
+
+@pytest.mark.parametrize("student, i", CONV_STUDENTS)
+def test_conv2d_names_the_mistake_made_and_no_other(student, i):
+    assert _named(_reason(C.conv2d, student), C.CONV_MISTAKES) == [C.CONV_MISTAKES[i][0]]
+
+
+@pytest.mark.parametrize("student", [
+    # a transposed kernel: on a 2 x 2 kernel with one non-zero entry off the diagonal (what shrinking
+    # finds) it equals the flipped kernel, yet the student flipped nothing
+    lambda x, w, b, s=1, p=0: conv2d(x, np.swapaxes(w, -1, -2).copy(), b, s, p),
+    lambda x, w, b, s=1, p=0: conv2d(x, w, -b, s, p),          # the bias subtracted: 0 where b = 0
+    lambda x, w, b, s=1, p=0: conv2d(x, w, b, s, p) * (np.abs(x).max() < 10),   # right only for small inputs
+])
+def test_conv2d_other_mistakes_get_no_catalogued_hint(student):
+    reason = _reason(C.conv2d, student)
+    assert _named(reason, C.CONV_MISTAKES) == [], reason
+
+
+def test_conv2d_probe_hint_is_kept_when_the_counterexample_is_degenerate():
+    """The flipped kernel is named even when Hypothesis's smallest failure has a 1 x 1 kernel (where flipping
+    changes nothing) or zero biases: the hint comes from the probes, not from that example."""
+    flipped = CONV_STUDENTS[0][0]
+    degenerate = dict(x=np.ones((1, 3, 3)), w=np.ones((1, 1, 1, 1)), b=np.zeros(1), stride=1, padding=0)
+    assert C.Diagnosis(flipped, C.CONV_MISTAKES, [tuple(degenerate.values())]).hint() == C.CONV_MISTAKES[0][0]
+    assert C.Diagnosis(flipped, C.CONV_MISTAKES, [tuple(c.values()) for c in C.CONV_FIXED[1:]]).hint() \
+        == C.CONV_MISTAKES[0][0]
+
+
+CAM_STUDENTS = [
+    (lambda m, x, t: cam(m, x, t) + m.classifier.bias[t].detach(), 0),
+    (lambda m, x, t: torch.relu(cam(m, x, t)), 1),
+    (lambda m, x, t: cam(m, x, t) / 9, 2),
+]
+
+
+@pytest.mark.parametrize("student, i", CAM_STUDENTS)
+def test_cam_names_the_mistake_made_and_no_other(student, i):
+    assert _named(_reason(C.cam, student), C.CAM_MISTAKES) == [C.CAM_MISTAKES[i][0]]
+
+
+@pytest.mark.parametrize("student", [
+    lambda m, x, t: cam(m, x, t) / cam(m, x, t).abs().max(),   # normalised
+    lambda m, x, t: torch.zeros(3, 3),   # all zeros: relu(CAM) where a network's CAM is negative everywhere
+])
+def test_cam_other_mistakes_get_no_catalogued_hint(student):
+    reason = _reason(C.cam, student)
+    assert _named(reason, C.CAM_MISTAKES) == [], reason
+
+
+GRAD_CAM_STUDENTS = [
+    (grad_cam_with(pool=lambda g: g.sum(dim=(2, 3), keepdim=True)), 0),
+    (grad_cam_with(relu=False), 1),
+]
+
+
+@pytest.mark.parametrize("student, i", GRAD_CAM_STUDENTS)
+def test_grad_cam_names_the_mistake_made_and_no_other(student, i):
+    assert _named(_reason(C.grad_cam, student), C.GRAD_CAM_MISTAKES) == [C.GRAD_CAM_MISTAKES[i][0]]
+
+
+@pytest.mark.parametrize("student", [
+    grad_cam_with(pool=lambda g: g.abs().mean(dim=(2, 3), keepdim=True)),   # |gradient|: >= 0 like a ReLU's
+    lambda f, h, x, t: torch.zeros(3, 3),
+])
+def test_grad_cam_other_mistakes_get_no_catalogued_hint(student):
+    reason = _reason(C.grad_cam, student)
+    assert _named(reason, C.GRAD_CAM_MISTAKES) == [], reason
+
+
+LIME_STUDENTS = [
+    (lime_with(kernel=lambda d2, w: np.ones_like(d2)), 0),
+    (lime_with(centred=False), 1),
+    (lime_with(kernel=lambda d2, w: np.exp(-d2 / w ** 2)), 2),
+    (lime_with(root=False), 2),
+    (lime_with(kernel=lambda d2, w: np.exp(-np.sqrt(d2) / (2 * w ** 2))), 3),
+]
+
+
+@pytest.mark.parametrize("student, i", LIME_STUDENTS)
+def test_lime_names_the_mistake_made_and_no_other(student, i):
+    assert _named(_reason(C.lime_surrogate, student), C.LIME_MISTAKES) == [C.LIME_MISTAKES[i][0]]
+
+
+@pytest.mark.parametrize("student", [
+    lime_with(kernel=lambda d2, w: np.exp(-d2 / (8 * w ** 2))),   # a kernel twice as wide: ~1 for a wide w
+    lambda f, x0, Z, w, deg: np.zeros(3 if deg == 1 else 6),
+])
+def test_lime_other_mistakes_get_no_catalogued_hint(student):
+    reason = _reason(C.lime_surrogate, student)
+    assert _named(reason, C.LIME_MISTAKES) == [], reason

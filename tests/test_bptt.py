@@ -497,3 +497,16 @@ def test_vanishing_term_accepts_e(answer):
 def test_vanishing_term_rejects(answer, fragment):
     with pytest.raises(CheckFailed, match=fragment):
         Q.vanishing_term(answer)
+
+
+def test_unrolled_t3_rejects_an_answer_right_only_for_small_values():
+    """The sample points reach h0 and x_t of size 100 (with weights as small as 0.01): capping h0 at 5, or x_t
+    at 10, changes nothing at values of order one and is wrong there."""
+    h0, x1 = Q._T3_SYMBOLS["h0"], Q._T3_SYMBOLS["x1"]
+    right = Q._t3_expected()
+    Q.unrolled_t3(right)
+    for capped in (right.subs(h0, sp.Max(sp.Min(h0, 5), -5)), right.subs(x1, sp.Max(sp.Min(x1, 10), -10))):
+        with pytest.raises(CheckFailed, match="not equal to dh_3/dw_h|constant factor|wrong sign"):
+            Q.unrolled_t3(capped)
+    values = Q._t3_values(np.random.default_rng(2024), 20)
+    assert np.abs(values["h0"]).max() > 10 and np.abs(values["x1"]).max() > 10 and np.abs(values["w_h"]).min() < 0.1

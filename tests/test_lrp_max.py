@@ -448,3 +448,25 @@ def test_relevance_hint_is_decided_on_probes():
     assert gxi in text and "swapped" not in text
     wrong = _fails(q.relevance, lambda net, x, y: tuple(2 * v for v in _relevance(zplus_good)(net, x, y)))
     assert gxi not in wrong and "swapped" not in wrong
+
+
+# --- sample points across decades: an answer right only for small inputs is rejected -------------
+
+@pytest.mark.parametrize("check, right", [
+    (q.network_a, (a1, Max(a2 - a1, 0))),
+    (q.network_b, (Max(a1 - a2, 0), a2)),
+    (q.network_c, (a1 - Min(a1, a2) / 2, a2 - Min(a1, a2) / 2)),
+])
+def test_network_checks_reject_an_answer_right_only_below_ten(check, right):
+    assert "✓" in check(*right)
+    capped = tuple(P((r, (a1 < 10) & (a2 < 10)), (0, True)) for r in right)   # right for a1, a2 < 10 only
+    assert "is wrong" in _fails(check, *capped)
+    clipped = tuple(r.subs({a1: Min(a1, 20), a2: Min(a2, 20)}) for r in right)
+    assert "is wrong" in _fails(check, *clipped)
+
+
+def test_relevance_table_rejects_a_function_right_only_for_small_inputs():
+    good = _relevance(zplus_good)
+    capped = lambda net, x, y: good(net, np.minimum(x, 5.0), np.minimum(y, 5.0))  # noqa: E731
+    assert "network (a) at a1" in _fails(q.relevance_table, capped)
+    assert "network (a)" in _fails(q.relevance, capped)

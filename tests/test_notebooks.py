@@ -109,6 +109,59 @@ def test_build_refuses_duplicate_grade_ids_and_unknown_metadata(tmp_path):
             build.build("taylor", tmp_path / "taylor.py")
 
 
+# --- multiple choice: statements written once, in the check's Choices ----------------------------
+
+TYPED_OPTION = re.compile(r"^\s*(?:- \*\*[A-Za-z]\.?\*\*|- \([A-Za-z]\) )", re.M)
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_multiple_choice_statements_are_rendered_from_the_checks(name):
+    """Each question's options appear in the notebook exactly as its Choices say, from a placeholder."""
+    tables = build.multiple_choice(importlib.import_module(f"autograder.questions.{name}"))
+    source = build.source_path(name).read_text(encoding="utf-8")
+    solution = nbformat.read(REPO / "solutions" / name / f"{name}.ipynb", as_version=4)
+    released = nbformat.read(REPO / "exercises" / name / f"{name}.ipynb", as_version=4)
+    for check, table in tables.items():
+        if not table.shown:
+            continue
+        assert source.count(f"{{choices:{check}}}") == 1, f"{name}: write {{choices:{check}}} once in the prose"
+        for nb, where in ((solution, "solutions"), (released, "exercises")):
+            text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+            same = sum(t.shown and t.markdown() == table.markdown() for t in tables.values())   # taylor asks twice
+            assert text.count(table.markdown()) == same, \
+                f"{where}/{name}: the options of check.{check} differ from its Choices: rebuild the notebook"
+    for cell in _source(name).cells:
+        if cell.cell_type == "markdown":
+            assert not TYPED_OPTION.search(cell.source), \
+                f"{name}: options typed in the prose ({TYPED_OPTION.search(cell.source).group(0)!r}); " \
+                f"put them in the check's Choices and write {{choices:<check>}}"
+
+
+def test_a_changed_statement_changes_the_notebook(monkeypatch):
+    from autograder.questions import taylor
+    changed = taylor.Choices({**taylor.pattern_choice.choices, "A": ("sensitivity analysis, squared", False, "why")})
+    monkeypatch.setattr(taylor.pattern_choice, "choices", changed)
+    text = "\n".join(c.source for c in build.build("taylor").cells if c.cell_type == "markdown")
+    assert "- **A.** sensitivity analysis, squared" in text
+    assert "- **A.** sensitivity analysis, squared" not in (REPO / "solutions" / "taylor" / "taylor.ipynb").read_text()
+
+
+def test_build_refuses_a_choices_placeholder_without_its_question(tmp_path):
+    source = build.source_path("taylor").read_text(encoding="utf-8")
+    for bad in ("{choices:conservation}", "{choices:sensitivity}"):   # no such check; a check without options
+        (tmp_path / "taylor.py").write_text(source.replace("{choices:conservation_choice}", bad), encoding="utf-8")
+        with pytest.raises(build.SourceError, match=bad.strip("{}").split(":")[1]):
+            build.build("taylor", tmp_path / "taylor.py")
+
+
+def test_choices_render_letters_and_numbers():
+    from autograder.choices import Choices
+    assert Choices({"A": ("one", True, ""), "B": ("two", False, "")}).markdown() == "- **A.** one\n- **B.** two"
+    assert Choices({1: ("one", True, ""), 2: ("two", False, "")}).markdown() == "1. one\n2. two"
+    with pytest.raises(ValueError, match="exactly one true"):
+        Choices({"A": ("one", True, ""), "B": ("two", True, "")}, one=True)
+
+
 # --- the names the notebook shares with the checks and the samples ------------------------------
 
 def check_calls(text: str) -> tuple[str, set[str]]:

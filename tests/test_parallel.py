@@ -72,3 +72,22 @@ def test_grade_without_the_sandbox_says_so_in_the_table_and_the_log(sequential_c
     log = (course.root / "logs" / f"autograde-{NAME}.log").read_text()
     assert f" {NAME} blank graded: {parallel.NOT_ISOLATED}" in log
     assert course.scores()[("blank", NAME)] == scores[("blank", NAME)]
+
+
+def test_the_executors_stderr_is_written_to_the_instructors_log(tmp_path):
+    """``JobResult.log`` (the executor's stderr tail) reaches logs/autograde-<a>.log, after the decisions,
+    without the guard's machine-readable report lines."""
+    from autograder.course import guard
+
+    stderr = ("[IPKernelApp] WARNING | Unknown error in handling startup files\n\n"
+              f'{guard.TAG}{{"kind": "gradebook", "detail": "opened gradebook.db"}}\n'
+              "MemoryError: Unable to allocate 8.00 GiB\n")
+    results = [parallel.JobResult("ada", status="rejected", lines=["rejected: the kernel died"], log=stderr),
+               parallel.JobResult("bob")]
+    path = parallel._write_log(CourseDir(tmp_path), NAME, results)
+    assert path == tmp_path / "logs" / f"autograde-{NAME}.log"
+    lines = [line.split(" ", 1)[1] for line in path.read_text().splitlines()]   # without the time stamp
+    assert lines == [f"{NAME} ada rejected: rejected: the kernel died",
+                     f"{NAME} ada rejected: executor: [IPKernelApp] WARNING | Unknown error in handling startup files",
+                     f"{NAME} ada rejected: executor: MemoryError: Unable to allocate 8.00 GiB",
+                     f"{NAME} bob graded: graded"]

@@ -244,8 +244,10 @@ def test_reader_empty_and_single():
     assert choices.chosen("q", "mc", "none", OPTIONS, allow_empty=True) == set()
     assert choices.single("q", "mc", " (b) ", OPTIONS) == "B"
     assert "choose one option" in failure(choices.single, "q", "mc", "B, C", OPTIONS)
-    assert "statement 4 is true too" in failure(choices.statements, "q", "s", {1}, {1: (True, ""), 4: (True, "x")},
-                                                numbered_text=True)
+    numbered = choices.Choices({1: ("one", True, ""), 2: ("two", False, "why 2"), 4: ("four", True, "why 4")})
+    assert "statement 4 is true too: why 4" in failure(choices.grade, "q", "s", {1}, numbered)
+    assert "statement 2 is false: why 2" in failure(choices.grade, "q", "s", {1, 2, 4}, numbered)
+    assert choices.grade("q", "s", "1, 4", numbered).startswith("✓")
 
 
 # --- diagnosis on chosen probes --------------------------------------------------------------------------

@@ -375,8 +375,8 @@ def test_conservation_choice_accepts(answer):
     passes(check.conservation_choice, answer)
 
 
-@pytest.mark.parametrize("answer, hint", [({"A", "B", "C"}, "A: add up"), ({"B"}, "C: simplify"),
-                                          ({"C"}, "B: add up"), ({"D"}, "unknown option"), (set(), "empty"),
+@pytest.mark.parametrize("answer, hint", [({"A", "B", "C"}, "not (A): add up"), ({"B"}, "(C) simplify"),
+                                          ({"C"}, "(B) add up"), ({"D"}, "unknown option"), (set(), "empty"),
                                           (3, "option letters")])
 def test_conservation_choice_rejects(answer, hint):
     fails(check.conservation_choice, answer, hint)
@@ -386,7 +386,10 @@ def test_pattern_choice():
     passes(check.pattern_choice, {"B"})
     passes(check.pattern_choice, "b")
     fails(check.pattern_choice, {"B", "C"}, "same for every pixel")
-    fails(check.pattern_choice, {"A"}, "Which symbol", "B: R_i = w_i x_i")
+    fails(check.pattern_choice, {"A"}, "not (A)", "Which symbol")
+    fails(check.pattern_choice, set(), "empty")
+    fails(check.pattern_choice, "C", "not (C)")
+    fails(check.pattern_choice, {"B", "A"}, "not (A)")
 
 
 def test_a_passed_check_does_not_echo_in_a_notebook():
@@ -422,3 +425,31 @@ def test_sample_names_real_cells():
     assert set(sample["answers"]) <= solutions
     assert set(sample["failing_tests"]) <= tests
     assert 2 <= len(sample["failing_tests"]) < len(tests)
+
+
+# === hints decided on chosen probes: taylor_relevances =============================================
+
+TAYLOR_STUDENTS = [   # (a student's taylor_relevances, the hint it must get)
+    (lambda f, x, root: _grad(f, x) * (x - root), check.TAYLOR_MISTAKES[0][0]),
+    (lambda f, x, root: _grad(f, root) * x, check._X_FACTOR),
+    (lambda f, x, root: _grad(f, root) ** 2, check._SENSITIVITY),
+    (lambda f, x, root: _grad(f, x) ** 2, check._SENSITIVITY),
+]
+
+
+@pytest.mark.parametrize("fn, hint", TAYLOR_STUDENTS)
+def test_taylor_relevances_names_the_mistake_made_and_no_other(fn, hint):
+    reason = fails(check.taylor_relevances, fn, hint)
+    assert [h for h in {h for h, _ in check.TAYLOR_MISTAKES} if h in reason] == [hint], reason
+
+
+@pytest.mark.parametrize("fn", [
+    # the gradient alone: on a shrunk w = [1] it equals w^2 (the sensitivity), and with root = 0 it can
+    # look like other mistakes; the student made none of them
+    lambda f, x, root: _grad(f, root),
+    lambda f, x, root: _grad(f, root) * (x - root) * (x.abs() < 1.5),   # right only for small inputs
+    lambda f, x, root: torch.zeros_like(x),
+])
+def test_taylor_relevances_other_mistakes_get_no_catalogued_hint(fn):
+    reason = fails(check.taylor_relevances, fn)
+    assert not any(h in reason for h, _ in check.TAYLOR_MISTAKES), reason

@@ -602,13 +602,14 @@ def test_multiple_choice():
     check.vanishing_term({"d"})
     check.statements({"A", "D", "E"})
     check.statements("ADE")
-    for answer, fragment in [("A", "not A"), ("C", "W_hy"), ({"C", "D"}, "one option"), ("Z", "unknown"),
+    for answer, fragment in [("A", r"not \(A\): dE_T/do_T"), ("C", "W_hy"), ({"C", "D"}, "one option"), ("Z", "unknown"),
                              (3, "option letters"), (None, "no answer")]:
         with pytest.raises(CheckFailed, match=fragment):
             check.vanishing_term(answer)
-    for answer, fragment in [({"A", "B", "D", "E"}, "B: the bound is only an upper bound"),
-                             ({"A", "C", "D", "E"}, "C: clipping"), ({"D", "E"}, "A:"), ({"A", "E"}, "D:"),
-                             ({"A", "D"}, "E:"), (set(), "empty")]:
+    for answer, fragment in [({"A", "B", "D", "E"}, r"not \(B\): the bound is only an upper bound"),
+                             ({"A", "C", "D", "E"}, r"not \(C\): clipping"), ({"D", "E"}, r"missed one: \(A\)"),
+                             ({"A", "E"}, r"missed one: \(D\)"), ({"A", "D"}, r"missed one: \(E\)"),
+                             (set(), "empty")]:
         with pytest.raises(CheckFailed, match=fragment):
             check.statements(answer)
 
@@ -665,3 +666,47 @@ def test_signal_take_all_check_accepts(fn):
 def test_signal_take_all_check_rejects(wrong, fragment):
     with np.errstate(all="ignore"), pytest.raises(CheckFailed, match=fragment):
         check.signal_take_all(wrong)
+
+
+# === hints decided on chosen probes: signal_take_all ===============================================
+
+def _take_all_reason(fn) -> str:
+    with np.errstate(all="ignore"), pytest.raises(CheckFailed) as err:
+        check.signal_take_all(fn)
+    return err.value.reason
+
+
+@pytest.mark.parametrize("i", range(len(check.TAKE_ALL_MISTAKES)))
+def test_signal_take_all_names_the_mistake_made_and_no_other(i):
+    hints = [h for h, _ in check.TAKE_ALL_MISTAKES]
+    wrong = check.TAKE_ALL_MISTAKES[i][1]
+    reason = _take_all_reason(lambda R, a, b: tuple(wrong(R, a, b)))
+    assert [h for h in hints if h in reason] == [hints[i]], reason
+
+
+@pytest.mark.parametrize("student", [
+    # all relevance to the old cell: where fc_prev = 0 (the shrinker's favourite) it is exactly the swapped
+    # split, and where ig = fc_prev the equal split; the student made neither mistake
+    lambda R, a, b: (R, 0 * R),
+    lambda R, a, b: (a * R, b * R),                                         # not divided by c_t
+    lambda R, a, b: (a ** 2 / (a ** 2 + b ** 2) * R, b ** 2 / (a ** 2 + b ** 2) * R),
+    lambda R, a, b: (0 * R, 0 * R),                                         # all zeros
+])
+def test_signal_take_all_other_mistakes_get_no_catalogued_hint(student):
+    reason = _take_all_reason(student)
+    assert not any(h in reason for h, _ in check.TAKE_ALL_MISTAKES), reason
+
+
+# === sample points across decades: the LSTM's derivatives ==========================================
+
+def test_lstm_checks_reject_answers_right_only_for_small_values():
+    L = check.LSTM
+    clip = lambda s, c: sp.Max(sp.Min(s, c), -c)  # noqa: E731
+    check.lstm_direct(L["dc_direct"])
+    check.lstm_full(L["dc_full"])
+    with pytest.raises(CheckFailed, match="not equal"):
+        check.lstm_direct(L["dc_direct"].subs(L["x"], clip(L["x"], 4)))       # right for |x| <= 4
+    with pytest.raises(CheckFailed, match="not equal"):
+        check.lstm_full(L["dc_full"].subs(L["c_prev"], clip(L["c_prev"], 3)))  # right for |c_prev| <= 3
+    points = check._lstm_points()
+    assert max(abs(p["c_prev"]) for p in points) > 10 and max(abs(p["x"]) for p in points) > 10

@@ -19,16 +19,20 @@ Cells, as the source writes them:
 The build adds what nbgrader needs and the text need not repeat: read-only metadata (grade ids by
 position), ``schema_version`` and ``task``, cell ids equal to grade ids (stable under edits), the
 kernelspec. Points are written once, in the graded cell's metadata: the prose says
-``{points:<grade id>}`` and the build writes "2 points" (see ``fill_points`` for totals).
+``{points:<grade id>}`` and the build writes "2 points" (see ``fill_points`` for totals). A multiple-choice
+question's statements are written once, in its check's :class:`~autograder.choices.Choices`: the prose says
+``{choices:<check name>}`` on a line of its own and the build writes the list of options.
 """
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import jupytext
 import nbformat
 
+from ..choices import Choices
 from .coursedir import REPO
 
 SOURCES = REPO / "tools" / "notebooks"
@@ -40,6 +44,8 @@ LAYOUT = ("lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker")
 # "{points:sens-check}" -> "2 points"; "{n_points:...}" -> "2" (a table's column). A placeholder sums
 # graded cells: "a+b" is a and b, "a..c" every graded cell from a to c in notebook order.
 PLACEHOLDER = re.compile(r"\{(points|n_points):([^{}]+)\}")
+# "{choices:statements}" -> the options of check.statements, one per line.
+CHOICES = re.compile(r"\{choices:([^{}]+)\}")
 
 
 class SourceError(ValueError):
@@ -82,6 +88,26 @@ def fill_points(text: str, points: dict[str, float], where: str) -> str:
     return PLACEHOLDER.sub(total, text)
 
 
+def multiple_choice(module) -> dict[str, Choices]:
+    """``{check name: its Choices}`` of the multiple-choice questions of a questions module."""
+    return {name: value.choices for name, value in vars(module).items()
+            if callable(value) and isinstance(getattr(value, "choices", None), Choices)}
+
+
+def fill_choices(text: str, module, where: str) -> str:
+    """Replace each ``{choices:NAME}`` by the options of ``module.NAME``, as the notebook shows them."""
+    tables = multiple_choice(module)
+
+    def options(match):
+        name = match.group(1).strip()
+        if name not in tables or not tables[name].shown:
+            shown = sorted(n for n, t in tables.items() if t.shown)
+            raise SourceError(f"{where}: {match.group(0)} names no multiple-choice question of {module.__name__} "
+                              f"with options to show (expected one of {shown})")
+        return tables[name].markdown()
+    return CHOICES.sub(options, text)
+
+
 def build(name: str, source: str | Path | None = None):
     """The source notebook of assignment ``name`` (an ``nbformat`` notebook), read by jupytext."""
     path = Path(source) if source else source_path(name)
@@ -109,9 +135,13 @@ def build(name: str, source: str | Path | None = None):
         seen.add(meta["grade_id"])
         cell.id = meta["grade_id"]
     points = points_of(nb)
+    questions = None
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             cell.source = fill_points(cell.source, points, f"{path}, cell {i}")
+            if CHOICES.search(cell.source):
+                questions = questions or importlib.import_module(f"autograder.questions.{name}")
+                cell.source = fill_choices(cell.source, questions, f"{path}, cell {i}")
     nbformat.validate(nb)
     return nb
 

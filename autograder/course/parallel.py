@@ -20,7 +20,8 @@ the course directory. Here, for one assignment:
    submission that was rejected, or that the guard caught cheating, has every grade set to zero (as a
    manual score, visible and reversible in the formgrader); the gradebook is checked once more.
 
-Every decision is a line in ``<course>/logs/autograde-<assignment>.log``. Whose fault a failure is
+Every decision is a line in ``<course>/logs/autograde-<assignment>.log`` (followed by what the
+submission's executor wrote to stderr, its kernel's warnings and errors). Whose fault a failure is
 decides the status: the submission's (``rejected``, scored 0) or the grader's own (an exception in
 this code, nbgrader failing on the instructor's notebook as well, a job that never came back, a
 kernel that did not run a single cell):
@@ -47,7 +48,7 @@ from pathlib import Path
 import nbformat
 import sqlalchemy.exc
 
-from . import gradebook, intake, material, sandbox
+from . import gradebook, guard, intake, material, sandbox
 from .coursedir import CONFIG, REPO, CourseDir, nbgrader_env
 
 EXECUTED = "executed"   # where the writer reads the executed notebooks from
@@ -441,8 +442,15 @@ def _score(course: CourseDir, assignment: str, students: list[str], results: dic
             results[s].lines.append(f"nbgrader could not score the executed notebook: {nbgrader_reason(proc)}")
 
 
+def _executor_lines(text: str) -> list[str]:
+    """What the executor wrote to stderr (its tail), without blank lines and the guard's own report lines
+    (the log has those as findings already)."""
+    return [line.rstrip() for line in text.splitlines() if line.strip() and not line.startswith(guard.TAG)]
+
+
 def _write_log(course: CourseDir, assignment: str, results) -> Path:
-    """One line per decision: ``time assignment student status: what``."""
+    """One line per decision: ``time assignment student status: what``; then what the submission's executor
+    wrote to stderr (``JobResult.log``: the kernel's warnings and errors), each line as ``...: executor: line``."""
     path = course.root / "logs" / f"autograde-{assignment}.log"
     path.parent.mkdir(exist_ok=True)
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -450,4 +458,6 @@ def _write_log(course: CourseDir, assignment: str, results) -> Path:
         for r in results:
             for line in r.lines or ["graded"]:
                 log.write(f"{stamp} {assignment} {r.student} {r.status}: {line}\n")
+            for line in _executor_lines(r.log):
+                log.write(f"{stamp} {assignment} {r.student} {r.status}: executor: {line}\n")
     return path

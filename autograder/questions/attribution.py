@@ -30,7 +30,8 @@ from reference import conv as ref_conv
 from .. import symbolic
 from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
-from ..question import array, call, hints_of, number, question, unwrap
+from ..choices import Choices
+from ..question import Diagnosis, array, call, hints_of, number, question, unwrap
 
 DTYPE = torch.float64
 
@@ -76,12 +77,34 @@ def _conv_case():
     return dims.flatmap(build)
 
 
+#: What a student's conv2d(x, w, b, stride, padding) is compared with.
+CONV_MISTAKES = [
+    ("you flipped the kernel (the textbook convolution); the recitation's S(i, j) = sum_m sum_n I(i + m, j + n) "
+     "W(m, n), like torch's conv2d, does not flip it",
+     lambda x, w, b, s, p: ref_conv.conv2d(x, w[..., ::-1, ::-1], b, s, p)),
+    ("the bias is missing: add b[k] to every output of channel k", lambda x, w, b, s, p: ref_conv.conv2d(x, w, None, s, p)),
+    ("the bias is added once per input channel; add b[k] once, after summing over the channels",
+     lambda x, w, b, s, p: ref_conv.conv2d(x, w, b * x.shape[0], s, p)),
+]
+#: Readable examples, checked first; the last two are also the probes on which the mistakes all differ
+#: (asymmetric kernels, several channels, non-zero biases, values up to 40).
+CONV_FIXED = [
+    dict(x=np.array([[[1.0, 2, 0, 1], [0, 1, 3, 0], [2, 0, 1, 1]]]), w=np.array([[[[1.0, 2], [0, -1]]]]),
+         b=np.array([1.0]), stride=1, padding=0),
+    dict(x=np.arange(32.0).reshape(2, 4, 4) % 5 - 2, w=np.arange(36.0).reshape(2, 2, 3, 3) % 3 - 1,
+         b=np.array([1.0, -1.0]), stride=2, padding=1),
+    dict(x=(np.arange(3 * 6 * 7.0).reshape(3, 6, 7) % 11 - 5) * 4, w=np.arange(2 * 3 * 3 * 2.0).reshape(2, 3, 3, 2) % 7 - 3,
+         b=np.array([25.0, -0.5]), stride=1, padding=1),
+]
+
+
 @question("convolution", answers="conv2d",
           hint="slide the kernel over the padded input with the given stride; each output is the sum over channels and kernel positions of input times kernel, plus the bias")
 def conv2d(ask, fn, *, max_examples: int = 40):
     """``fn(x, w, b, stride, padding)`` against ``torch.nn.functional.conv2d`` (via reference.conv)."""
     q = ask.title
     ask.function(fn, "conv2d")
+    diagnosis = Diagnosis(fn, CONV_MISTAKES, [tuple(case.values()) for case in CONV_FIXED[1:]])
 
     def agrees_with_torch(x, w, b, stride, padding):
         want = ref_conv.conv2d(x, w, b, stride, padding)
@@ -94,22 +117,9 @@ def conv2d(ask, fn, *, max_examples: int = 40):
                             f"{stride}) + 1 (and the same for W = {W}, kw = {kw})")
         if np.allclose(got, want, atol=1e-8):
             return
-        if np.allclose(got, ref_conv.conv2d(x, w[..., ::-1, ::-1], b, stride, padding), atol=1e-8):
-            raise Violation("you flipped the kernel (the textbook convolution); the recitation's S(i, j) = "
-                            "sum_m sum_n I(i + m, j + n) W(m, n), like torch's conv2d, does not flip it",
-                            expected=want, got=got)
-        if np.allclose(got, ref_conv.conv2d(x, w, None, stride, padding), atol=1e-8):
-            raise Violation("the bias is missing: add b[k] to every output of channel k", expected=want, got=got)
-        if np.allclose(got, ref_conv.conv2d(x, w, b * x.shape[0], stride, padding), atol=1e-8) and x.shape[0] > 1:
-            raise Violation("the bias is added once per input channel; add b[k] once, after summing over the "
-                            "channels", expected=want, got=got)
-        raise Violation("does not match torch.nn.functional.conv2d", expected=want, got=got)
+        raise Violation(diagnosis.hint() or "does not match torch.nn.functional.conv2d", expected=want, got=got)
 
-    fixed = [dict(x=np.array([[[1.0, 2, 0, 1], [0, 1, 3, 0], [2, 0, 1, 1]]]), w=np.array([[[[1.0, 2], [0, -1]]]]),
-                  b=np.array([1.0]), stride=1, padding=0),
-             dict(x=np.arange(32.0).reshape(2, 4, 4) % 5 - 2, w=np.arange(36.0).reshape(2, 2, 3, 3) % 3 - 1,
-                  b=np.array([1.0, -1.0]), stride=2, padding=1)]
-    return _properties(q, {"agreement with torch's conv2d": agrees_with_torch}, _conv_case(), fixed,
+    return _properties(q, {"agreement with torch's conv2d": agrees_with_torch}, _conv_case(), CONV_FIXED,
                        max_examples=max_examples)
 
 
@@ -241,21 +251,29 @@ def tracking_sizes(ask, shape_conv, shape_pool, cnn_sizes, dilated_size):
     return passed(q)
 
 
-_EQUIVARIANCE = {
-    "A": (True, "with circular padding a stride-1 convolution commutes with every circular shift (test it with "
-              "your conv2d and np.roll)."),
-    "B": (False, "2x2 max pooling with stride 2 merges pixel pairs; shifting the input by one pixel changes which "
-               "pixels share a window, so the output is not a shifted copy."),
-    "C": (True, "with stride 2 the output moves by one pixel when the input moves by two."),
-    "D": (False, "equivariance means the output shifts *with* the input; an output that does not change is "
-               "invariance."),
-    "E": (True, "the stride-1 circular convolutions shift their maps with the input (statement A), and global "
-              "average pooling sums over all positions, so the score does not change."),
-}
+_EQUIVARIANCE = Choices({
+    "A": ("A stride-1 convolution with circular padding commutes with every circular shift of the image.",
+          True, "with circular padding a stride-1 convolution commutes with every circular shift (test it with "
+                "your conv2d and np.roll)."),
+    "B": ("2x2 max pooling with stride 2 commutes with a shift of the image by one pixel.",
+          False, "2x2 max pooling with stride 2 merges pixel pairs; shifting the input by one pixel changes which "
+                 "pixels share a window, so the output is not a shifted copy."),
+    "C": ("A stride-2 convolution (circular padding) commutes with shifts by two pixels, the output moving by "
+          "one.",
+          True, "with stride 2 the output moves by one pixel when the input moves by two."),
+    "D": ('"Translation equivariant" means the output does not change when the input is shifted.',
+          False, "equivariance means the output shifts *with* the input; an output that does not change is "
+                 "invariance."),
+    "E": ("Stride-1 convolutions with circular padding, followed by global average pooling, give a score that "
+          "does not change under circular shifts of the input.",
+          True, "the stride-1 circular convolutions shift their maps with the input (statement A), and global "
+                "average pooling sums over all positions, so the score does not change."),
+})
 
 
 @question("translation equivariance", answers="equivariance_true",
-          hint="test each statement with your conv2d and np.roll on a small image")
+          hint="test each statement with your conv2d and np.roll on a small image",
+          choices=_EQUIVARIANCE)
 def equivariance_statements(ask, answer):
     """Multiple select over ``_EQUIVARIANCE``."""
     return ask.statements(answer, _EQUIVARIANCE, "equivariance_true", allow_empty=True)
@@ -265,17 +283,24 @@ def equivariance_statements(ask, answer):
 # 2. Gradient explanations of a linear model (SUTD)
 # =================================================================================================
 
-_LINEAR = {
-    "A": (True, "r_d = (df/dx_d)^2 = w_d^2 contains no x at all."),
-    "B": (False, "w_d^2 >= 0 has no sign: it cannot say whether w_d x_d pushes f(x) up or down."),
-    "C": (True, "x_d df/dx_d = w_d x_d, and sum_d w_d x_d = f(x) for f(x) = w^T x."),
-    "D": (False, "the sensitivity w_d^2 does not depend on x_d at all: it ignores the scale of x_d."),
-    "E": (True, "for a linear f the gradient is the same w at every point of the path, so IG = (x - 0) * w."),
-}
+_LINEAR = Choices({
+    "A": ("The sensitivity $r_d = w_d^2$ is the same for every input $x$.",
+          True, "r_d = (df/dx_d)^2 = w_d^2 contains no x at all."),
+    "B": ("The sensitivity tells whether $x_d$ supports or opposes the prediction.",
+          False, "w_d^2 >= 0 has no sign: it cannot say whether w_d x_d pushes f(x) up or down."),
+    "C": (r"Gradient × input, $x_d\, \partial f/\partial x_d$, is the natural decomposition $w_d x_d$, which sums "
+          "to $f(x)$.",
+          True, "x_d df/dx_d = w_d x_d, and sum_d w_d x_d = f(x) for f(x) = w^T x."),
+    "D": ("Doubling $x_d$ doubles its sensitivity.",
+          False, "the sensitivity w_d^2 does not depend on x_d at all: it ignores the scale of x_d."),
+    "E": ("Integrated gradients with baseline $x' = 0$ (part 3) gives $w_d x_d$.",
+          True, "for a linear f the gradient is the same w at every point of the path, so IG = (x - 0) * w."),
+})
 
 
 @question("gradients of a linear model", answers="linear_true",
-          hint="write each explanation out for f(x) = w^T x: which of them contain x?")
+          hint="write each explanation out for f(x) = w^T x: which of them contain x?",
+          choices=_LINEAR)
 def linear_statements(ask, answer):
     """Multiple select over ``_LINEAR``."""
     return ask.statements(answer, _LINEAR, "linear_true", allow_empty=True)
@@ -460,21 +485,30 @@ def integrated_gradients_completeness(ask, fn, *, max_examples: int = 25):
                             _ig_case(activations=("tanh", "softplus")), max_examples=max_examples)
 
 
-_IG_STATEMENTS = {
-    "A": (True, "left and right Riemann sums have an error of order 1/m: doubling m halves the gap (the slope "
-              "-1 in the log-log figure)."),
-    "B": (True, "the midpoint and trapezoid rules are exact for linear integrands, error of order 1/m^2 (slope -2)."),
-    "C": (True, "m Gauss-Legendre nodes integrate every polynomial of degree <= 2m - 1 exactly; that is why its "
-              "gap falls fastest on a smooth network."),
-    "D": (False, "along the path a ReLU network's gradient is piecewise constant with jumps where a ReLU switches: "
-               "no rule with a fixed m is exact, and Gauss-Legendre loses most of its advantage."),
-    "E": (False, "gradient x input sums to f(x) - f(0) only for (positively homogeneous) special cases such as "
-               "linear models or bias-free ReLU networks, not on any network."),
-}
+_IG_STATEMENTS = Choices({
+    "A": ("With the left or the right Riemann sum the gap falls like $1/m$.",
+          True, "left and right Riemann sums have an error of order 1/m: doubling m halves the gap (the slope -1 "
+                "in the log-log figure)."),
+    "B": ("With the midpoint or the trapezoid rule it falls like $1/m^2$.",
+          True, "the midpoint and trapezoid rules are exact for linear integrands, error of order 1/m^2 (slope "
+                "-2)."),
+    "C": ("Gauss-Legendre with $m$ nodes integrates polynomials of degree up to $2m - 1$ exactly, which is why it "
+          "converges fastest on the smooth network.",
+          True, "m Gauss-Legendre nodes integrate every polynomial of degree <= 2m - 1 exactly; that is why its "
+                "gap falls fastest on a smooth network."),
+    "D": ("On a ReLU network the integrand is piecewise constant along the path, so Gauss-Legendre is exact "
+          "there.",
+          False, "along the path a ReLU network's gradient is piecewise constant with jumps where a ReLU "
+                 "switches: no rule with a fixed m is exact, and Gauss-Legendre loses most of its advantage."),
+    "E": (r"Completeness holds exactly for gradient × input, $x_i\,\partial F/\partial x_i$, on any network.",
+          False, "gradient x input sums to f(x) - f(0) only for (positively homogeneous) special cases such as "
+                 "linear models or bias-free ReLU networks, not on any network."),
+})
 
 
 @question("quadrature rules", answers="ig_true",
-          hint="compare the rules' errors in your convergence plot")
+          hint="compare the rules' errors in your convergence plot",
+          choices=_IG_STATEMENTS)
 def ig_statements(ask, answer):
     """Multiple select over ``_IG_STATEMENTS``."""
     return ask.statements(answer, _IG_STATEMENTS, "ig_true", allow_empty=True)
@@ -604,19 +638,26 @@ def deeplift_edge_cases(ask, fn):
     return passed(q, "no NaN where z = z'")
 
 
-_GUIDED = {
-    "A": (True, "rule 1: a neuron whose forward input is negative is switched off (as in ordinary backprop)."),
-    "B": (True, "rule 2: gradients arriving negative at a ReLU are set to 0 (only signals that increase f pass)."),
-    "C": (False, "the map at the input is W_1^T g with g >= 0 but W_1 of both signs: it can be negative. It is "
-               "non-negative only in special cases, e.g. when the input enters a ReLU directly."),
-    "D": (True, "rule 1 alone is exactly the derivative of relu, i.e. plain backprop: the gradient."),
-    "E": (False, "guided backprop distributes no conserved quantity; its map does not sum to f(x) (SUTD: a "
-               "heuristic without theoretical underpinning)."),
-}
+_GUIDED = Choices({
+    "A": ("It zeroes the gradient at a ReLU whose forward input is negative.",
+          True, "rule 1: a neuron whose forward input is negative is switched off (as in ordinary backprop)."),
+    "B": ("It zeroes the gradient at a ReLU where the gradient arriving from above is negative.",
+          True, "rule 2: gradients arriving negative at a ReLU are set to 0 (only signals that increase f pass)."),
+    "C": ("Its map of the input is non-negative for every network whose first layer is `Linear` (look at the "
+          "figure's printout).",
+          False, "the map at the input is W_1^T g with g >= 0 but W_1 of both signs: it can be negative. It is "
+                 "non-negative only in special cases, e.g. when the input enters a ReLU directly."),
+    "D": ("Keeping only rule 1 gives the ordinary gradient.",
+          True, "rule 1 alone is exactly the derivative of relu, i.e. plain backprop: the gradient."),
+    "E": ("Like DeepLIFT, its map sums to $f(x) - f(x')$.",
+          False, "guided backprop distributes no conserved quantity; its map does not sum to f(x) (SUTD: a "
+                 "heuristic without theoretical underpinning)."),
+})
 
 
 @question("guided backprop", answers="guided_true",
-          hint="write out the two rules guided backprop applies at a ReLU and compare them with ordinary backprop")
+          hint="write out the two rules guided backprop applies at a ReLU and compare them with ordinary backprop",
+          choices=_GUIDED)
 def guided_statements(ask, answer):
     """Multiple select over ``_GUIDED``."""
     return ask.statements(answer, _GUIDED, "guided_true", allow_empty=True)
@@ -649,28 +690,42 @@ def _map(q, fn, args, want_shape, what):
     return arr
 
 
+def _cam_probes():
+    """The four test networks of the CAM check, (model, x, target)."""
+    return [(_cnn(seed), _image(seed), seed % 4) for seed in range(4)]
+
+
+def _bias(model, target):
+    return float(model.classifier.bias.detach()[target])
+
+
+#: What a student's cam(model, x, target) is compared with.
+CAM_MISTAKES = [
+    ("leave the bias out; CAM_c is sum_k w^c_k A^k (then f_c = mean CAM_c + b_c)",
+     lambda m, x, c: ref.cam(m, x[None], c).numpy()[0] + _bias(m, c)),
+    ("no ReLU in CAM (that is Grad-CAM's); CAM keeps negative evidence",
+     lambda m, x, c: np.maximum(ref.cam(m, x[None], c).numpy()[0], 0)),
+    ("don't divide by h w; CAM uses the classifier's weights w^c_k as they are",
+     lambda m, x, c: ref.cam(m, x[None], c).numpy()[0] / 9),
+]
+
+
 @question("CAM", answers="cam",
           hint="weight the feature maps A^k by the classifier's weights of the target class and sum over k")
 def cam(ask, fn):
     """``fn(model, x, target) -> (h, w)`` on GAP networks: ``sum_k w^c_k A^k``."""
     q = ask.title
     ask.function(fn, "cam")
-    for seed in range(4):
-        model, x, target = _cnn(seed), _image(seed), seed % 4
+    probes = _cam_probes()
+    diagnosis = Diagnosis(fn, CAM_MISTAKES, probes)   # a mistake is named only if all four networks show it
+    for seed, (model, x, target) in enumerate(probes):
         got = _map(q, fn, (model, x, target), (3, 3), "cam(model, x, target)")
         want = ref.cam(model, x[None], target).numpy()[0]
         if np.allclose(got, want, atol=1e-8):
             continue
-        b = float(model.classifier.bias.detach()[target])
-        hint = ""
-        if np.allclose(got, want + b, atol=1e-8):
-            hint = ": leave the bias out; CAM_c is sum_k w^c_k A^k (then f_c = mean CAM_c + b_c)"
-        elif np.allclose(got, np.maximum(want, 0), atol=1e-8):
-            hint = ": no ReLU in CAM (that is Grad-CAM's); CAM keeps negative evidence"
-        elif np.allclose(got, want / 9, atol=1e-8):
-            hint = ": don't divide by h w; CAM uses the classifier's weights w^c_k as they are"
+        hint = diagnosis.hint()
         raise CheckFailed(q, f"test network {seed}, target {target}: expected\n  {np.round(want, 4).tolist()}\n"
-                             f"got\n  {np.round(got, 4).tolist()}{hint}")
+                             f"got\n  {np.round(got, 4).tolist()}" + (f": {hint}" if hint else ""))
     return passed(q, "sum_k w^c_k A^k on four test networks")
 
 
@@ -682,6 +737,33 @@ def _heads(seed, K=5, h=3, classes=4):
     return {"global average pooling + linear": None, "flatten + linear": flat, "flatten + MLP": mlp}
 
 
+def _grad_cam_probes():
+    """(model, head, x, target) of the Grad-CAM check: three networks, each with three kinds of head."""
+    out = []
+    for seed in range(3):
+        model = _cnn(seed)
+        for name, head in _heads(seed).items():
+            out.append((name, (model, model.head if head is None else head, _image(seed), (seed + 1) % 4)))
+    return out
+
+
+def _gap_weights_cam(model, head, x, target):
+    A = model.features(x[None]).detach()
+    return torch.relu(torch.einsum("bkhw,k->bhw", A, model.classifier.weight[target].detach())).numpy()[0]
+
+
+#: What a student's grad_cam(features, head, x, target) is compared with, on (model, head, x, target).
+GRAD_CAM_MISTAKES = [
+    ("alpha_k is the *mean* of the gradient over the h w positions, not the sum",
+     lambda m, head, x, c: ref.grad_cam(m.features, head, x[None], c).numpy()[0] * 9),
+    ("apply the ReLU to sum_k alpha_k A^k (Grad-CAM keeps only positive evidence)",
+     lambda m, head, x, c: ref.grad_cam(m.features, head, x[None], c, relu=False).numpy()[0]),
+    ("you used the GAP classifier's weights; Grad-CAM takes the gradients of the given head", _gap_weights_cam),
+    ("you used the GAP classifier's weights; Grad-CAM takes the gradients of the given head",
+     lambda *args: _gap_weights_cam(*args) / 9),
+]
+
+
 @question("Grad-CAM", answers="grad_cam",
           hint="alpha_k is the mean over positions of the gradient of the target score with respect to A^k; weight, sum, then a ReLU")
 def grad_cam(ask, fn):
@@ -689,28 +771,18 @@ def grad_cam(ask, fn):
     Grad-CAM differs from CAM (flatten + linear, an MLP)."""
     q = ask.title
     ask.function(fn, "grad_cam")
-    for seed in range(3):
-        model = _cnn(seed)
-        for name, head in _heads(seed).items():
-            head = model.head if head is None else head
-            x, target = _image(seed), (seed + 1) % 4
-            got = _map(q, fn, (model.features, head, x, target), (3, 3), "grad_cam(features, head, x, target)")
-            want = ref.grad_cam(model.features, head, x[None], target).numpy()[0]
-            if np.allclose(got, want, rtol=1e-6, atol=1e-9):
-                continue
-            raw = ref.grad_cam(model.features, head, x[None], target, relu=False).numpy()[0]
-            hint = ""
-            if np.allclose(got, want * 9, rtol=1e-6, atol=1e-9):
-                hint = ": alpha_k is the *mean* of the gradient over the h w positions, not the sum"
-            elif np.allclose(got, raw, rtol=1e-6, atol=1e-9):
-                hint = ": apply the ReLU to sum_k alpha_k A^k (Grad-CAM keeps only positive evidence)"
-            elif name != "global average pooling + linear":
-                A = model.features(x[None]).detach()
-                cam_like = torch.relu(torch.einsum("bkhw,k->bhw", A, model.classifier.weight[target].detach()))
-                if np.allclose(got, cam_like.numpy()[0], rtol=1e-6) or np.allclose(got, cam_like.numpy()[0] / 9, rtol=1e-6):
-                    hint = ": you used the GAP classifier's weights; Grad-CAM takes the gradients of the given head"
-            raise CheckFailed(q, f"test network {seed}, head '{name}', target {target}: expected\n  "
-                                 f"{np.round(want, 5).tolist()}\ngot\n  {np.round(got, 5).tolist()}{hint}")
+    probes = _grad_cam_probes()
+    diagnosis = Diagnosis(fn, GRAD_CAM_MISTAKES, [args for _, args in probes], atol=1e-9,
+                          convert=lambda args: (args[0].features, *args[1:]))
+    for i, (name, (model, head, x, target)) in enumerate(probes):
+        got = _map(q, fn, (model.features, head, x, target), (3, 3), "grad_cam(features, head, x, target)")
+        want = ref.grad_cam(model.features, head, x[None], target).numpy()[0]
+        if np.allclose(got, want, rtol=1e-6, atol=1e-9):
+            continue
+        hint = diagnosis.hint()
+        raise CheckFailed(q, f"test network {i // 3}, head '{name}', target {target}: expected\n  "
+                             f"{np.round(want, 5).tolist()}\ngot\n  {np.round(got, 5).tolist()}"
+                             + (f": {hint}" if hint else ""))
     return passed(q, "three networks, three kinds of head")
 
 
@@ -765,31 +837,44 @@ def _lime_reference(f, x0, Z, width, degree):
     return ref.lime(f, np.asarray(x0, float), degree=degree, kernel_width=width, samples=Z).coef
 
 
-def _lime_diagnose(f, x0, Z, width, degree, got, want):
-    U = Z - np.asarray(x0, float)
-    y = f(Z)
-    Phi = ref.polynomial_features(U, degree)
-    dist = np.linalg.norm(U, axis=1)
-    pi = ref.exponential_kernel(dist, width)
-    candidates = [
-        (ref.weighted_least_squares(Phi, y, np.ones(len(Z))),
-         "the fit ignores the kernel weights: minimise sum_n pi_n (f(z_n) - g(z_n))^2, so that close samples count more"),
-        (ref.weighted_least_squares(ref.polynomial_features(Z, degree), y, pi),
-         "the features must be in the offsets u = z - x0 (the surrogate is centred at x0), not in z"),
-        (ref.weighted_least_squares(Phi, y, pi ** 2),
-         "your fit weighs sample n by pi_n^2 = exp(-||z - x0||^2 / width^2): either the kernel lost the 2 of "
-         "exp(-||z - x0||^2 / (2 width^2)), or you scaled the rows by pi instead of sqrt(pi) (the squared "
-         "residuals must get weight pi)"),
-        (ref.weighted_least_squares(Phi, y, np.exp(-dist / (2 * width ** 2))),
-         "use the squared distance ||z - x0||^2 in the kernel"),
-    ]
-    for cand, hint in candidates:
-        if np.allclose(got, cand, rtol=1e-5, atol=1e-8) and not np.allclose(cand, want, rtol=1e-5, atol=1e-8):
-            return hint
-    return None
+def _lime_fit(features, weights):
+    """A wrong fit: ``features(U, Z, degree)`` and ``weights(dist, width)`` instead of the right ones."""
+    def fit(f, x0, Z, width, degree):
+        U = Z - np.asarray(x0, float)
+        dist = np.linalg.norm(U, axis=1)
+        return ref.weighted_least_squares(features(U, Z, degree), f(Z), weights(dist, width))
+    return fit
+
+
+def _offsets(U, Z, degree):
+    return ref.polynomial_features(U, degree)
+
+
+#: What a student's lime_surrogate(f, x0, Z, width, degree) is compared with.
+LIME_MISTAKES = [
+    ("the fit ignores the kernel weights: minimise sum_n pi_n (f(z_n) - g(z_n))^2, so that close samples count more",
+     _lime_fit(_offsets, lambda d, width: np.ones(len(d)))),
+    ("the features must be in the offsets u = z - x0 (the surrogate is centred at x0), not in z",
+     _lime_fit(lambda U, Z, degree: ref.polynomial_features(Z, degree), ref.exponential_kernel)),
+    ("your fit weighs sample n by pi_n^2 = exp(-||z - x0||^2 / width^2): either the kernel lost the 2 of "
+     "exp(-||z - x0||^2 / (2 width^2)), or you scaled the rows by pi instead of sqrt(pi) (the squared "
+     "residuals must get weight pi)",
+     _lime_fit(_offsets, lambda d, width: ref.exponential_kernel(d, width) ** 2)),
+    ("use the squared distance ||z - x0||^2 in the kernel",
+     _lime_fit(_offsets, lambda d, width: np.exp(-d / (2 * width ** 2)))),
+]
+
+
+def _lime_probes():
+    """(f, x0, Z, width, degree) on which the mistakes all differ: the curved black box away from the origin,
+    both degrees, kernels narrower than the sampling radius."""
+    return [(ref.curved_black_box, np.array([0.4, -0.3]), ref.sample_ball(np.array([0.4, -0.3]), 60, 1.0, 1), 0.5, 1),
+            (ref.curved_black_box, np.array([-0.5, 0.6]), ref.sample_ball(np.array([-0.5, 0.6]), 60, 1.0, 2), 0.8, 2)]
 
 
 def _lime_properties(fn):
+    diagnosis = Diagnosis(fn, LIME_MISTAKES, _lime_probes(), rtol=1e-5)   # decided on the probes
+
     def recovers(x0, coef, width, degree, seed):
         P = 3 if degree == 1 else 6
         c = np.asarray(coef[:P], dtype=float)
@@ -798,8 +883,7 @@ def _lime_properties(fn):
         Z = ref.sample_ball(x0, 40, 1.0, seed)
         got = _lime_call(fn, f, x0, Z, width, degree)
         if not np.allclose(got, c, rtol=1e-6, atol=1e-6):
-            want = _lime_reference(f, x0, Z, width, degree)
-            hint = _lime_diagnose(f, x0, Z, width, degree, got, want)
+            hint = diagnosis.hint()
             raise Violation("a black box that is itself a polynomial of this degree (in u = z - x0) must be recovered "
                             "exactly, whatever the weights" + (f": {hint}" if hint else ""), expected=c, got=got)
 
@@ -809,7 +893,7 @@ def _lime_properties(fn):
         got = _lime_call(fn, ref.curved_black_box, x0, Z, width, degree)
         want = _lime_reference(ref.curved_black_box, x0, Z, width, degree)
         if not np.allclose(got, want, rtol=1e-5, atol=1e-8):
-            hint = _lime_diagnose(ref.curved_black_box, x0, Z, width, degree, got, want)
+            hint = diagnosis.hint()
             raise Violation("does not match the weighted least-squares fit on the curved black box"
                             + (f": {hint}" if hint else ""), expected=want, got=got)
 
@@ -864,21 +948,29 @@ def lime_fidelity(ask, fidelity_linear, fidelity_quadratic):
     return passed(q, f"linear {fits[1].fidelity:.3f} < quadratic {fits[2].fidelity:.3f}")
 
 
-_LIME_STATEMENTS = {
-    "A": (True, "the samples are random: another seed (or another n) gives another fit, and with few samples the "
-              "coefficients vary visibly (NUS: repeating the sampling can give different explanations)."),
-    "B": (False, "LIME only queries f on samples (a black box); it never differentiates the model."),
-    "C": (True, "the quadratic surrogate contains the linear one (set its quadratic coefficients to 0), and weighted "
-              "least squares minimises exactly the weighted error, so on the same samples its weighted R^2 is at "
-              "least as high."),
-    "D": (True, "a wider kernel gives far samples more weight: the explanation describes a larger region, less "
-              "locally (and a linear surrogate then fits a curved boundary worse)."),
-    "E": (False, "perturbed samples can leave the data distribution (NUS: locally perturbed data may not be realistic)."),
-}
+_LIME_STATEMENTS = Choices({
+    "A": ("Refitting with another seed can change the explanation, visibly so with few samples.",
+          True, "the samples are random: another seed (or another n) gives another fit, and with few samples the "
+                "coefficients vary visibly (NUS: repeating the sampling can give different explanations)."),
+    "B": ("LIME needs the gradients of the model.",
+          False, "LIME only queries f on samples (a black box); it never differentiates the model."),
+    "C": ("On the same weighted samples, the quadratic surrogate's weighted $R^2$ is never below the linear "
+          "one's.",
+          True, "the quadratic surrogate contains the linear one (set its quadratic coefficients to 0), and "
+                "weighted least squares minimises exactly the weighted error, so on the same samples its weighted "
+                "R^2 is at least as high."),
+    "D": ("A wider kernel gives distant samples more weight, so the explanation describes a larger region.",
+          True, "a wider kernel gives far samples more weight: the explanation describes a larger region, less "
+                "locally (and a linear surrogate then fits a curved boundary worse)."),
+    "E": ("The perturbed samples are guaranteed to look like real data.",
+          False, "perturbed samples can leave the data distribution (NUS: locally perturbed data may not be "
+                 "realistic)."),
+})
 
 
 @question("LIME", answers="lime_true",
-          hint="think of what changes with another seed, a wider kernel or a richer surrogate")
+          hint="think of what changes with another seed, a wider kernel or a richer surrogate",
+          choices=_LIME_STATEMENTS)
 def lime_statements(ask, answer):
     """Multiple select over ``_LIME_STATEMENTS``."""
     return ask.statements(answer, _LIME_STATEMENTS, "lime_true", allow_empty=True)

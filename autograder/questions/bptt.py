@@ -29,6 +29,7 @@ from reference import rnn as ref
 from .. import symbolic
 from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, check_properties
+from ..choices import Choices
 from ..question import call, function, hints_of, question, unwrap
 
 ACTIVATIONS = ref.ACTIVATION_NAMES
@@ -159,7 +160,22 @@ def _t3_mistakes():
 
 
 def _t3_values(rng, k):
-    return {n: rng.normal(0, 0.8, size=k) for n in T3_NAMES}
+    """``k`` points: the first half of order one (normal, sd 0.8), the second across decades: inputs x_t and
+    h0 of size 0.01 to 100, each with its weight scaled by the inverse size so that the pre-activations stay
+    of order one (a saturated tanh would hide a wrong answer), so the weights range over decades too."""
+    values = {n: rng.normal(0, 0.8, size=k) for n in T3_NAMES}
+    wide, m = slice(k // 2, k), k - k // 2
+
+    def across(scale):
+        return rng.choice([-1.0, 1.0], size=m) * scale * rng.uniform(0.5, 1.5, size=m)
+
+    size_x, size_h = 10.0 ** rng.uniform(-2, 2, size=m), 10.0 ** rng.uniform(-2, 2, size=m)
+    for name in ("x1", "x2", "x3"):
+        values[name][wide] = across(size_x)
+    values["w_x"][wide] = across(1 / size_x)
+    values["h0"][wide] = across(size_h)
+    values["w_h"][wide] = across(1 / np.maximum(size_h, 1))   # w_h also multiplies h_1, h_2 in (-1, 1)
+    return values
 
 
 def _t3_numeric(expr, values):
@@ -219,32 +235,28 @@ def unrolled_t3(ask, dh3_dwh):
 
 # --- 3. which term makes gradients vanish --------------------------------------------------------
 
-VANISHING_OPTIONS = {
-    "A": "dE_T/do_T, the derivative of the loss",
-    "B": "do_T/dy_T, the softmax Jacobian",
-    "C": "dy_T/dh_T = W_hy, the output layer",
-    "D": "dg(x_T, h_{T-1})/dW_hh, the direct term",
-    "E": "dg(x_T, h_{T-1})/dh_{T-1} = dh_T/dh_{T-1}, repeated through time by eq 7",
-}
-_VANISHING_HINTS = {
-    "A": "dE_T/do_T appears once, at the last step: it scales every time step's contribution alike and cannot "
-         "make the early steps' contributions smaller than the late ones'",
-    "B": "the softmax Jacobian appears once, at the output of step T; vanishing is about how the contribution "
-         "of step t shrinks as T - t grows",
-    "C": "W_hy appears once, at the output; it does not depend on how far back in time a step is",
-    "D": "the direct term is *added* once per step (it is where step t contributes); what shrinks that "
-         "contribution is the factor it is *multiplied* by on its way from step t to step T",
-}
+VANISHING_OPTIONS = Choices({
+    "A": (r"$\partial E_T / \partial \hat{\mathbf{o}}_T$, the derivative of the loss",
+          False, "dE_T/do_T appears once, at the last step: it scales every time step's contribution alike and "
+                 "cannot make the early steps' contributions smaller than the late ones'"),
+    "B": (r"$\partial \hat{\mathbf{o}}_T / \partial \hat{\mathbf{y}}_T$, the softmax Jacobian",
+          False, "the softmax Jacobian appears once, at the output of step T; vanishing is about how the "
+                 "contribution of step t shrinks as T - t grows"),
+    "C": (r"$\partial \hat{\mathbf{y}}_T / \partial \mathbf{h}_T$, the output layer $\mathbf{W}^{[hy]}$",
+          False, "W_hy appears once, at the output; it does not depend on how far back in time a step is"),
+    "D": (r"$\partial g^{[h]}(\mathbf{x}_T, \mathbf{h}_{T-1}) / \partial \mathbf{W}^{[hh]}$, the direct term",
+          False, "the direct term is *added* once per step (it is where step t contributes); what shrinks that "
+                 "contribution is the factor it is *multiplied* by on its way from step t to step T"),
+    "E": (r"$\partial g^{[h]}(\mathbf{x}_T, \mathbf{h}_{T-1}) / \partial \mathbf{h}_{T-1} = \partial \mathbf{h}_T / "
+          r"\partial \mathbf{h}_{T-1}$, applied again at every step by eq 7",
+          True, "dh_t/dh_{t-1} = diag(g'(z_t)) W_hh^T is multiplied once per step back in time"),
+}, one=True)
 
 
 @question("which term makes gradients vanish", answers="vanishing_term",
-          hint="which factor is multiplied once more for every step back in time?")
+          hint="which factor is multiplied once more for every step back in time?", choices=VANISHING_OPTIONS)
 def vanishing_term(ask, answer):
-    q = ask.title
-    letter = ask.single(answer, VANISHING_OPTIONS, "vanishing_term")
-    if letter != "E":
-        raise CheckFailed(q, f"not {letter}: {_VANISHING_HINTS[letter]}")
-    return passed(q, "dh_t/dh_{t-1} = diag(g'(z_t)) W_hh^T is multiplied once per step back in time")
+    return ask.statements(answer, VANISHING_OPTIONS, "vanishing_term")
 
 
 # --- 4-6. numpy code against torch autograd ----------------------------------------------------------

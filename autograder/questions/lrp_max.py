@@ -28,6 +28,7 @@ from reference import maxnets as ref
 from .. import lrp_rules
 from ..feedback import CheckFailed, not_answered, passed
 from ..properties import Violation, assert_close, check_properties, decimals
+from ..choices import Choices
 from ..question import Diagnosis, array, call, hints_of, question, unwrap
 
 a1, a2 = sympy.symbols("a1 a2", nonnegative=True)
@@ -52,14 +53,17 @@ _BACK = {"a1 > a2": ({a1: a2 + _t}, {_t: a1 - a2}), "a2 > a1": ({a2: a1 + _t}, {
 
 
 def _points() -> dict[str, list[tuple[float, float]]]:
-    """Fixed sample points of each region: readable ones first (they appear in the feedback)."""
+    """Fixed sample points of each region: readable ones first (they appear in the feedback), then random ones
+    of order one, then values across decades (0.01 to 1500, gaps large and tiny): an answer that is right only
+    for small inputs (a clipped or capped term, a condition such as a1 < 5) is caught."""
     rng = np.random.default_rng(2024)
     base = np.round(rng.uniform(0.0, 3.0, 7), 2)
     gap = np.round(rng.uniform(0.3, 3.0, 7), 2)
     upper = [(float(round(b + g, 2)), float(b)) for b, g in zip(base, gap)]
-    above = [(2.0, 1.0), (3.0, 0.5), (1.0, 0.0)] + upper
+    wide = [(40.0, 12.0), (250.0, 0.05), (0.02, 0.01), (1500.0, 900.0), (75.0, 74.5)]
+    above = [(2.0, 1.0), (3.0, 0.5), (1.0, 0.0)] + upper + wide
     return {"a1 > a2": above, "a2 > a1": [(y, x) for x, y in above],
-            "a1 = a2": [(1.0, 1.0), (2.5, 2.5), (0.4, 0.4)]}
+            "a1 = a2": [(1.0, 1.0), (2.5, 2.5), (0.4, 0.4), (30.0, 30.0), (0.05, 0.05), (800.0, 800.0)]}
 
 
 POINTS = _points()
@@ -381,14 +385,16 @@ def _relevance_pair(fn, name, x, y):
     return R1, R2
 
 
-_PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])   # no ties, no zeros
+# No ties (where gradient x input of the three networks differ), no zeros. Gradient x input is written out, not
+# taken from reference.maxnets (torch): a check must not pay torch's import.
+_PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])
 
 
 def _relevance_diagnosis(fn, name):
     """The likely mistake of ``relevance`` on network ``name``, decided on fixed probe inputs."""
     mistakes = [
         (f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus use w instead of "
-         f"w+ = max(0, w)?", lambda net, x, y: np.stack(ref.gradient_x_input(name, x, y))),
+         f"w+ = max(0, w)?", lambda net, x, y: np.stack([x * (x > y), y * (y > x)])),   # GXI, off the diagonal
         (f"network ({name}): R1 and R2 are swapped",
          lambda net, x, y: np.stack(ref.relevance_alpha1beta0(name, x, y)[::-1])),
     ]
@@ -415,7 +421,7 @@ def _relevance_property(fn, name):
 
 def _inputs():
     """``{"a1": (N,), "a2": (N,)}`` with N = 1..6; a list of pairs, so that shrinking drops examples."""
-    pair = st.tuples(decimals(0.0, 5.0), decimals(0.0, 5.0))
+    pair = st.tuples(decimals(0.0, 5.0), decimals(0.0, 5.0)) | st.tuples(decimals(0.0, 200.0, 0.5), decimals(0.0, 200.0, 0.5))
     return st.lists(pair, min_size=1, max_size=6).map(
         lambda ps: {"a1": np.array([p[0] for p in ps]), "a2": np.array([p[1] for p in ps])})
 
@@ -434,10 +440,11 @@ def relevance(ask, fn, *, max_examples: int = 30):
 @question("LRP through the max networks: the analytic table", answers="relevance",
           hint="compare your function with your symbolic answers on a few points, ties a1 = a2 and zeros included")
 def relevance_table(ask, fn):
-    """``fn`` on a grid of (a1, a2) in [0, 3]^2 (ties and zeros included) against the analytic table."""
+    """``fn`` on a grid of (a1, a2) in [0, 3]^2 (ties and zeros included) and at 12 and 150 against the analytic
+    table."""
     q = ask.title
     ask.function(fn, "relevance", "relevance(net, a1, a2)")
-    g = np.arange(0.0, 3.01, 0.5)
+    g = np.concatenate([np.arange(0.0, 3.01, 0.5), [12.0, 150.0]])
     x, y = (v.ravel() for v in np.meshgrid(g, g))
     for name in NAMES:
         R1e, R2e = ref.analytic_relevances(name, a1, a2)
@@ -454,55 +461,66 @@ def relevance_table(ask, fn):
             k = int(np.argmax(bad))
             raise CheckFailed(q, f"network ({name}) at a1 = {x[k]:g}, a2 = {y[k]:g}: expected (R1, R2) = "
                                  f"({want[k, 0]:g}, {want[k, 1]:g}), yours ({got[k, 0]:.4g}, {got[k, 1]:.4g})")
-    return passed(q, "matches the table on a 7 x 7 grid for the three networks")
+    return passed(q, f"matches the table on a {len(g)} x {len(g)} grid for the three networks")
 
 
 # --- multiple choice -----------------------------------------------------------------------------
 
-WIRING_WHY = {
-    "a": "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
-         "Compare R1 where a1 > a2 with R2 where a2 > a1.",
-    "b": "(b) is (a) with the inputs swapped, so on its own it is not symmetric.",
-    "c": "is symmetric: swapping a1 and a2 permutes its hidden neurons, so the relevances swap too.",
-}
+# The options are the three networks of the notebook's table (no text to show here).
+WIRING = Choices({
+    "a": ("", False, "in (a) the roles differ: a1 feeds relu(a1), a2 only the difference neuron relu(a2 - a1). "
+                     "Compare R1 where a1 > a2 with R2 where a2 > a1."),
+    "b": ("", False, "(b) is (a) with the inputs swapped, so on its own it is not symmetric."),
+    "c": ("", True, "is symmetric: swapping a1 and a2 permutes its hidden neurons, so the relevances swap too."),
+})
 
 
 @question("symmetric wiring", answers="symmetric_nets",
-          hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?")
+          hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?", choices=WIRING)
 def symmetric_wiring(ask, answer):
     """Which network(s) give R1(a1, a2) = R2(a2, a1)."""
-    return ask.judge(ask.choice(answer, NAMES, "symmetric_nets", allow_empty=True), {"c"}, WIRING_WHY)
+    return ask.statements(answer, WIRING, "symmetric_nets", allow_empty=True)
 
 
-WINNER_WHY = {
-    "a": "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1).",
-    "b": "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2).",
-    "c": "in (c) the loser always keeps half of its own value through its skip connection.",
-}
+WINNER = Choices({
+    "a": ("", False, "in (a), when a2 > a1 the loser a1 still gets R1 = a1 through h1 = relu(a1)."),
+    "b": ("", False, "in (b), when a1 > a2 the loser a2 still gets R2 = a2 through h2 = relu(a2)."),
+    "c": ("", False, "in (c) the loser always keeps half of its own value through its skip connection."),
+})
 
 
 @question("winner takes all", answers="winner_nets",
-          hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?")
+          hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?",
+          choices=WINNER)
 def winner_takes_all(ask, answer):
     """Which network(s) give the winner all of y whichever input wins."""
-    return ask.judge(ask.choice(answer, NAMES, "winner_nets", allow_empty=True), set(), WINNER_WHY)
+    return ask.statements(answer, WINNER, "winner_nets", allow_empty=True)
 
 
-_STATEMENTS = {
-    1: (True, "gradient x input depends only on the function y = max(a1, a2): look at the figure of the three networks."),
-    2: (False, "compare your answers for (a) and (b): LRP follows the wiring, not only the function."),
-    3: (True, "the z+ rule conserves relevance in each layer (no biases here), so R1 + R2 = y."),
-    4: (True, "all inputs are >= 0 and the rule only uses positive weights, so every share is >= 0."),
-    5: (True, "on bias-free ReLU networks LRP-0 (the z rule) equals gradient x input."),
-    6: (False, "in (c) the loser keeps half of its own value (a_loser / 2) through its skip connection."),
-}
+_STATEMENTS = Choices({
+    1: ("Gradient × input gives the same relevances for the three networks (away from the diagonal $a_1 = a_2$).",
+        True, "gradient x input depends only on the function y = max(a1, a2): look at the figure of the three "
+              "networks."),
+    2: (r"LRP-$\alpha_1\beta_0$ gives the same relevances for the three networks, since they compute the same "
+        "function.",
+        False, "compare your answers for (a) and (b): LRP follows the wiring, not only the function."),
+    3: (r"For each network, LRP-$\alpha_1\beta_0$ conserves relevance: $R_1 + R_2 = \max(a_1, a_2)$.",
+        True, "the z+ rule conserves relevance in each layer (no biases here), so R1 + R2 = y."),
+    4: (r"LRP-$\alpha_1\beta_0$ never gives a negative relevance on these networks (for $a_1, a_2 \ge 0$).",
+        True, "all inputs are >= 0 and the rule only uses positive weights, so every share is >= 0."),
+    5: ("LRP-0, the same rule with $w$ instead of $w^+$, gives gradient × input on these bias-free ReLU networks.",
+        True, "on bias-free ReLU networks LRP-0 (the z rule) equals gradient x input."),
+    6: ("In network (c) the losing input never receives any relevance.",
+        False, "in (c) the loser keeps half of its own value (a_loser / 2) through its skip connection."),
+})
 
 
 @question("true statements", answers="true_statements",
-          hint="test each statement on your own answers for (a), (b), (c) and gradient x input")
+          hint="test each statement on your own answers for (a), (b), (c) and gradient x input",
+          choices=_STATEMENTS)
 def true_statements(ask, answer):
     """Multiple select over ``_STATEMENTS`` (numbered)."""
-    return ask.statements(answer, _STATEMENTS, "true_statements", numbered_text=True)
+    return ask.statements(answer, _STATEMENTS, "true_statements")
 
 
 hint = hints_of(__name__)

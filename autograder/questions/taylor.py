@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from reference import taylor as ref
 
 from .. import symbolic
-from ..feedback import CheckFailed, passed
+from ..feedback import CheckFailed
 from ..properties import (
     Violation,
     arrays,
@@ -33,7 +33,8 @@ from ..properties import (
     check_properties,
     decimals,
 )
-from ..question import call, hints_of, question, unwrap
+from ..choices import Choices
+from ..question import Diagnosis, call, hints_of, question, unwrap
 
 N = 3
 w = sympy.Matrix(sympy.symbols(f"w1:{N + 1}", real=True))
@@ -377,6 +378,37 @@ def _tanh_model(W):
     return lambda z: torch.tanh(z @ W_t).sum()
 
 
+def _gradient(f, at):
+    import torch
+
+    z = _t(at).requires_grad_(True)
+    (g,) = torch.autograd.grad(f(z), z)
+    return g.numpy()
+
+
+_X_FACTOR = "Your R_i = df/dx_i * x_i: the factor is (x_i - root_i)."
+_SENSITIVITY = "Your R_i = (df/dx_i)^2 is the sensitivity; Taylor multiplies df/dx_i by (x_i - root_i)."
+#: What a student's taylor_relevances(f, x, root) is compared with (f a torch function, x and root arrays).
+TAYLOR_MISTAKES = [
+    ("You evaluated the gradient at x; the Taylor expansion around the root uses df/dx_i at the root.",
+     lambda f, x, root: _gradient(f, x) * (x - root)),
+    (_X_FACTOR, lambda f, x, root: _gradient(f, root) * x),
+    (_X_FACTOR, lambda f, x, root: _gradient(f, x) * x),
+    (_SENSITIVITY, lambda f, x, root: _gradient(f, root) ** 2),
+    (_SENSITIVITY, lambda f, x, root: _gradient(f, x) ** 2),
+]
+
+
+def _taylor_probes():
+    """(f, x, root) on which the mistakes all differ: tanh models in 5 and 7 dimensions, not saturated at x or at
+    the root (so the gradient differs between them), inputs from 0.05 to 30 in size, roots away from 0."""
+    W5 = np.array([[0.5, -1.2], [2.0, 0.3], [-0.7, 1.1], [0.9, 0.4], [1.5, -2.0]]) / 4
+    W7 = np.array([[0.05, -0.2], [0.3, 0.1], [-0.02, -0.04], [0.25, -0.15], [0.1, 0.1], [-0.3, 0.02], [0.07, 0.04]]) / 2
+    return [(_tanh_model(W5), np.array([1.0, -2.0, 0.5, 3.0, -1.5]), np.array([0.2, 0.4, -0.6, 1.0, 0.3])),
+            (_tanh_model(W7), np.array([12.0, -0.05, 30.0, -4.0, 0.8, 2.5, -15.0]),
+             np.array([-1.0, 0.5, 2.0, 0.1, -0.4, 3.0, 1.5]))]
+
+
 @question("taylor_relevances(f, x, root)", answers="taylor_relevances",
           hint="take the gradient of f at the root with torch.autograd and multiply it by x - root")
 def taylor_relevances(ask, fn, thorough: bool = False):
@@ -385,6 +417,8 @@ def taylor_relevances(ask, fn, thorough: bool = False):
 
     q = ask.title
     ask.function(fn, "taylor_relevances")
+    diagnosis = Diagnosis(fn, TAYLOR_MISTAKES, _taylor_probes(), rtol=1e-4, atol=1e-5,   # decided on the probes
+                          convert=lambda args: (args[0], _t(args[1]), _t(args[2])))
 
     def relevances(f_, x_, root_):
         with torch.enable_grad():
@@ -401,13 +435,9 @@ def taylor_relevances(ask, fn, thorough: bool = False):
         R = relevances(lambda z: z @ w_t, x, root)
         want = float(w.astype(np.float32) @ (x - root).astype(np.float32))
         if not np.isclose(R.sum(), want, rtol=1e-4, atol=1e-4):
-            hint = ""
-            if np.allclose(R, w * x, rtol=1e-4, atol=1e-4) and np.any(root):
-                hint = " Your R_i = df/dx_i * x_i: the factor is (x_i - root_i)."
-            elif np.allclose(R, w ** 2, rtol=1e-4, atol=1e-4):
-                hint = " Your R_i = (df/dx_i)^2 is the sensitivity; Taylor multiplies df/dx_i by (x_i - root_i)."
+            hint = diagnosis.hint()
             raise Violation("for a linear f(x) = w^T x the first-order Taylor expansion is exact, so the "
-                            "relevances must sum to f(x) - f(root) = w^T (x - root)." + hint,
+                            "relevances must sum to f(x) - f(root) = w^T (x - root)." + (f" {hint}" if hint else ""),
                             expected=want, got=float(R.sum()))
 
     def gradient_at_root(W, x, root):
@@ -415,14 +445,9 @@ def taylor_relevances(ask, fn, thorough: bool = False):
         R = relevances(f_, x, root)
         want = ref.taylor_decomposition(f_, _t(x), _t(root)).numpy()
         if not np.allclose(R, want, rtol=1e-4, atol=1e-4):
-            x_t = _t(x).requires_grad_(True)
-            (grad_x,) = torch.autograd.grad(f_(x_t), x_t)
-            wrong = (grad_x * (_t(x) - _t(root))).numpy()
-            hint = ""
-            if np.allclose(R, wrong, rtol=1e-4, atol=1e-4):
-                hint = " You evaluated the gradient at x; the Taylor expansion around the root uses df/dx_i at the root."
+            hint = diagnosis.hint()
             raise Violation("on the non-linear f(x) = sum_k tanh((x W)_k) your relevances differ from "
-                            "df/dx_i(root) * (x_i - root_i)." + hint, expected=want, got=R)
+                            "df/dx_i(root) * (x_i - root_i)." + (f" {hint}" if hint else ""), expected=want, got=R)
 
     examples = 60 if thorough else 25
     check_properties(q + " [linear f]", {"relevances sum to f(x) - f(root)": linear_exact},
@@ -433,48 +458,38 @@ def taylor_relevances(ask, fn, thorough: bool = False):
 
 # --- 7. multiple choice ---------------------------------------------------------------------
 
-CONSERVATION_OPTIONS = {"A": "sensitivity analysis", "B": "Taylor decomposition at the root 0",
-                        "C": "Taylor decomposition at the nearest root"}
+# The two questions ask about the same three methods.
+_METHODS = {"A": "sensitivity analysis", "B": r"Taylor decomposition at the root $\mathbf{0}$ (gradient × input)",
+            "C": "Taylor decomposition at the nearest root"}
+
+CONSERVATION_OPTIONS = Choices({
+    "A": (_METHODS["A"], False, "add up your R_sens. Is the sum f(x) = w^T x for every x? (Does it even contain x?)"),
+    "B": (_METHODS["B"], True, "add up your R_taylor0 (`sum(R_taylor0)`) and compare with f = w^T x"),
+    "C": (_METHODS["C"], True, "simplify `sum(R_nearest)`: what is sum_i w_i^2 (w^T x) / ||w||^2?"),
+})
 
 
 @question("which explanations conserve f(x)", answers="mc_conservation",
-          hint="add up each of your three relevance vectors and compare the sums with f(x) = w^T x")
+          hint="add up each of your three relevance vectors and compare the sums with f(x) = w^T x",
+          choices=CONSERVATION_OPTIONS)
 def conservation_choice(ask, answer):
-    q = ask.title
-    chosen = ask.choice(answer, CONSERVATION_OPTIONS, "mc_conservation")
-    problems = []
-    if "A" in chosen:
-        problems.append("A: add up your R_sens. Is the sum f(x) = w^T x for every x? (Does it even contain x?)")
-    if "B" not in chosen:
-        problems.append("B: add up your R_taylor0 (`sum(R_taylor0)`) and compare with f = w^T x")
-    if "C" not in chosen:
-        problems.append("C: simplify `sum(R_nearest)`: what is sum_i w_i^2 (w^T x) / ||w||^2?")
-    if problems:
-        raise CheckFailed(q, "not quite. Look again at:\n" + "\n".join(problems))
-    return passed(q)
+    return ask.statements(answer, CONSERVATION_OPTIONS, "mc_conservation")
 
 
-PATTERN_OPTIONS = {"A": "sensitivity analysis", "B": "Taylor decomposition at the root 0 (gradient x input)",
-                   "C": "Taylor decomposition at the nearest root"}
+PATTERN_OPTIONS = Choices({
+    "A": (_METHODS["A"], False, "R_i = w_i^2. Which symbol of the input appears in it?"),
+    "B": (_METHODS["B"], True, "R_i = w_i x_i. What happens to a pixel whose x_i = 0 (background) in one image and "
+                               "x_i = 1 (ink) in another?"),
+    "C": (_METHODS["C"], False, "R_i = w_i^2 (w^T x)/||w||^2. The x-dependent factor (w^T x)/||w||^2 is the same for "
+                                "every pixel: it changes the scale (and sign) of the map, not its pattern"),
+})
 
 
 @question("which heatmap pattern depends on the input", answers="mc_pattern",
-          hint="for each method, which symbols of the input x appear in R_i, and does the factor differ between pixels?")
+          hint="for each method, which symbols of the input x appear in R_i, and does the factor differ between pixels?",
+          choices=PATTERN_OPTIONS)
 def pattern_choice(ask, answer):
-    q = ask.title
-    chosen = ask.choice(answer, PATTERN_OPTIONS, "mc_pattern")
-    problems = []
-    if "A" in chosen:
-        problems.append("A: R_i = w_i^2. Which symbol of the input appears in it?")
-    if "C" in chosen:
-        problems.append("C: R_i = w_i^2 (w^T x)/||w||^2. The x-dependent factor (w^T x)/||w||^2 is the same "
-                        "for every pixel: it changes the scale (and sign) of the map, not its pattern")
-    if "B" not in chosen:
-        problems.append("B: R_i = w_i x_i. What happens to a pixel whose x_i = 0 (background) in one image "
-                        "and x_i = 1 (ink) in another?")
-    if problems:
-        raise CheckFailed(q, "not quite. Look again at:\n" + "\n".join(problems))
-    return passed(q)
+    return ask.statements(answer, PATTERN_OPTIONS, "mc_pattern")
 
 
 hint = hints_of(__name__)

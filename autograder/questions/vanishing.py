@@ -29,6 +29,7 @@ from reference import vanishing as ref
 from .. import symbolic
 from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
+from ..choices import Choices
 from ..question import Diagnosis, call, hints_of, number, question, unwrap
 
 M = symbolic.Mistake
@@ -387,13 +388,21 @@ LSTM_NAMES = ("c_prev", "o_prev", "x", "w_f", "u_f", "b_f", "w_i", "u_i", "b_i",
 LSTM_SYMBOLS = [LSTM[name] for name in LSTM_NAMES]
 
 
-def _lstm_points(count: int = 8, seed: int = 7):
-    """Random values of the LSTM's symbols: weights and inputs ~ N(0, 1), o_prev in (0, 1)."""
+def _lstm_points(count: int = 12, seed: int = 7):
+    """Values of the LSTM's symbols: the first half with weights and inputs ~ N(0, 1); the second across
+    decades: c_prev and x of size 0.01 to 100 (signs random), the input weights u_X scaled by 1/|x| so that
+    the gates are not all saturated, the recurrent weights w_X from 0.01 to 10. o_prev in (0, 1)."""
     rng = np.random.default_rng(seed)
     points = []
-    for _ in range(count):
+    for k in range(count):
         p = {name: float(np.round(rng.normal(), 3)) for name in LSTM_NAMES}
         p["o_prev"] = float(np.round(rng.uniform(0.05, 0.95), 3))
+        if k >= count // 2:
+            sign = lambda: float(rng.choice([-1.0, 1.0]))  # noqa: E731
+            p["c_prev"], p["x"] = (sign() * float(10.0 ** rng.uniform(-2, 2)) for _ in range(2))
+            for X in "fig":
+                p[f"u_{X}"] = sign() * float(rng.uniform(0.3, 1.5)) / abs(p["x"])
+                p[f"w_{X}"] = sign() * float(10.0 ** rng.uniform(-2, 1))
         points.append(p)
     return points
 
@@ -492,63 +501,55 @@ def lstm_full(ask, dc_full):
 
 # === 6. multiple choice =========================================================================
 
-VANISHING_TERM_OPTIONS = {
-    "A": "dE_T/do_T, the derivative of the loss",
-    "B": "do_T/dy_T, the derivative of the softmax",
-    "C": "dy_T/dh_T, the output layer",
-    "D": "dh_T/dW_hh, whose recursive part dg/dh_{T-1} x dh_{T-1}/dW_hh reaches back through every step",
-}
+_STEP_BACK = "Which term, expanded (eq. 7), multiplies one more factor dh_k/dh_(k-1) for every step back in time?"
+VANISHING_TERM_OPTIONS = Choices({
+    "A": (r"$\partial E_T/\partial\hat{\mathbf{o}}_T$, the derivative of the loss",
+          False, "dE_T/do_T is evaluated at the last step only: it does not depend on how far back a weight was "
+                 "used. " + _STEP_BACK),
+    "B": (r"$\partial\hat{\mathbf{o}}_T/\partial\hat{\mathbf{y}}_T$, the derivative of the softmax",
+          False, "the softmax Jacobian is taken once, at step T: it cannot shrink with the distance in time. "
+                 + _STEP_BACK),
+    "C": (r"$\partial\hat{\mathbf{y}}_T/\partial\mathbf{h}_T$, the output layer",
+          False, "dy_T/dh_T = W_hy^T appears once, at step T. " + _STEP_BACK),
+    "D": (r"$\partial\mathbf{h}_T/\partial\mathbf{W}^{[hh]}$, whose recursive part reaches back through every "
+          "earlier step",
+          True, "its recursive part dg/dh_(T-1) x dh_(T-1)/dW_hh multiplies one factor dh_k/dh_(k-1) per step "
+                "back in time"),
+}, one=True)
 
 
 @question("which term makes the gradient vanish", answers="mc_vanishing",
-          hint="which term, expanded, picks up one more factor dh_k/dh_(k-1) for every step back in time?")
+          hint="which term, expanded, picks up one more factor dh_k/dh_(k-1) for every step back in time?",
+          choices=VANISHING_TERM_OPTIONS)
 def vanishing_term(ask, answer):
-    q = ask.title
-    c = ask.single(answer, VANISHING_TERM_OPTIONS, "mc_vanishing")
-    if c != "D":
-        why = {"A": "dE_T/do_T is evaluated at the last step only: it does not depend on how far back a weight "
-                    "was used",
-               "B": "the softmax Jacobian is taken once, at step T: it cannot shrink with the distance in time",
-               "C": "dy_T/dh_T = W_hy^T appears once, at step T",
-               }[c]
-        raise CheckFailed(q, f"not {c}: {why}. Which term, expanded (eq. 7), multiplies one more factor "
-                             f"dh_k/dh_(k-1) for every step back in time?")
-    return passed(q)
+    return ask.statements(answer, VANISHING_TERM_OPTIONS, "mc_vanishing")
 
 
-STATEMENT_OPTIONS = {
-    "A": "if gamma * sigma_max(W_hh) < 1, ||dh_T/dh_t|| goes to 0 exponentially fast in T - t",
-    "B": "if gamma * sigma_max(W_hh) > 1, the gradients explode",
-    "C": "clipping the gradient's norm cures vanishing gradients",
-    "D": "with a sigmoid activation, gradients from far back can only survive if sigma_max(W_hh) > 4",
-    "E": "on the LSTM's direct cell path dc_t/dc_(t-1) = diag(f_t): a forget gate near 1 passes the gradient on "
-         "almost unchanged",
-}
+STATEMENT_OPTIONS = Choices({
+    "A": (r"If $\gamma\,\sigma_{\max}(\mathbf{W}^{[hh]}) < 1$, $\lVert\partial\mathbf{h}_T/\partial\mathbf{h}_t\rVert$ "
+          "goes to 0 exponentially fast in $T - t$.",
+          True, "every factor of the chain has norm at most gamma sigma_max; what does (gamma sigma)^n do when "
+                "gamma sigma < 1?"),
+    "B": (r"If $\gamma\,\sigma_{\max}(\mathbf{W}^{[hh]}) > 1$, the gradients explode.",
+          False, "the bound is only an upper bound. Look at your tanh network: gamma sigma_max > 1, and yet the "
+                 "fitted slope is negative"),
+    "C": ("Clipping the gradient's norm cures vanishing gradients.",
+          False, "clipping only shrinks gradients that are too large; it cannot bring back a gradient that has "
+                 "vanished"),
+    "D": (r"With a sigmoid activation, gradients from far back can only survive if "
+          r"$\sigma_{\max}(\mathbf{W}^{[hh]}) > 4$.",
+          True, "with gamma = 1/4, when is gamma sigma_max < 1, so that the bound forces vanishing?"),
+    "E": (r"On the LSTM's direct cell path $\partial c_t/\partial c_{t-1} = \operatorname{diag}(f_t)$: a forget "
+          "gate near 1 passes the gradient on almost unchanged.",
+          True, "what is dc_t/dc_(t-1) on the direct path (your dc_direct), and what is f^n for f close to 1?"),
+})
 
 
 @question("true statements about vanishing and exploding gradients", answers="mc_statements",
-          hint="test each statement against your bound, your fitted slopes and your dc_direct")
+          hint="test each statement against your bound, your fitted slopes and your dc_direct",
+          choices=STATEMENT_OPTIONS)
 def statements(ask, answer):
-    q = ask.title
-    chosen = ask.choice(answer, STATEMENT_OPTIONS, "mc_statements")
-    problems = []
-    if "A" not in chosen:
-        problems.append("A: every factor of the chain has norm at most gamma sigma_max; what does (gamma sigma)^n "
-                        "do when gamma sigma < 1?")
-    if "B" in chosen:
-        problems.append("B: the bound is only an upper bound. Look at your tanh network: gamma sigma_max > 1, and "
-                        "yet the fitted slope is negative")
-    if "C" in chosen:
-        problems.append("C: clipping only shrinks gradients that are too large; it cannot bring back a gradient "
-                        "that has vanished")
-    if "D" not in chosen:
-        problems.append("D: with gamma = 1/4, when is gamma sigma_max < 1, so that the bound forces vanishing?")
-    if "E" not in chosen:
-        problems.append("E: what is dc_t/dc_(t-1) on the direct path (your dc_direct), and what is f^n for f "
-                        "close to 1?")
-    if problems:
-        raise CheckFailed(q, "not quite. Look again at:\n" + "\n".join(problems))
-    return passed(q)
+    return ask.statements(answer, STATEMENT_OPTIONS, "mc_statements")
 
 
 # === 7. relevance through the cell path (LRP for LSTMs: signal-take-all) ========================
@@ -570,6 +571,35 @@ def _cell_relevance_examples(thorough: bool):
     return st.integers(1, 6 if thorough else 4).flatmap(build).map(example)
 
 
+def _take_all(R_c, fc_prev, ig):
+    c = fc_prev + ig
+    return np.stack([fc_prev / c * R_c, ig / c * R_c])
+
+
+#: What a student's signal_take_all is compared with, as [R_prev, R_g] stacked.
+TAKE_ALL_MISTAKES = [
+    ("the two shares are swapped: R_prev belongs to f c_prev (the old cell), R_g to i g (the new input)",
+     lambda R_c, fc_prev, ig: _take_all(R_c, fc_prev, ig)[::-1]),
+    ("an equal split ignores the terms' sizes: each term gets its fraction of c_t, term / c_t",
+     lambda R_c, fc_prev, ig: np.stack([R_c / 2, R_c / 2])),
+    ("the shares are signed: divide the term itself (not its absolute value) by c_t = fc_prev + ig; a term of "
+     "opposite sign to c_t gets relevance of opposite sign",
+     lambda R_c, fc_prev, ig: np.abs(np.stack([fc_prev, ig])) / (np.abs(fc_prev) + np.abs(ig)) * R_c),
+    ("only half of R_c arrives: did the gates f_t and i_t take a share? They receive none",
+     lambda R_c, fc_prev, ig: _take_all(R_c, fc_prev, ig) / 2),
+]
+#: (R_c, fc_prev, ig) where the mistakes all differ: terms of both signs and sizes from 0.1 to 70, c_t != 0.
+TAKE_ALL_PROBES = [
+    (np.array([1.0, -2.0, 3.0]), np.array([0.25, 3.0, -1.0]), np.array([0.75, -1.0, 3.0])),
+    (np.array([10.0, 0.5, -40.0, 2.0, 7.0]), np.array([12.0, -0.1, 25.0, 0.3, 70.0]),
+     np.array([-2.0, 0.6, 15.0, 0.7, -20.0])),
+]
+
+
+def _pair(out) -> np.ndarray:
+    return np.stack([as_array(out[0], "R_prev"), as_array(out[1], "R_g")])
+
+
 @question("signal_take_all(R_c, fc_prev, ig)", answers="signal_take_all",
           hint="c_t is the sum of the two signal terms f_t c_(t-1) and i_t g_t; the gates are switches, not signals")
 def signal_take_all(ask, fn, thorough: bool = False):
@@ -578,6 +608,8 @@ def signal_take_all(ask, fn, thorough: bool = False):
     q = ask.title
     ask.function(fn, "signal_take_all", "signal_take_all(R_c, fc_prev, ig)")
     from reference.thesis.explain_gated import signal_take_all as reference_split
+
+    diagnosis = Diagnosis(fn, TAKE_ALL_MISTAKES, TAKE_ALL_PROBES, read=_pair)   # decided on the probes
 
     def shares(R_c, fc_prev, ig):
         out = call(fn, R_c, fc_prev, ig, name="signal_take_all")
@@ -609,11 +641,10 @@ def signal_take_all(ask, fn, thorough: bool = False):
     def conserves(R_c, fc_prev, ig):
         R_prev, R_g = shares(R_c, fc_prev, ig)
         if not close(R_prev + R_g, R_c):
-            hint = (" Only half of R_c arrives: did the gates f_t and i_t take a share? They receive none."
-                    if close(R_prev + R_g, R_c / 2) else "")
+            hint = diagnosis.hint()
             raise Violation("relevance is not conserved: R_prev + R_g must equal R_c in every unit (c_t is the sum "
-                            "of the two signal terms, so their shares add up to R_c)." + hint, expected=R_c,
-                            got=R_prev + R_g)
+                            "of the two signal terms, so their shares add up to R_c)." + (f" {hint}." if hint else ""),
+                            expected=R_c, got=R_prev + R_g)
 
     def proportional(R_c, fc_prev, ig):
         R_prev, R_g = shares(R_c, fc_prev, ig)
@@ -621,15 +652,7 @@ def signal_take_all(ask, fn, thorough: bool = False):
         if close(R_prev, want_prev) and close(R_g, want_g):
             return
         c = fc_prev + ig
-        if close(R_prev, want_g) and close(R_g, want_prev):
-            hint = "the two shares are swapped: R_prev belongs to f c_prev (the old cell), R_g to i g (the new input)"
-        elif close(R_prev, R_c / 2) and close(R_g, R_c / 2):
-            hint = "an equal split ignores the terms' sizes: each term gets its fraction of c_t, term / c_t"
-        elif close(R_prev, np.abs(fc_prev) / (np.abs(fc_prev) + np.abs(ig)) * R_c):
-            hint = ("the shares are signed: divide the term itself (not its absolute value) by c_t = fc_prev + ig; "
-                    "a term of opposite sign to c_t gets relevance of opposite sign")
-        else:
-            hint = "R_prev = fc_prev / c_t * R_c and R_g = ig / c_t * R_c, with c_t = fc_prev + ig"
+        hint = diagnosis.hint() or "R_prev = fc_prev / c_t * R_c and R_g = ig / c_t * R_c, with c_t = fc_prev + ig"
         raise Violation(f"the relevance is not split in proportion to the signal terms: {hint}. Below, row 1 is "
                         f"R_prev, row 2 R_g; c_t = {np.round(c, 4).tolist()}",
                         expected=np.stack([want_prev, want_g]), got=np.stack([R_prev, R_g]))

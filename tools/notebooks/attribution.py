@@ -226,11 +226,7 @@ except Exception as err:
 #
 # **Q5 ({points:mc-equivariance-check}).** Which statements are true? Answer with the set of their letters, e.g. `{"A", "B"}`.
 #
-# - **A.** A stride-1 convolution with circular padding commutes with every circular shift of the image.
-# - **B.** 2x2 max pooling with stride 2 commutes with a shift of the image by one pixel.
-# - **C.** A stride-2 convolution (circular padding) commutes with shifts by two pixels, the output moving by one.
-# - **D.** "Translation equivariant" means the output does not change when the input is shifted.
-# - **E.** Stride-1 convolutions with circular padding, followed by global average pooling, give a score that does not change under circular shifts of the input.
+# {choices:equivariance_statements}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-equivariance-answer", "locked": false, "solution": true}
 equivariance_true = None
@@ -254,11 +250,7 @@ check.equivariance_statements(equivariance_true)
 #
 # **Q6 ({points:mc-linear-check}).** Which statements are true for this linear model? Answer with the set of their letters, e.g. `{"A", "B"}`.
 #
-# - **A.** The sensitivity $r_d = w_d^2$ is the same for every input $x$.
-# - **B.** The sensitivity tells whether $x_d$ supports or opposes the prediction.
-# - **C.** Gradient × input, $x_d\, \partial f/\partial x_d$, is the natural decomposition $w_d x_d$, which sums to $f(x)$.
-# - **D.** Doubling $x_d$ doubles its sensitivity.
-# - **E.** Integrated gradients with baseline $x' = 0$ (part 3) gives $w_d x_d$.
+# {choices:linear_statements}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-linear-answer", "locked": false, "solution": true}
 linear_true = None
@@ -401,11 +393,7 @@ except Exception as err:
 # %% [markdown]
 # **Q10 ({points:mc-ig-check}).** Which statements are true? Answer with the set of their letters, e.g. `{"A", "B"}`.
 #
-# - **A.** With the left or the right Riemann sum the gap falls like $1/m$.
-# - **B.** With the midpoint or the trapezoid rule it falls like $1/m^2$.
-# - **C.** Gauss-Legendre with $m$ nodes integrates polynomials of degree up to $2m - 1$ exactly, which is why it converges fastest on the smooth network.
-# - **D.** On a ReLU network the integrand is piecewise constant along the path, so Gauss-Legendre is exact there.
-# - **E.** Completeness holds exactly for gradient × input, $x_i\,\partial F/\partial x_i$, on any network.
+# {choices:ig_statements}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-ig-answer", "locked": false, "solution": true}
 ig_true = None
@@ -569,11 +557,7 @@ plt.tight_layout(); plt.show()
 # %% [markdown]
 # **Q13 ({points:mc-guided-check}).** Which statements about guided backprop are true? Answer with the set of their letters, e.g. `{"A", "B"}`.
 #
-# - **A.** It zeroes the gradient at a ReLU whose forward input is negative.
-# - **B.** It zeroes the gradient at a ReLU where the gradient arriving from above is negative.
-# - **C.** Its map of the input is non-negative for every network whose first layer is `Linear` (look at the figure's printout).
-# - **D.** Keeping only rule 1 gives the ordinary gradient.
-# - **E.** Like DeepLIFT, its map sums to $f(x) - f(x')$.
+# {choices:guided_statements}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-guided-answer", "locked": false, "solution": true}
 guided_true = None
@@ -848,11 +832,7 @@ except Exception as err:
 # %% [markdown]
 # **Q19 ({points:mc-lime-check}).** Which statements are true? Answer with the set of their letters, e.g. `{"A", "B"}`.
 #
-# - **A.** Refitting with another seed can change the explanation, visibly so with few samples.
-# - **B.** LIME needs the gradients of the model.
-# - **C.** On the same weighted samples, the quadratic surrogate's weighted $R^2$ is never below the linear one's.
-# - **D.** A wider kernel gives distant samples more weight, so the explanation describes a larger region.
-# - **E.** The perturbed samples are guaranteed to look like real data.
+# {choices:lime_statements}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-lime-answer", "locked": false, "solution": true}
 lime_true = None

@@ -216,11 +216,7 @@ check.unrolled_t3(dh3_dwh)
 # **Q4 ({points:vanishing-check}).** Which term of eqs 6-7 is responsible for the vanishing gradient problem? Set
 # `vanishing_term` to one letter.
 #
-# - **A.** $\partial E_T / \partial \hat{\mathbf{o}}_T$, the derivative of the loss
-# - **B.** $\partial \hat{\mathbf{o}}_T / \partial \hat{\mathbf{y}}_T$, the softmax Jacobian
-# - **C.** $\partial \hat{\mathbf{y}}_T / \partial \mathbf{h}_T$, the output layer $\mathbf{W}^{[hy]}$
-# - **D.** $\partial g^{[h]}(\mathbf{x}_T, \mathbf{h}_{T-1}) / \partial \mathbf{W}^{[hh]}$, the direct term
-# - **E.** $\partial g^{[h]}(\mathbf{x}_T, \mathbf{h}_{T-1}) / \partial \mathbf{h}_{T-1} = \partial \mathbf{h}_T / \partial \mathbf{h}_{T-1}$, applied again at every step by eq 7
+# {choices:vanishing_term}
 
 # %% nbgrader={"grade": false, "grade_id": "vanishing-answer", "locked": false, "solution": true}
 vanishing_term = None

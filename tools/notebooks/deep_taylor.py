@@ -313,15 +313,7 @@ plt.show()
 # **Q8 ({points:table-check}, multiple select).** Which statements are true? Answer with a set of letters, e.g.
 # `table_statements = {"A", "B"}`.
 #
-# - **A** The table's formula conserves relevance: its shares of $R_k$ add up to 1 (where its
-#   denominator is not 0).
-# - **B** The table's formula gives negative relevance to some inputs in the box, which is how one
-#   notices the error.
-# - **C** The derivation's corner $l_j\,\mathbb 1\{w_{jk}\ge 0\} + h_j\,\mathbb 1\{w_{jk} < 0\}$ is
-#   the point of the box where $z_k$ is smallest.
-# - **D** The table's formula is the line search towards the opposite corner, where $z_k$ is largest;
-#   the root it finds lies beyond $\mathbf a$ and can leave the box.
-# - **E** For pixels with $l_j = 0$ the two formulas agree.
+# {choices:table_typo}
 
 # %% nbgrader={"grade": false, "grade_id": "table-answer", "locked": false, "solution": true}
 table_statements = None
@@ -561,15 +553,7 @@ for i, c in enumerate(target):
 # **Q13 ({points:rules-mc-check}, multiple select).** Which statements are true? Answer with a set of letters,
 # `rule_statements = {...}`.
 #
-# - **A** On ReLU activations the $z^+$ rule is the $\alpha\beta$-rule with $\alpha = 1$, $\beta = 0$.
-# - **B** The $w^2$ rule gives more relevance to inputs with larger activations $a_j$.
-# - **C** Gradient × input on this classifier adds up to the explained logit.
-# - **D** The $\varepsilon$-rule, $R_j = \sum_k a_j w_{jk} / (z_k + \varepsilon\,\mathrm{sign}(z_k))\, R_k$
-#   with the bias inside $z_k$, does not conserve relevance exactly: bias and $\varepsilon$ absorb (or
-#   add) some.
-# - **E** With $z^\beta$ on pixels in $[0, 1]$, a black pixel ($x_j = 0$) never receives relevance.
-# - **F** For a neuron with $b_k > 0$ the $z^+$ line search can need $t > 1$, and its root point then
-#   leaves the domain $a \ge 0$.
+# {choices:rule_statements}
 
 # %% nbgrader={"grade": false, "grade_id": "rules-mc-answer", "locked": false, "solution": true}
 rule_statements = None

@@ -394,12 +394,7 @@ check.winner_takes_all(winner_nets)
 # %% [markdown]
 # **Q8 ({points:test_mc_statements}).** Which statements are true? Answer with the set of their numbers, e.g. `{1, 2}`.
 #
-# 1. Gradient × input gives the same relevances for the three networks (away from the diagonal $a_1 = a_2$).
-# 2. LRP-$\alpha_1\beta_0$ gives the same relevances for the three networks, since they compute the same function.
-# 3. For each network, LRP-$\alpha_1\beta_0$ conserves relevance: $R_1 + R_2 = \max(a_1, a_2)$.
-# 4. LRP-$\alpha_1\beta_0$ never gives a negative relevance on these networks (for $a_1, a_2 \ge 0$).
-# 5. LRP-0, the same rule with $w$ instead of $w^+$, gives gradient × input on these bias-free ReLU networks.
-# 6. In network (c) the losing input never receives any relevance.
+# {choices:true_statements}
 #
 # (Statement 5 you can test: change `np.maximum(w, 0)` to `w` in a copy of your `zplus`.)
 

@@ -512,20 +512,13 @@ check.emd(emd)
 # ## 6. Shallow against Deep
 #
 # **Q9 ({points:test_mc_last_steps}).** With the rules used so far, which model piles the relevance on the last time steps? Answer with one letter,
-# `mc_last_steps = "..."`: (A) Shallow-7, (B) Deep-7, (C) both, (D) neither.
+# `mc_last_steps = "..."`.
+#
+# {choices:last_steps_model}
 #
 # **Q10 ({points:test_mc_statements}).** Which statements are true? Answer with a set of letters, e.g. `{"A", "B"}`.
 #
-# - (A) In Deep, layer 4 splits the relevance of $\boldsymbol a^{(4)}_t$ between $\boldsymbol a^{(1)}_t$ and
-#   $\boldsymbol r_t$; the share of $\boldsymbol r_t$ goes through layer 5 to $\boldsymbol a^{(4)}_{t-1}$ and
-#   on to the earlier chunks.
-# - (B) Shallow has no recurrent connection, so none of its relevance can reach the earlier chunks.
-# - (C) Both explanations conserve relevance: each heatmap sums to $f(\boldsymbol x)$; the two models differ
-#   in where the relevance goes, not in how much there is.
-# - (D) Deep's relevance sits mostly on the last chunk, because the decision is taken at the last step.
-# - (E) For class 1, Deep's relevance per step follows the pixel-intensity distribution (a small EMD);
-#   Shallow's does not.
-# - (F) The difference between the heatmaps is explained by a difference in test accuracy.
+# {choices:statements}
 
 # %% nbgrader={"grade": false, "grade_id": "answer_mc", "locked": false, "solution": true}
 mc_last_steps = None
@@ -627,15 +620,7 @@ plt.show()
 # %% [markdown]
 # **Q13 ({points:test_mc_rule}).** Which statements are true? Answer with a set of letters, `mc_rule = {...}`.
 #
-# - (A) With $z^+$ at the concatenation almost all of $f(\boldsymbol x)$ reaches $\boldsymbol r_{T-1}$ and
-#   Shallow-7's relevance per step follows the ink: the "last-step heavy" picture came from the rule.
-# - (B) $z^+$ is not allowed on pixels: only $z^\beta$ is a valid Deep Taylor rule for the input layer.
-# - (C) Swapping the rule changed Shallow-7's scores, so the two explanations explain different models.
-# - (D) Under $z^\beta$, blank pixels under negative weights take a share of every $R_k$ at every step,
-#   so less relevance flows into $\boldsymbol r_t$.
-# - (E) At the layer where the step's input meets $\boldsymbol r_t$, Deep was explained with $z^+$ and
-#   Shallow with $z^\beta$: the comparison of section 6 changed two things at once, the cell and the rule.
-# - (F) The $z^+$ result shows that Shallow cells are more explainable than Deep cells.
+# {choices:rule_swap}
 
 # %% nbgrader={"grade": false, "grade_id": "answer_mc_rule", "locked": false, "solution": true}
 mc_rule = None
@@ -685,15 +670,7 @@ for name, model in models.items():
 # %% [markdown]
 # **Q14 ({points:test_mc_sanity}).** Which statements are true? Answer with a set of letters, `mc_sanity = {...}`.
 #
-# - (A) The untrained Shallow-7 already puts much of its relevance on the last steps and the untrained
-#   Deep-7 already spreads it: the difference is there before any training.
-# - (B) The test confirms the thesis: the two trained cells learned to use time differently.
-# - (C) A property of the explanations that is the same for trained and random weights reflects the
-#   architecture and the rule, not what the model learned.
-# - (D) The random models predict at chance, so their explanations are meaningless and the test says
-#   nothing about the trained ones.
-# - (E) So "Deep cells spread relevance over the sequence, Shallow cells pile it on the last steps" is not
-#   confirmed as a property of the trained cells.
+# {choices:sanity}
 
 # %% nbgrader={"grade": false, "grade_id": "answer_mc_sanity", "locked": false, "solution": true}
 mc_sanity = None

@@ -419,9 +419,7 @@ plt.show()
 # $f(\mathbf{x}) = \mathbf{w}^\top\mathbf{x}$, which explanations satisfy conservation,
 # $\sum_i R_i = f(\mathbf{x})$ for **every** $\mathbf{w}$ and $\mathbf{x}$?
 #
-# - **A** sensitivity analysis
-# - **B** Taylor decomposition at the root $\mathbf{0}$
-# - **C** Taylor decomposition at the nearest root
+# {choices:conservation_choice}
 #
 # Answer with a set of letters, e.g. `mc_conservation = {"A"}` or `{"A", "B"}`.
 
@@ -437,7 +435,9 @@ check.conservation_choice(mc_conservation)
 # %% [markdown]
 # **Q10 ({points:mc-pattern-check}, multiple choice).** In the heatmaps of the digit classifier, which explanation's
 # **pattern** over the pixels (the map up to its overall scale and sign) changes from one image to
-# another? Same options **A**, **B**, **C** as above; answer as a set `mc_pattern`.
+# another? Answer as a set of letters `mc_pattern`.
+#
+# {choices:pattern_choice}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-pattern-answer", "locked": false, "solution": true}
 mc_pattern = None

@@ -181,10 +181,7 @@ plt.show()
 # **Q3 ({points:mc-vanishing-check}, multiple choice; NUS Q1(b)).** Which term is responsible for the vanishing gradient
 # problem? Answer with one letter, `mc_vanishing = "A"`, say.
 #
-# - **A** $\partial E_T/\partial\hat{\mathbf{o}}_T$, the derivative of the loss
-# - **B** $\partial\hat{\mathbf{o}}_T/\partial\hat{\mathbf{y}}_T$, the derivative of the softmax
-# - **C** $\partial\hat{\mathbf{y}}_T/\partial\mathbf{h}_T$, the output layer
-# - **D** $\partial\mathbf{h}_T/\partial\mathbf{W}^{[hh]}$, whose recursive part reaches back through every earlier step
+# {choices:vanishing_term}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-vanishing-answer", "locked": false, "solution": true}
 mc_vanishing = None
@@ -509,11 +506,7 @@ plt.show()
 # **Q11 ({points:mc-statements-check}, multiple choice).** Which statements are true? Answer with a set of letters, e.g.
 # `mc_statements = {"A", "C"}`.
 #
-# - **A** If $\gamma\,\sigma_{\max}(\mathbf{W}^{[hh]}) < 1$, $\lVert\partial\mathbf{h}_T/\partial\mathbf{h}_t\rVert$ goes to 0 exponentially fast in $T - t$.
-# - **B** If $\gamma\,\sigma_{\max}(\mathbf{W}^{[hh]}) > 1$, the gradients explode.
-# - **C** Clipping the gradient's norm cures vanishing gradients.
-# - **D** With a sigmoid activation, gradients from far back can only survive if $\sigma_{\max}(\mathbf{W}^{[hh]}) > 4$.
-# - **E** On the LSTM's direct cell path $\partial c_t/\partial c_{t-1} = \operatorname{diag}(f_t)$: a forget gate near 1 passes the gradient on almost unchanged.
+# {choices:statements}
 
 # %% nbgrader={"grade": false, "grade_id": "mc-statements-answer", "locked": false, "solution": true}
 mc_statements = None

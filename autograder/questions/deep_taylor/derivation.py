@@ -16,6 +16,7 @@ import sympy
 
 from ... import symbolic
 from ...feedback import CheckFailed
+from ...choices import Choices
 from ...question import question, unwrap
 
 # --- symbols ------------------------------------------------------------------------------------
@@ -306,27 +307,37 @@ def zbeta_relevance(ask, R_zbeta):
 
 # --- multiple choice --------------------------------------------------------------------------------
 
-_TABLE_STATEMENTS = {
-    "A": (True, "the table's shares are its terms divided by their sum, so they add up to 1 whenever the sum is not "
-                "0: it conserves R_k as well as the derivation's rule does."),
-    "B": (False, "inside the box each of the table's terms is <= 0 ((a_j - h_j) w_j for w_j >= 0, (a_j - l_j) w_j for "
-                 "w_j < 0), so their ratio to their (negative) sum is >= 0: no negative relevance. Try a = (0.9, 0.1), "
-                 "w = (1, 1), l = 0, h = 1 in both formulas."),
-    "C": (True, "the derivation's corner l_j 1{w_j >= 0} + h_j 1{w_j < 0} makes every term a~_j w_j as small as the "
-                "box allows: it minimises z_k over the box, so z_k <= b_k <= 0 there (0 is in the box) and the "
-                "segment from it to a crosses z_k = 0 inside the box."),
-    "D": (True, "the table's numerators are (a_j - c_j) w_j with the corner c_j = h_j 1{w_j >= 0} + l_j 1{w_j < 0}, "
-                "where z_k is largest; since z_k(c) >= z_k(a) > 0, the line from c through a meets z_k = 0 only beyond "
-                "a, and that root can leave the box (a = (0.9, 0.1), w = (1, 1), b = 0, [l, h] = [0, 1]: root "
-                "(0.8, -0.8))."),
-    "E": (False, "with l = 0 the table's numerator is a_j w_j - h_j w_j^+, the derivation's a_j w_j - h_j w_j^-: they "
-                 "differ for every weight (e.g. w_j > 0: (a_j - h_j) w_j against a_j w_j)."),
-}
+_TABLE_STATEMENTS = Choices({
+    "A": ("The table's formula conserves relevance: its shares of $R_k$ add up to 1 (where its denominator is not "
+          "0).",
+          True, "the table's shares are its terms divided by their sum, so they add up to 1 whenever the sum is "
+                "not 0: it conserves R_k as well as the derivation's rule does."),
+    "B": ("The table's formula gives negative relevance to some inputs in the box, which is how one notices the "
+          "error.",
+          False, "inside the box each of the table's terms is <= 0 ((a_j - h_j) w_j for w_j >= 0, (a_j - l_j) w_j "
+                 "for w_j < 0), so their ratio to their (negative) sum is >= 0: no negative relevance. Try a = "
+                 "(0.9, 0.1), w = (1, 1), l = 0, h = 1 in both formulas."),
+    "C": (r"The derivation's corner $l_j\,\mathbb 1\{w_{jk}\ge 0\} + h_j\,\mathbb 1\{w_{jk} < 0\}$ is the point of "
+          "the box where $z_k$ is smallest.",
+          True, "the derivation's corner l_j 1{w_j >= 0} + h_j 1{w_j < 0} makes every term a~_j w_j as small as "
+                "the box allows: it minimises z_k over the box, so z_k <= b_k <= 0 there (0 is in the box) and "
+                "the segment from it to a crosses z_k = 0 inside the box."),
+    "D": ("The table's formula is the line search towards the opposite corner, where $z_k$ is largest; the root "
+          r"it finds lies beyond $\mathbf a$ and can leave the box.",
+          True, "the table's numerators are (a_j - c_j) w_j with the corner c_j = h_j 1{w_j >= 0} + l_j 1{w_j < "
+                "0}, where z_k is largest; since z_k(c) >= z_k(a) > 0, the line from c through a meets z_k = 0 "
+                "only beyond a, and that root can leave the box (a = (0.9, 0.1), w = (1, 1), b = 0, [l, h] = [0, "
+                "1]: root (0.8, -0.8))."),
+    "E": ("For pixels with $l_j = 0$ the two formulas agree.",
+          False, "with l = 0 the table's numerator is a_j w_j - h_j w_j^+, the derivation's a_j w_j - h_j w_j^-: "
+                 "they differ for every weight (e.g. w_j > 0: (a_j - h_j) w_j against a_j w_j)."),
+})
 
 
 @question("Table 3.1 and its derivation", answers="table_statements",
           hint="evaluate the table's formula and your derived z^beta rule on one small example inside the box and "
-               "compare signs, sums and root points")
+               "compare signs, sums and root points",
+          choices=_TABLE_STATEMENTS)
 def table_typo(ask, answer):
     """Multiple select over the statements about Table 3.1."""
     return ask.statements(answer, _TABLE_STATEMENTS, "table_statements")

@@ -22,6 +22,7 @@ from ...lrp_rules import (
     safe,
 )
 from ...properties import arrays, decimals
+from ...choices import Choices
 from ...question import question
 
 # --- w^2 ------------------------------------------------------------------------------------------------
@@ -193,28 +194,38 @@ zbeta_edge_cases = _edge_check("z^beta rule: edge cases", ZBETA,
 
 # --- multiple choice ---------------------------------------------------------------------------------------
 
-_RULE_STATEMENTS = {
-    "A": (True, "with alpha = 1, beta = 0 the alpha-beta rule (eq. 3.3) is a_j w_jk^+ / sum_j a_j w_jk^+ R_k, the z+ "
-                "rule."),
-    "B": (False, "R_j = sum_k w_jk^2 / sum_j w_jk^2 R_k has no a_j in it: the input only reaches the w^2 rule through "
-                 "R_k from the layer above."),
-    "C": (False, "for a ReLU network with biases f(x) = sum_i x_i df/dx_i + (what the biases add along the active "
-                 "paths), so gradient x input adds up to the logit minus the biases' share: compare the columns of "
-                 "the table of sums."),
-    "D": (True, "the epsilon rule divides a_j w_jk by z_k + eps sign(z_k) with the bias inside z_k, so its shares add "
-                "up to (z_k - b_k) / (z_k + eps sign(z_k)), not 1: bias and stabiliser absorb (or, for b_k < 0, add) "
-                "relevance."),
-    "E": (False, "a black pixel (x_j = 0 = l_j) with a negative weight gets a share -h_j w_jk^- > 0: under z^beta, "
-                 "missing ink where ink would have lowered z_k counts as evidence."),
-    "F": (True, "with b_k > 0 the step t = z_k / sum_j a_j w_jk^+ can exceed 1, and a - t v then has negative entries: "
-                "the root leaves the domain a >= 0 that the z+ derivation assumes (b_k <= 0)."),
-}
+_RULE_STATEMENTS = Choices({
+    "A": (r"On ReLU activations the $z^+$ rule is the $\alpha\beta$-rule with $\alpha = 1$, $\beta = 0$.",
+          True, "with alpha = 1, beta = 0 the alpha-beta rule (eq. 3.3) is a_j w_jk^+ / sum_j a_j w_jk^+ R_k, the "
+                "z+ rule."),
+    "B": ("The $w^2$ rule gives more relevance to inputs with larger activations $a_j$.",
+          False, "R_j = sum_k w_jk^2 / sum_j w_jk^2 R_k has no a_j in it: the input only reaches the w^2 rule "
+                 "through R_k from the layer above."),
+    "C": ("Gradient × input on this classifier adds up to the explained logit.",
+          False, "for a ReLU network with biases f(x) = sum_i x_i df/dx_i + (what the biases add along the active "
+                 "paths), so gradient x input adds up to the logit minus the biases' share: compare the columns "
+                 "of the table of sums."),
+    "D": (r"The $\varepsilon$-rule, $R_j = \sum_k a_j w_{jk} / (z_k + \varepsilon\,\mathrm{sign}(z_k))\, R_k$ with "
+          r"the bias inside $z_k$, does not conserve relevance exactly: bias and $\varepsilon$ absorb (or add) "
+          "some.",
+          True, "the epsilon rule divides a_j w_jk by z_k + eps sign(z_k) with the bias inside z_k, so its shares "
+                "add up to (z_k - b_k) / (z_k + eps sign(z_k)), not 1: bias and stabiliser absorb (or, for b_k < "
+                "0, add) relevance."),
+    "E": (r"With $z^\beta$ on pixels in $[0, 1]$, a black pixel ($x_j = 0$) never receives relevance.",
+          False, "a black pixel (x_j = 0 = l_j) with a negative weight gets a share -h_j w_jk^- > 0: under "
+                 "z^beta, missing ink where ink would have lowered z_k counts as evidence."),
+    "F": ("For a neuron with $b_k > 0$ the $z^+$ line search can need $t > 1$, and its root point then leaves the "
+          r"domain $a \ge 0$.",
+          True, "with b_k > 0 the step t = z_k / sum_j a_j w_jk^+ can exceed 1, and a - t v then has negative "
+                "entries: the root leaves the domain a >= 0 that the z+ derivation assumes (b_k <= 0)."),
+})
 
 
 
 @question("true statements about the rules", answers="rule_statements",
           hint="write out each rule's numerator and denominator (alpha-beta with alpha = 1, beta = 0, w^2, epsilon, "
-               "z^beta) and test each statement on them")
+               "z^beta) and test each statement on them",
+          choices=_RULE_STATEMENTS)
 def rule_statements(ask, answer):
     """Multiple select over the statements about the rules."""
     return ask.statements(answer, _RULE_STATEMENTS, "rule_statements")

@@ -11,6 +11,7 @@ from reference.thesis.explain import step_distribution, wasserstein_steps
 
 from ...feedback import CheckFailed, passed
 from ...properties import Violation, arrays, check_properties
+from ...choices import Choices
 from ...question import call, number, question
 from .models import (
     _fixed_case,
@@ -110,44 +111,58 @@ def emd(ask, answer, *, tol: float = 0.01):
 
 # === 6. interpretation =============================================================================
 
-LAST_STEPS_OPTIONS = {"A": "Shallow-7", "B": "Deep-7", "C": "both", "D": "neither"}
+# The explanations quote the shipped models' shares of the last step, computed when an answer is wrong.
+LAST_STEPS_OPTIONS = Choices({
+    "A": ("Shallow-7", True, "Shallow-7 piles the class-1 relevance on the last step, where a 1 has almost no ink"),
+    "B": ("Deep-7", False, "Deep-7 puts {deep:.1%} of the class-1 relevance on the last step; look at your per-step "
+                           "plot again"),
+    "C": ("both", False, "look at the last step in your per-step plot: Deep-7 puts only {deep:.1%} there"),
+    "D": ("neither", False, "one of them puts {most:.0%} of the class-1 relevance on the last step, where a 1 has "
+                            "almost no ink"),
+}, one=True)
+
+
+def _last_step_shares() -> dict:
+    m = _reference_class_measures()
+    deep, shallow = float(m["deep"][-1]), float(m["shallow"][-1])
+    return {"deep": deep, "shallow": shallow, "most": max(deep, shallow)}
 
 
 @question("which model piles relevance on the last steps", answers="mc_last_steps",
-          hint="look at the last step in your per-step plot of the two models")
+          hint="look at the last step in your per-step plot of the two models", choices=LAST_STEPS_OPTIONS)
 def last_steps_model(ask, answer):
     """Single choice over ``LAST_STEPS_OPTIONS``."""
-    q = ask.title
-    got = {ask.single(answer, LAST_STEPS_OPTIONS, "mc_last_steps")}
-    if got == {"A"}:
-        return passed(q)
-    m = _reference_class_measures()
-    deep, shallow = float(m["deep"][-1]), float(m["shallow"][-1])
-    return ask.judge(got, {"A"}, {
-        "B": f"Deep-7 puts {deep:.1%} of the class-1 relevance on the last step; look at your per-step plot again",
-        "C": f"look at the last step in your per-step plot: Deep-7 puts only {deep:.1%} there",
-        "D": f"one of them puts {max(shallow, deep):.0%} of the class-1 relevance on the last step, where a 1 has "
-             f"almost no ink",
-    })
+    return ask.statements(answer, LAST_STEPS_OPTIONS, "mc_last_steps", facts=_last_step_shares)
 
 
-_STATEMENTS = {
-    "A": (True, "in Deep, layer 4 splits the relevance of a4_t between a1 and r_t; r_t's share goes through layer 5 "
-                "to a4_(t-1) and on to the earlier chunks: that is the path your loop follows."),
-    "B": (False, "Shallow has the recurrent layer 5 too (Fig. 4.4a), and some relevance does reach the earlier "
+_STATEMENTS = Choices({
+    "A": (r"In Deep, layer 4 splits the relevance of $\boldsymbol a^{(4)}_t$ between $\boldsymbol a^{(1)}_t$ and "
+          r"$\boldsymbol r_t$; the share of $\boldsymbol r_t$ goes through layer 5 to $\boldsymbol a^{(4)}_{t-1}$ "
+          "and on to the earlier chunks.",
+          True, "in Deep, layer 4 splits the relevance of a4_t between a1 and r_t; r_t's share goes through layer "
+                "5 to a4_(t-1) and on to the earlier chunks: that is the path your loop follows."),
+    "B": ("Shallow has no recurrent connection, so none of its relevance can reach the earlier chunks.",
+          False, "Shallow has the recurrent layer 5 too (Fig. 4.4a), and some relevance does reach the earlier "
                  "chunks: look at Shallow's shares of steps 5 and 6."),
-    "C": (True, "z+ and z^beta conserve relevance at every layer and step: both heatmaps sum to f(x); the models "
+    "C": (r"Both explanations conserve relevance: each heatmap sums to $f(\boldsymbol x)$; the two models differ "
+          "in where the relevance goes, not in how much there is.",
+          True, "z+ and z^beta conserve relevance at every layer and step: both heatmaps sum to f(x); the models "
                 "differ in where the relevance goes."),
-    "D": (False, "Deep's class-1 relevance follows the ink, which lies in the middle chunks, not in the last one."),
-    "E": (True, "compare the earth mover's distances: Deep-7's per-step shares follow the pixel-intensity shares, "
+    "D": ("Deep's relevance sits mostly on the last chunk, because the decision is taken at the last step.",
+          False, "Deep's class-1 relevance follows the ink, which lies in the middle chunks, not in the last one."),
+    "E": ("For class 1, Deep's relevance per step follows the pixel-intensity distribution (a small EMD); "
+          "Shallow's does not.",
+          True, "compare the earth mover's distances: Deep-7's per-step shares follow the pixel-intensity shares, "
                 "Shallow-7's do not."),
-    "F": (False, "the two models reach about the same test accuracy (as in the thesis's Table 4.5): accuracy does "
+    "F": ("The difference between the heatmaps is explained by a difference in test accuracy.",
+          False, "the two models reach about the same test accuracy (as in the thesis's Table 4.5): accuracy does "
                  "not tell where the relevance goes."),
-}
+})
 
 
 @question("true statements about Shallow and Deep", answers="mc_statements",
-          hint="check each statement against your heatmaps, your per-step plot and your distances")
+          hint="check each statement against your heatmaps, your per-step plot and your distances",
+          choices=_STATEMENTS)
 def statements(ask, answer):
     """Multiple select over the statements about Shallow and Deep."""
     return ask.statements(answer, _STATEMENTS, "mc_statements")

@@ -13,6 +13,7 @@ from reference.thesis.explain import step_distribution, wasserstein_steps, zbeta
 
 from ...feedback import CheckFailed, passed
 from ...properties import Violation, arrays, check_properties
+from ...choices import Choices
 from ...question import call, question
 from .lrp import _layer_tensors, _variant_explain
 from .models import SEQ, _fmt_vec, _mean_of_shares, _tensor, class_digits, random_model, shipped
@@ -246,47 +247,68 @@ def step_profile(ask, fn):
 
 # --- what the two experiments say ---------------------------------------------------------------------
 
-_RULE_STATEMENTS = {
-    "A": (True, "with z+ at the concatenation almost all of f(x) flows into r_7 and Shallow-7's per-step shares "
-                "follow the ink (a small EMD, almost nothing on the last step): the 'last-step heavy' picture came "
-                "from the rule."),
-    "B": (False, "pixels are >= 0, so z+ (root point in the positive orthant) is a valid Deep Taylor rule for them; "
-                 "z^beta uses the extra knowledge that pixels are <= 1 as well. Which one to use is a choice."),
-    "C": (False, "a rule only changes how relevance is sent back: the model, its scores h and f(x) are the same, "
+_RULE_STATEMENTS = Choices({
+    "A": (r"With $z^+$ at the concatenation almost all of $f(\boldsymbol x)$ reaches $\boldsymbol r_{T-1}$ and "
+          "Shallow-7's relevance per step follows the ink: the \"last-step heavy\" picture came from the rule.",
+          True, "with z+ at the concatenation almost all of f(x) flows into r_7 and Shallow-7's per-step shares "
+                "follow the ink (a small EMD, almost nothing on the last step): the 'last-step heavy' picture "
+                "came from the rule."),
+    "B": (r"$z^+$ is not allowed on pixels: only $z^\beta$ is a valid Deep Taylor rule for the input layer.",
+          False, "pixels are >= 0, so z+ (root point in the positive orthant) is a valid Deep Taylor rule for "
+                 "them; z^beta uses the extra knowledge that pixels are <= 1 as well. Which one to use is a "
+                 "choice."),
+    "C": ("Swapping the rule changed Shallow-7's scores, so the two explanations explain different models.",
+          False, "a rule only changes how relevance is sent back: the model, its scores h and f(x) are the same, "
                  "and both heatmaps sum to f(x)."),
-    "D": (True, "with l = 0, h = 1 the z^beta contribution of a pixel is x_j w_jk+ + (1 - x_j)|w_jk-|: every blank "
-                "pixel under a negative weight takes a share of R_k at every step, so less is left for r_t."),
-    "E": (True, "Deep's layer 4 sees ReLU features and r_t and uses z+; Shallow's sees pixels and r_t and used "
+    "D": (r"Under $z^\beta$, blank pixels under negative weights take a share of every $R_k$ at every step, so "
+          r"less relevance flows into $\boldsymbol r_t$.",
+          True, "with l = 0, h = 1 the z^beta contribution of a pixel is x_j w_jk+ + (1 - x_j)|w_jk-|: every "
+                "blank pixel under a negative weight takes a share of R_k at every step, so less is left for r_t."),
+    "E": (r"At the layer where the step's input meets $\boldsymbol r_t$, Deep was explained with $z^+$ and Shallow "
+          r"with $z^\beta$: the comparison of section 6 changed two things at once, the cell and the rule.",
+          True, "Deep's layer 4 sees ReLU features and r_t and uses z+; Shallow's sees pixels and r_t and used "
                 "z^beta: at the layer that decides how much relevance flows back in time the two cells were not "
                 "explained with the same rule."),
-    "F": (False, "one admissible change of rule reverses the ranking of the cells, so neither ranking alone says "
+    "F": ("The $z^+$ result shows that Shallow cells are more explainable than Deep cells.",
+          False, "one admissible change of rule reverses the ranking of the cells, so neither ranking alone says "
                  "which cell is more explainable: the conclusion depends on the rule."),
-}
+})
 
 
 @question("what changes with the rule at the concatenation", answers="mc_rule",
-          hint="compare the two rows of Shallow-7 in the table above, and what z^beta does with a blank pixel")
+          hint="compare the two rows of Shallow-7 in the table above, and what z^beta does with a blank pixel",
+          choices=_RULE_STATEMENTS)
 def rule_swap(ask, answer):
     """Multiple select over the rule statements."""
     return ask.statements(answer, _RULE_STATEMENTS, "mc_rule")
 
 
-_SANITY_STATEMENTS = {
-    "A": (True, "the untrained Shallow-7 already puts much of its relevance on the last steps and the untrained "
+_SANITY_STATEMENTS = Choices({
+    "A": ("The untrained Shallow-7 already puts much of its relevance on the last steps and the untrained Deep-7 "
+          "already spreads it: the difference is there before any training.",
+          True, "the untrained Shallow-7 already puts much of its relevance on the last steps and the untrained "
                 "Deep-7 already spreads it: the difference is there before any training."),
-    "B": (False, "a difference that survives randomising the weights cannot show what training produced: the "
+    "B": ("The test confirms the thesis: the two trained cells learned to use time differently.",
+          False, "a difference that survives randomising the weights cannot show what training produced: the "
                  "model-randomisation test fails for this claim, it does not confirm it."),
-    "C": (True, "a property of the explanations that is the same for trained and random weights reflects the "
+    "C": ("A property of the explanations that is the same for trained and random weights reflects the "
+          "architecture and the rule, not what the model learned.",
+          True, "a property of the explanations that is the same for trained and random weights reflects the "
                 "architecture and the rule, not what the model learned (Adebayo et al. 2018)."),
-    "D": (False, "that the random models know nothing is the point of the control: an explanation method that "
+    "D": ("The random models predict at chance, so their explanations are meaningless and the test says nothing "
+          "about the trained ones.",
+          False, "that the random models know nothing is the point of the control: an explanation method that "
                  "describes what a model learned must give a different picture for them."),
-    "E": (True, "so 'Deep cells spread relevance over the sequence, Shallow cells pile it on the last steps' is "
+    "E": ('So "Deep cells spread relevance over the sequence, Shallow cells pile it on the last steps" is not '
+          "confirmed as a property of the trained cells.",
+          True, "so 'Deep cells spread relevance over the sequence, Shallow cells pile it on the last steps' is "
                 "not confirmed as a property of the trained cells."),
-}
+})
 
 
 @question("what the model-randomisation test says", answers="mc_sanity",
-          hint="which of the per-step statistics change when the weights are random?")
+          hint="which of the per-step statistics change when the weights are random?",
+          choices=_SANITY_STATEMENTS)
 def sanity(ask, answer):
     """Multiple select over the sanity statements."""
     return ask.statements(answer, _SANITY_STATEMENTS, "mc_sanity")
