@@ -66,6 +66,7 @@ class Job:
     modules: list
     limits: sandbox.Limits
     os_sandbox: bool = True
+    judged: sandbox.Judged | None = None   # the checks run at the grader (autograder.remote)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class JobResult:
     lines: list = field(default_factory=list)    # the log lines of this submission
     findings: list = field(default_factory=list)
     log: str = ""
+    unconfirmed: dict = field(default_factory=dict)   # test id -> why the judge's record does not confirm it
 
     @property
     def ok(self) -> bool:
@@ -86,7 +88,7 @@ class JobResult:
 def _execute(job: Job) -> tuple[str, sandbox.Execution]:
     return job.student, sandbox.execute(job.notebook, trusted_sources=job.trusted_sources, files=job.files,
                                         protected=job.protected, modules=job.modules, limits=job.limits,
-                                        os_sandbox=job.os_sandbox)
+                                        os_sandbox=job.os_sandbox, judged=job.judged)
 
 
 def _data_files(folder: Path) -> dict[str, bytes]:
@@ -127,6 +129,32 @@ def _collect(jobs: list[Job], futures, completed, done) -> dict:
             out[student] = exc
         done(student)
     return out
+
+
+def _judged(source, assignment: str) -> sandbox.Judged | None:
+    """The stub package for an assignment judged at the grader (``autograder.remote.JUDGED``), else None."""
+    from autograder.remote import JUDGED, confirm, stubs
+
+    if assignment not in JUDGED:
+        return None
+    module = f"autograder.questions.{assignment}"
+    return sandbox.Judged(module, stubs.build(assignment, confirm.used_names(source, module)))
+
+
+def _unconfirmed(source, assignment: str, verdicts: list, r: JobResult) -> dict[str, str]:
+    """The test cells the judge's record does not confirm (each to be scored 0); a failure of the judge
+    itself makes the submission the instructor's to look at."""
+    from autograder.question import entries
+    from autograder.remote import confirm
+
+    module = f"autograder.questions.{assignment}"
+    faults = [v for v in verdicts if v.get("fault") == "grader"]
+    if faults:
+        r.status = ATTENTION
+        r.lines += [f"judge: {v['check']}: {v['message']}" for v in faults[:3]]
+        return {}
+    required = confirm.required_checks(source, module, {e.check for e in entries(module)})
+    return confirm.unconfirmed(required, verdicts)
 
 
 def _ran_a_cell(notebook: str) -> bool:
@@ -267,21 +295,27 @@ ZERO_NOTE = "Scored 0 by the grader: "
 NOT_ISOLATED = "not isolated: executed without the operating-system sandbox (--no-os-sandbox)"
 
 
-def _zero(course: CourseDir, assignment: str, student: str, reason: str) -> None:
-    """Every grade of ``student``'s submission set to 0 as a manual score (the formgrader shows it)."""
+def _zero(course: CourseDir, assignment: str, student: str, reason: str, only: set | None = None) -> list[str]:
+    """Every grade of ``student``'s submission set to 0 as a manual score (the formgrader shows it, with
+    the reason in the notebook's comments); with ``only``, those of the grades named there that nbgrader
+    gave points. Returns the names of the grades set to 0."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb, warnings.catch_warnings():
         # nbgrader's own ORM warns while it creates a submission that has no notebook file
         warnings.simplefilter("ignore", sqlalchemy.exc.SAWarning)
         submission = gb.update_or_create_submission(assignment, student)
+        zeroed = []
         for notebook in submission.notebooks:
-            for grade in notebook.grades:
+            grades = [g for g in notebook.grades if only is None or (g.name in only and (g.auto_score or 0) > 0)]
+            for grade in grades:
                 grade.manual_score = 0.0
                 grade.needs_manual_grade = False
-            for comment in notebook.comments:
+            for comment in notebook.comments if grades else ():
                 comment.manual_comment = ZERO_NOTE + reason
+            zeroed += [g.name for g in grades]
         gb.db.commit()
+        return zeroed
 
 
 def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
@@ -351,6 +385,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
     protected = [str(course.root), str(material.root("source")), str(REPO / "tests")]
     modules = [f"autograder.questions.{assignment}"]
+    judged = _judged(source, assignment) if os_sandbox else None
 
     with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
         restored = _sanitize(course, assignment, accepted, Path(tmp), workers)
@@ -364,7 +399,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
                     progress(student)
         sanitized = {s: got.folder for s, got in restored.items() if got.folder is not None}
         jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), _data_files(folder),
-                    trusted, protected, modules, limits, os_sandbox) for s, folder in sanitized.items()]
+                    trusted, protected, modules, limits, os_sandbox, judged) for s, folder in sanitized.items()]
         executed = _run(jobs, engine, workers, address, progress)
 
         # --- the single writer: every execution has ended ------------------------------------
@@ -400,7 +435,18 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             if cheats:
                 r.status = "cheating"
                 r.lines += [f"guard: {f['detail']}" for f in cheats]
+            if run.verdicts is not None and r.status != "cheating":
+                r.unconfirmed = _unconfirmed(source, assignment, run.verdicts, r)
     _score(course, assignment, [j.student for j in jobs if results[j.student].status != ATTENTION], results)
+    for s, r in results.items():
+        if r.status == "graded" and r.unconfirmed:
+            try:
+                zeroed = _zero(course, assignment, s, "; ".join(f"{gid}: {why}" for gid, why in r.unconfirmed.items()),
+                               only=set(r.unconfirmed))
+                r.lines += [f"{gid} scored 0 by the judge: {r.unconfirmed[gid]}" for gid in zeroed]
+            except Exception as exc:  # noqa: BLE001 - the gradebook write failed: the grader's fault
+                r.status = ATTENTION
+                r.lines.append(f"grader error while writing the judge's zeros: {_grader_error(exc)}")
     for s, r in results.items():
         if r.status in ("rejected", "cheating"):
             try:

@@ -82,6 +82,7 @@ class Execution:
     findings: list = field(default_factory=list)    # the guard's reports: {"kind", "detail"}
     problems: list = field(default_factory=list)    # what went wrong while executing, for the log
     log: str = ""                     # the executor's stderr (tail), for the instructor
+    verdicts: list | None = None      # the grader-side judge's record; None: the checks ran in the kernel
 
 
 def _set_limits(limits: Limits):
@@ -139,8 +140,9 @@ def font_cache() -> str | None:
     return str(path) if path.is_file() else None
 
 
-def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
-    """``bwrap`` and its arguments for one job (the command to run inside follows)."""
+def bwrap_command(binary: str, limits: Limits, env: dict, binds: list[tuple[str, str]] = ()) -> list[str]:
+    """``bwrap`` and its arguments for one job (the command to run inside follows); ``binds``:
+    ``(source, target)`` mounted read-only over what is already there (the judge's stub and socket)."""
     # a user namespace always (not only "if possible"), and no capabilities in it: a grader run as
     # root must not hand the kernel the right to remount what it sees
     argv = [binary, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
@@ -161,6 +163,8 @@ def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for path in readonly_paths():
         argv += ["--ro-bind", path, path]
+    for source, target in binds:
+        argv += ["--ro-bind", source, target]
     if font_cache():
         argv += ["--ro-bind", font_cache(), f"{JOB}/home/.cache/matplotlib/{Path(font_cache()).name}"]
     argv += ["--remount-ro", "/", "--chdir", f"{JOB}/work", "--clearenv"]
@@ -194,12 +198,28 @@ def sandbox_problem() -> str | None:
     return _probe(bwrap_binary())
 
 
+@dataclass
+class Judged:
+    """The checks of ``module`` run at the grader (:mod:`autograder.remote`): ``stubs`` is the stub
+    package (path -> content, from ``autograder.remote.stubs.build``) the kernel sees instead of
+    ``autograder/questions``."""
+    module: str
+    stubs: dict
+
+
+def questions_dir() -> str:
+    import autograder
+
+    return os.path.realpath(Path(autograder.__file__).parent / "questions")
+
+
 def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[str],
             modules: list[str] = (), files: dict[str, bytes] | None = None,
-            limits: Limits | None = None, os_sandbox: bool = True) -> Execution:
+            limits: Limits | None = None, os_sandbox: bool = True, judged: Judged | None = None) -> Execution:
     """Execute ``notebook_text`` in the sandbox (see the module docstring); never raises for the
     submission's sake: whatever happens is in ``Execution.problems``. Raises ``SandboxUnavailable``
-    if ``os_sandbox`` and bubblewrap cannot run."""
+    if ``os_sandbox`` and bubblewrap cannot run. With ``judged`` (and the sandbox), a judge process
+    runs beside it and its verdicts are in ``Execution.verdicts``."""
     limits = limits or Limits()
     job = json.dumps({
         "notebook": notebook_text, "limits": asdict(limits),
@@ -213,9 +233,31 @@ def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[s
             raise SandboxUnavailable(problem)
         env = kernel_environment(home=f"{JOB}/home", tmp=f"{JOB}/tmp")
         env["PYTHONDONTWRITEBYTECODE"] = "1"   # the packages are read-only in there
-        return _run(bwrap_command(bwrap_binary(), limits, env) + executor, None, {}, job, limits, start)
+        if judged is None:
+            return _run(bwrap_command(bwrap_binary(), limits, env) + executor, None, {}, job, limits, start)
+        return _judged(judged, env, executor, job, limits, start)
     with tempfile.TemporaryDirectory(prefix="xai-work-") as work:
         return _run(executor, work, kernel_environment(), job, limits, start)
+
+
+def _judged(judged: Judged, env: dict, executor: list[str], job: str, limits: Limits, start: float) -> Execution:
+    """The sandboxed run with a judge beside it: the stub package over ``autograder/questions`` and the
+    judge's socket at ``/job/judge.sock``; the record stays in a folder of the grader's."""
+    from autograder.remote import judge, kernel
+
+    with tempfile.TemporaryDirectory(prefix="xai-judge-") as folder:   # mode 0700: the grader's alone
+        stubs = Path(folder) / "stubs"
+        for name, content in judged.stubs.items():
+            (stubs / name).parent.mkdir(parents=True, exist_ok=True)
+            (stubs / name).write_bytes(content)
+        with judge.running(Path(folder), judged.module, kernel_environment(), _set_limits(limits)) as j:
+            binds = [(str(stubs), questions_dir()), (str(j.socket), f"{JOB}/{judge.SOCKET}")]
+            argv = bwrap_command(bwrap_binary(), limits, {**env, kernel.ENV: f"{JOB}/{judge.SOCKET}"}, binds)
+            run = _run(argv + executor, None, {}, job, limits, start)
+        run.verdicts = j.verdicts()
+        if j.process.returncode not in (0, None):
+            run.problems.append(f"the judge exited with status {j.process.returncode}: {j.log()[-600:]}")
+    return run
 
 
 def _run(argv, cwd, env, job: str, limits: Limits, start: float) -> Execution:
