@@ -7,6 +7,7 @@ import io
 import pickle
 import socket
 import struct
+import sys
 from pathlib import Path
 
 import nbformat
@@ -129,6 +130,22 @@ def test_the_record_holds_every_verdict_with_its_literal_options(running, remote
     assert failed["check"] == "vanishing_term" and not failed["passed"] and failed["message"].startswith("not A:")
 
 
+def frame_walker(x, W_xh, W_hh, W_hy, activation="tanh"):
+    frame = sys._getframe(1)
+    while frame is not None:   # the check's `want = ref.forward(...)`, if it is on the stack
+        for value in list(frame.f_locals.values()):
+            if hasattr(value, "h") and hasattr(value, "o"):
+                return value.h, value.o
+        frame = frame.f_back
+    raise NotImplementedError
+
+
+def test_the_expected_value_is_on_the_stack_in_process_but_not_at_the_judge(remote):
+    assert outcome(lambda: check.rnn_forward(frame_walker))[0]   # self-check: within reach
+    passed, text = outcome(lambda: remote("rnn_forward", frame_walker))
+    assert not passed and "not implemented yet" in text
+
+
 # --- a hostile kernel ---------------------------------------------------------------------------
 
 def raw(running):
@@ -215,3 +232,32 @@ def test_a_test_cell_keeps_its_points_only_with_a_recorded_pass_of_each_check():
     assert got["eq6-check"] == "check.eq6(...): the check failed at the grader (not equal)"
     assert got["bptt-check"] == ("check.bptt(...): the check did not reach the grader; "
                                  "check.bptt(..., batch=True): the check did not reach the grader")
+
+
+# --- through the real sandbox ---------------------------------------------------------------------
+
+SANDBOXED = ["from autograder.questions import bptt as check\nimport sympy as sp",
+             "check.vanishing_term('E')",
+             "check.vanishing_term('A')",
+             "w_h, h_prev, dE_dh, g_prime, dhprev_dwh = sp.symbols('w_h h_prev dE_dh g_prime dhprev_dwh', real=True)\n"
+             "check.eq6(dE_dh * g_prime * h_prev)",
+             "import autograder.questions.bptt as m\nprint(sorted(k for k in vars(m) if not k.startswith('__')))",
+             "from autograder.questions.bptt import _eq6_expected"]
+
+
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
+def test_in_the_sandbox_the_checks_answer_as_in_process_from_a_module_without_oracles():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in SANDBOXED])
+    judged = sandbox.Judged(MODULE, stubs.build("bptt"))
+    ex = sandbox.execute(nbformat.writes(nb), trusted_sources=[], protected=[], judged=judged,
+                         limits=sandbox.Limits(cell_timeout=60, wall=300))
+    assert ex.problems == [] and ex.findings == [], (ex.problems, ex.log)
+    cells = nbformat.reads(ex.notebook, as_version=4).cells
+    assert cells[1].outputs[0].text == f"{check.vanishing_term('E')}\n"
+    for cell, (name, answer) in zip(cells[2:4], [("vanishing_term", "A"), ("eq6", dE_dh * g_prime * h_prev)]):
+        [error] = cell.outputs
+        assert (error.ename, error.evalue) == ("CheckFailed", str(outcome(lambda: getattr(check, name)(answer))[1]))
+    assert cells[4].outputs[0].text == str(sorted({e.check for e in entries(MODULE)} | {"hint", "define"})) + "\n"
+    assert cells[5].outputs[0].ename == "ImportError"
+    assert [(v["check"], v["passed"]) for v in ex.verdicts] == [("vanishing_term", True), ("vanishing_term", False),
+                                                               ("eq6", False)]

@@ -15,10 +15,14 @@ the course directory. Here, for one assignment:
    no gradebook, no other job in sight; its processes end with it) with limits and the in-kernel
    guard (``sandbox.execute``), on a process pool or on a Dask cluster
    (a ``LocalCluster`` on loopback here, any scheduler address for a class that outgrows a machine);
+   for a judged assignment (``autograder.remote.JUDGED``) with a judge process beside each sandbox
+   that runs the checks, the sandbox holding only a stub of the check module;
 4. **write**, in this one process and only once every execution has ended: the gradebook is checked
    again, ``nbgrader autograde --no-execute`` scores the executed notebooks into it; then a
-   submission that was rejected, or that the guard caught cheating, has every grade set to zero (as a
-   manual score, visible and reversible in the formgrader); the gradebook is checked once more.
+   test cell of a judged assignment whose checks the judge's record does not confirm passed
+   (``autograder.remote.confirm``) is set to zero, and a submission that was rejected, or that the
+   guard caught cheating, has every grade set to zero (as manual scores, visible and reversible in the
+   formgrader); the gradebook is checked once more.
 
 Every decision is a line in ``<course>/logs/autograde-<assignment>.log``. Whose fault a failure is
 decides the status: the submission's (``rejected``, scored 0) or the grader's own (an exception in

@@ -21,6 +21,12 @@ cells restored) runs
 * with nbgrader's own ``Execute`` preprocessor (``allow_errors``, interrupt on a cell timeout), and
   the in-kernel tripwire ``autograder.course.guard`` installed before the first cell.
 
+With ``judged`` (an assignment of ``autograder.remote.JUDGED``) the checks are not in the sandbox:
+a stub package is bound read-only over ``autograder/questions``, and a judge process
+(``autograder.remote.judge``) runs beside the sandbox with the real checks, reached over a Unix
+socket bound at ``/job/judge.sock`` (``$XAI_JUDGE``); its socket and its record of verdicts live in
+a folder of the grader's that the sandbox does not see (``Execution.verdicts``).
+
 Afterwards every test cell that never ran (the kernel died, the wall clock ran out) gets an error
 output, so that ``nbgrader autograde --no-execute`` scores it zero instead of full marks, and each
 output is cut to ``output_chars``.
