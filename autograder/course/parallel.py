@@ -346,7 +346,7 @@ def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
                        engine: str = "processes", address: str | None = None,
                        limits: sandbox.Limits | None = None, os_sandbox: bool = True,
-                       progress=None) -> list[JobResult]:
+                       progress=None, judge: bool = True) -> list[JobResult]:
     """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each.
 
     Raises ``gradebook.GradebookError`` (nothing scored) for a gradebook that is not nbgrader's, before
@@ -354,7 +354,8 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     Raises ``sandbox.SandboxUnavailable`` before anything runs if ``os_sandbox`` and bubblewrap
     cannot run here; ``os_sandbox=False`` grades without it, and the first log line of every
     executed submission says so. ``progress(student)``, if given, is called once per student: at
-    intake for a rejected submission, when its execution ends for the others.
+    intake for a rejected submission, when its execution ends for the others. ``judge=False`` keeps
+    the checks of a judged assignment in the kernel (for measuring what the judge costs).
     """
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
@@ -389,7 +390,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
     protected = [str(course.root), str(material.root("source")), str(REPO / "tests")]
     modules = [f"autograder.questions.{assignment}"]
-    judged = _judged(source, assignment) if os_sandbox else None
+    judged = _judged(source, assignment) if os_sandbox and judge else None
 
     with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
         restored = _sanitize(course, assignment, accepted, Path(tmp), workers)
