@@ -261,3 +261,14 @@ def test_in_the_sandbox_the_checks_answer_as_in_process_from_a_module_without_or
     assert cells[5].outputs[0].ename == "ImportError"
     assert [(v["check"], v["passed"]) for v in ex.verdicts] == [("vanishing_term", True), ("vanishing_term", False),
                                                                ("eq6", False)]
+
+
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
+def test_a_judge_that_cannot_start_is_the_graders_failure_in_the_record():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    judged = sandbox.Judged("autograder.questions.no_such_assignment", stubs.build("bptt"))
+    ex = sandbox.execute(nbformat.writes(nb), trusted_sources=[], protected=[], judged=judged,
+                         limits=sandbox.Limits(cell_timeout=60, wall=300))
+    [fault] = ex.verdicts
+    assert fault["fault"] == "grader" and "the judge exited with status 1" in fault["message"]
+    assert "No module named 'autograder.questions.no_such_assignment'" in fault["message"]

@@ -155,7 +155,7 @@ def _unconfirmed(source, assignment: str, verdicts: list, r: JobResult) -> dict[
     faults = [v for v in verdicts if v.get("fault") == "grader"]
     if faults:
         r.status = ATTENTION
-        r.lines += [f"judge: {v['check']}: {v['message']}" for v in faults[:3]]
+        r.lines += [f"judge: {v['check'] or 'the judge itself'}: {v['message']}" for v in faults[:3]]
         return {}
     required = confirm.required_checks(source, module, {e.check for e in entries(module)})
     return confirm.unconfirmed(required, verdicts)

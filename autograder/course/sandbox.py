@@ -261,8 +261,9 @@ def _judged(judged: Judged, env: dict, executor: list[str], job: str, limits: Li
             argv = bwrap_command(bwrap_binary(), limits, {**env, kernel.ENV: f"{JOB}/{judge.SOCKET}"}, binds)
             run = _run(argv + executor, None, {}, job, limits, start)
         run.verdicts = j.verdicts()
-        if j.process.returncode not in (0, None):
-            run.problems.append(f"the judge exited with status {j.process.returncode}: {j.log()[-600:]}")
+        if j.process.returncode not in (0, None):   # the grader's failure, never the student's 0
+            run.verdicts.append({"check": None, "options": {}, "passed": False, "fault": "grader",
+                                 "message": f"the judge exited with status {j.process.returncode}: {j.log()[-600:]}"})
     return run
 
 

@@ -74,7 +74,7 @@ class StudentFunction(question.Remote):
         self.__name__ = self.__qualname__ = str(description.get("name", "function"))
         try:
             self.__signature__ = inspect.Signature(
-                [inspect.Parameter(str(n), inspect._ParameterKind(k), **({"default": None} if d else {}))
+                [inspect.Parameter(str(n), int(k), **({"default": None} if d else {}))
                  for n, k, d in description.get("params", [])])
         except (TypeError, ValueError):
             self.__signature__ = None
