@@ -27,8 +27,9 @@ the kernels of this script.
 It measures, per submission, the expected total (from the case's ``expect``, with the test cells'
 points, as ``tests/test_hostile.py`` computes it) against the total each run put in the gradebook,
 and per run: the wall time and the CPU time (user + system of this process and every process it
-waited for: the pool's workers, their sandboxes, kernels and judges; unlike the wall time it
-hardly depends on what else the machine runs), ``PRAGMA integrity_check`` of the gradebook, whether every student's
+waited for: the pool's workers, the judges, nbgrader; plus what each sandboxed executor reports
+for itself and its kernel, since bubblewrap does not hand its processes' time to its parent;
+unlike the wall time it hardly depends on what else the machine runs), ``PRAGMA integrity_check`` of the gradebook, whether every student's
 ``submitted/`` files and the instructor's ``source/`` are unchanged (SHA-256 before and after), and
 whether the run finished at all, the guard's findings on the honest students, and the processes a
 cell started that are still alive when the run returns (killed then).
@@ -252,10 +253,12 @@ def pipeline_run(name: str, cls: Class, tmp: Path, workers: int, limits: sandbox
                                               os_sandbox=os_sandbox, judge=judge)
         outcome.results = {r.student: r for r in results}
         outcome.finished = "returned"
+        if os_sandbox:   # what the sandboxes used, which getrusage does not see
+            outcome.cpu += sum(r.cpu for r in results)
     except Exception:
         outcome.finished = "raised: " + traceback.format_exc().strip().splitlines()[-1][:200]
         outcome.log_excerpt = traceback.format_exc().splitlines()[-20:]
-    outcome.wall, outcome.cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    outcome.wall, outcome.cpu = time.perf_counter() - start, outcome.cpu + cpu_seconds() - cpu
     return finish(outcome, cls, tmp)
 
 

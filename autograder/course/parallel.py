@@ -77,6 +77,7 @@ class Job:
 class JobResult:
     student: str
     seconds: float = 0.0
+    cpu: float = 0.0                  # CPU seconds of its executor and kernel, as the executor measured them
     status: str = "graded"            # graded | rejected | cheating | attention
     lines: list = field(default_factory=list)    # the log lines of this submission
     findings: list = field(default_factory=list)
@@ -418,7 +419,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
                 r.status = ATTENTION
                 r.lines.append(f"grader error while executing: {_grader_error(run)}")
                 continue
-            r.seconds, r.findings, r.log = run.seconds, run.findings, run.log
+            r.seconds, r.cpu, r.findings, r.log = run.seconds, run.cpu, run.findings, run.log
             r.lines += run.problems
             if not os_sandbox:
                 r.lines.insert(0, NOT_ISOLATED)

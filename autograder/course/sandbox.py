@@ -89,6 +89,7 @@ class Execution:
     problems: list = field(default_factory=list)    # what went wrong while executing, for the log
     log: str = ""                     # the executor's stderr (tail), for the instructor
     verdicts: list | None = None      # the grader-side judge's record; None: the checks ran in the kernel
+    cpu: float = 0.0                  # CPU seconds of the executor and its kernel (bwrap does not pass them on)
 
 
 def _set_limits(limits: Limits):
@@ -287,7 +288,7 @@ def _run(argv, cwd, env, job: str, limits: Limits, start: float) -> Execution:
         problems.append(f"the executor exited with status {proc.returncode}"
                         + (" (killed: out of memory?)" if proc.returncode == -signal.SIGKILL else ""))
     return Execution(data.get("notebook"), time.perf_counter() - start, guard.read_report(text),
-                     problems + data.get("problems", []), text[-4000:])
+                     problems + data.get("problems", []), text[-4000:], cpu=float(data.get("cpu", 0.0)))
 
 
 def _kill_group(pid: int) -> None:
@@ -399,7 +400,9 @@ def _child() -> int:
         problems[0] += f"; {n} test cell(s) not executed, scored 0"
     problems += _timeouts(nb, limits.cell_timeout)
     _cut_outputs(nb, limits.output_chars)
-    result.write(json.dumps({"notebook": nbformat.writes(nb), "problems": problems}))
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in used)   # the kernel included: it has been waited for
+    result.write(json.dumps({"notebook": nbformat.writes(nb), "problems": problems, "cpu": cpu}))
     result.close()
     return 0
 
