@@ -108,11 +108,22 @@ def _parameter_names(fn, count: int) -> list[str]:
     return names + [f"argument {i + 1}" for i in range(len(names), count)]
 
 
+class Remote:
+    """A student's function that lives in another process (the kernel, seen from the grader-side judge of
+    :mod:`autograder.remote`): :func:`call` hands the whole call over, and that process runs :func:`call`
+    on the function itself."""
+
+    def remote_call(self, args: tuple, kwargs: dict, *, name: str | None, context: str):
+        raise NotImplementedError
+
+
 def call(fn, *args, name: str | None = None, context: str = "", **kwargs):
     """``fn(*args, **kwargs)`` on deep copies, quietly; the caller's arguments are never touched.
 
     A student's error becomes a :class:`Violation` naming the function (``NotImplementedError`` passes
     through: "not implemented yet"); an argument changed in place is a :class:`Violation` saying which."""
+    if isinstance(fn, Remote):   # the one point where a grader-side check reaches the student's code
+        return fn.remote_call(args, kwargs, name=name, context=context)
     name = name or getattr(fn, "__name__", "function")
     given = [_copy(a) for a in args]
     given_kw = {k: _copy(v) for k, v in kwargs.items()}
@@ -390,6 +401,7 @@ def question(title: str, *, answers: str | tuple | None = None, hint: str = "", 
         run.__signature__ = inspect.signature(fn).replace(parameters=params)
         run.title = title
         run.choices = choices
+        run.answers = tuple(labels)   # what the grading stub of the check repeats
         _REGISTRY.setdefault(fn.__module__, []).append(Entry(title, fn.__name__, hint))
         return run
 

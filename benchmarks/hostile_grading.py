@@ -15,7 +15,9 @@ from scratch for each run, in a temporary directory this script owns, and graded
 (b) ``unsandboxed``: by ``parallel.autograde_parallel`` (intake, nbgrader's sanitizing, parallel
     execution under the guard, one gradebook writer) with ``os_sandbox=False``: the pipeline before
     bubblewrap, every kernel a child process with the grader's HOME;
-(c) ``sandboxed``: the same in a bubblewrap sandbox per submission (what ``xai-course grade`` does).
+(c) ``sandboxed``: the same in a bubblewrap sandbox per submission, the checks in the kernel;
+(d) ``judged``: the same with the grader-side judge beside each sandbox (what ``xai-course grade``
+    does: ``bptt`` is in ``autograder.remote.JUDGED``), the kernel holding only the checks' stub.
 
 The runs follow each other in this one process. The whole script runs with HOME and TMPDIR set to
 folders of its own temporary directory, so that what a hostile case leaves in a shared HOME or temp
@@ -24,13 +26,16 @@ the kernels of this script.
 
 It measures, per submission, the expected total (from the case's ``expect``, with the test cells'
 points, as ``tests/test_hostile.py`` computes it) against the total each run put in the gradebook,
-and per run: the wall time, ``PRAGMA integrity_check`` of the gradebook, whether every student's
+and per run: the wall time and the CPU time (user + system of this process and every process it
+waited for: the pool's workers, the judges, nbgrader; plus what each sandboxed executor reports
+for itself and its kernel, since bubblewrap does not hand its processes' time to its parent;
+unlike the wall time it hardly depends on what else the machine runs), ``PRAGMA integrity_check`` of the gradebook, whether every student's
 ``submitted/`` files and the instructor's ``source/`` are unchanged (SHA-256 before and after), and
 whether the run finished at all, the guard's findings on the honest students, and the processes a
 cell started that are still alive when the run returns (killed then).
 
     PATH=$PWD/.venv/bin:$PATH .venv/bin/python benchmarks/hostile_grading.py \\
-        [--run plain --run unsandboxed --run sandboxed] [--workers N] [--cell-timeout 20] [--wall 150]
+        [--run plain --run unsandboxed --run sandboxed --run judged] [--workers N] [--cell-timeout 20] [--wall 150]
         [--markdown results.md] [--log-dir DIR]
 
 Takes several minutes (plain nbgrader waits out every timeout one notebook after another).
@@ -121,6 +126,7 @@ def build(root: Path, cell_timeout: int, tmp: Path, cases: list) -> Class:
 class Outcome:
     name: str
     wall: float = 0.0
+    cpu: float = 0.0                             # user + system seconds, this process and its waited-for children
     finished: str = ""                           # how the run ended
     scores: dict | None = None                   # student -> {grade_id: score or None}
     scores_error: str = ""
@@ -208,7 +214,7 @@ def plain_run(cls: Class, tmp: Path, wall: int, memory: int, log_path: Path) -> 
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     with log_path.open("w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
                                 cwd=cls.course.root, env=env, stdin=subprocess.DEVNULL, stdout=log,
@@ -220,7 +226,7 @@ def plain_run(cls: Class, tmp: Path, wall: int, memory: int, log_path: Path) -> 
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             outcome.finished = f"did not finish within {wall} s; killed"
-    outcome.wall = time.perf_counter() - start
+    outcome.wall, outcome.cpu = time.perf_counter() - start, cpu_seconds() - cpu
     text = log_path.read_text(errors="replace")
     seen = []
     for line in text.splitlines():
@@ -232,18 +238,27 @@ def plain_run(cls: Class, tmp: Path, wall: int, memory: int, log_path: Path) -> 
     return finish(outcome, cls, tmp)
 
 
-def pipeline_run(name: str, cls: Class, tmp: Path, workers: int, limits: sandbox.Limits, os_sandbox: bool) -> Outcome:
+def cpu_seconds() -> float:
+    """User + system time of this process and of every child it (or they) waited for."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def pipeline_run(name: str, cls: Class, tmp: Path, workers: int, limits: sandbox.Limits, os_sandbox: bool,
+                 judge: bool) -> Outcome:
     outcome = Outcome(name)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     try:
         results = parallel.autograde_parallel(cls.course, ASSIGNMENT, cls.students, workers=workers, limits=limits,
-                                              os_sandbox=os_sandbox)
+                                              os_sandbox=os_sandbox, judge=judge)
         outcome.results = {r.student: r for r in results}
         outcome.finished = "returned"
+        if os_sandbox:   # what the sandboxes used, which getrusage does not see
+            outcome.cpu += sum(r.cpu for r in results)
     except Exception:
         outcome.finished = "raised: " + traceback.format_exc().strip().splitlines()[-1][:200]
         outcome.log_excerpt = traceback.format_exc().splitlines()[-20:]
-    outcome.wall = time.perf_counter() - start
+    outcome.wall, outcome.cpu = time.perf_counter() - start, outcome.cpu + cpu_seconds() - cpu
     return finish(outcome, cls, tmp)
 
 
@@ -313,7 +328,7 @@ def summary(cls: Class, runs: list[Outcome]) -> list[str]:
     n, hostile = len(cls.students), [s for s in cls.students if s not in HONEST]
     for run in runs:
         ok = [s for s in cls.students if _as_expected(run.scores, s, cls.expected[s])]
-        out.append(f"{run.name}: {run.finished}; wall {run.wall:.1f} s")
+        out.append(f"{run.name}: {run.finished}; wall {run.wall:.1f} s, CPU {run.cpu:.1f} s")
         out.append(f"  scored as expected: {len(ok)}/{n} submissions "
                    f"({len([s for s in ok if s in hostile])}/{len(hostile)} hostile cases, "
                    f"{len([s for s in ok if s in HONEST])}/{len(HONEST)} honest students)")
@@ -338,13 +353,14 @@ def summary(cls: Class, runs: list[Outcome]) -> list[str]:
 
 
 PLAIN, UNSANDBOXED, SANDBOXED = "plain nbgrader", "pipeline, no OS sandbox", "pipeline, bwrap sandbox"
-RUNS = {"plain": PLAIN, "unsandboxed": UNSANDBOXED, "sandboxed": SANDBOXED}
+JUDGED = "pipeline, bwrap sandbox + judge"
+RUNS = {"plain": PLAIN, "unsandboxed": UNSANDBOXED, "sandboxed": SANDBOXED, "judged": JUDGED}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", action="append", choices=list(RUNS),
-                        help="which runs, in this order (repeatable; default: plain, unsandboxed, sandboxed)")
+                        help="which runs, in this order (repeatable; default: all four)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--cell-timeout", type=int, default=20, help="seconds per cell, every run (default 20)")
     parser.add_argument("--wall", type=int, default=150, help="seconds per notebook, pipeline runs (default 150)")
@@ -360,7 +376,7 @@ def main() -> int:
     args = parser.parse_args()
     cases = [c for c in CASES if c.name not in args.skip]
     chosen = args.run or list(RUNS)
-    if "sandboxed" in chosen and (problem := sandbox.sandbox_problem()):
+    if {"sandboxed", "judged"} & set(chosen) and (problem := sandbox.sandbox_problem()):
         raise SystemExit(f"cannot run the sandboxed pipeline: {problem}")
 
     machine = (f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, "
@@ -389,7 +405,8 @@ def main() -> int:
             if key == "plain":
                 run = plain_run(cls, tmp, args.plain_wall, int(args.plain_memory_gib * GiB), tmp / "plain-nbgrader.log")
             else:
-                run = pipeline_run(RUNS[key], cls, tmp, args.workers, limits, os_sandbox=key == "sandboxed")
+                run = pipeline_run(RUNS[key], cls, tmp, args.workers, limits, os_sandbox=key != "unsandboxed",
+                                   judge=key == "judged")
             print(f"{run.name}: {run.finished}, {run.wall:.1f} s", flush=True)
             runs.append(run)
             classes.append(cls)
@@ -407,7 +424,8 @@ def main() -> int:
     lines = summary(cls, runs)
     print(f"\nautograded totals (out of {full:g}); 'ok' = every question scored as expected\n")
     print(text_table(head, table))
-    print("\nwall time: " + ", ".join(f"{r.name} {r.wall:.1f} s" for r in runs) + "\n")
+    print("\nwall time: " + ", ".join(f"{r.name} {r.wall:.1f} s" for r in runs))
+    print("CPU time: " + ", ".join(f"{r.name} {r.cpu:.1f} s" for r in runs) + "\n")
     print("\n".join(lines))
     for run in runs:
         if run.log_excerpt:

@@ -190,6 +190,35 @@ ORPHAN = f"get_ipython().system_raw('setsid sleep {ORPHAN_MARKER} > /dev/null 2>
 FORWARD_USERS = ["forward-check", "bptt-last-check", "bptt-check"]
 BLANK_FORWARD = "def rnn_forward(x, W_xh, W_hh, W_hy, activation='tanh'):\n    raise NotImplementedError()\n"
 
+# Attacks on the oracle: what the checks know, taken from the student's own process. In grading the
+# kernel holds only the judge's stub (autograder.remote); the answers are computed at the grader.
+ORACLE_IMPORT = """try:
+    from autograder.questions.bptt import _eq6_expected
+    dET_dwh = _eq6_expected()
+except ImportError:
+    dET_dwh = None
+"""
+FRAME_WALKER = """import sys
+
+def rnn_forward(x, W_xh, W_hh, W_hy, activation='tanh'):
+    frame = sys._getframe(1)
+    while frame is not None:   # the check's `want = ref.forward(...)`, if it is on the stack
+        for value in list(frame.f_locals.values()):
+            if hasattr(value, 'h') and hasattr(value, 'o'):
+                return value.h, value.o
+        frame = frame.f_back
+    raise NotImplementedError()
+"""
+FAKE_CHECKS = """def _fake(module, name):   # the stub's check closes over these two names
+    def check_(ask, *args, **kwargs):
+        module, name
+        print('\u2713 ' + ask.title)
+    return check_
+
+for _name in ('rnn_forward', 'eq6', 'unrolled_t3', 'vanishing_term', 'bptt_last', 'bptt'):
+    getattr(check, _name).__wrapped__.__code__ = _fake(0, 0).__code__
+"""
+
 CASES = [
     Case("infinite-loop", "an answer cell that never returns",
          replace_source("eq6-answer", "dET_dwh = None\nwhile True:\n    pass\n"),
@@ -242,11 +271,21 @@ CASES = [
                                        "    g = _reference_bptt(x, targets, W_xh, W_hh, W_hy, activation)\n"
                                        "    return g.L, g.dW_xh, g.dW_hh, g.dW_hy\n"),
          "zero", "cheating", "uses the reference implementation: from reference.rnn import"),
-    Case("reference-through-check", "the reference reached through the checks' own module",
+    Case("reference-through-check", "the reference reached through the checks' own module, which in the "
+         "sandbox is the judge's stub: it has no `ref`, so the answer fails",
          replace_source("bptt-answer", "def bptt(x, targets, W_xh, W_hh, W_hy, activation='tanh'):\n"
                                        "    g = check.ref.bptt(x, targets, W_xh, W_hh, W_hy, activation)\n"
                                        "    return g.L, g.dW_xh, g.dW_hh, g.dW_hy\n"),
-         "zero", "cheating", "check.ref"),
+         {"zero": ["bptt-check"]}, "graded", "graded"),
+    Case("oracle-import", "the expected eq 6 imported from the check module's private oracle",
+         replace_source("eq6-answer", ORACLE_IMPORT), {"zero": ["eq6-check"]}, "graded", "graded"),
+    Case("frame-walker", "a forward pass that takes the expected value from the check's frame (in-process it "
+         "sits in a local of the check)", replace_source("forward-answer", FRAME_WALKER),
+         {"zero": FORWARD_USERS}, "graded", "graded"),
+    Case("fake-checks", "a wrong answer and every check's code swapped for one that prints the ✓ line (the "
+         "guard does not watch code objects inside the stub)",
+         chain(replace_source("forward-answer", BLANK_FORWARD), insert_before("forward-check", FAKE_CHECKS)),
+         "zero", "graded", "the check did not reach the grader"),
     Case("read-hidden-tests", "the instructor's notebook (solutions and hidden tests) read from disk",
          with_root(lambda root: insert_before("forward-check",
                    f"hidden = open({root + '/source/bptt/bptt.ipynb'!r}).read()\n")),

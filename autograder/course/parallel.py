@@ -15,10 +15,14 @@ the course directory. Here, for one assignment:
    no gradebook, no other job in sight; its processes end with it) with limits and the in-kernel
    guard (``sandbox.execute``), on a process pool or on a Dask cluster
    (a ``LocalCluster`` on loopback here, any scheduler address for a class that outgrows a machine);
+   for a judged assignment (``autograder.remote.JUDGED``) with a judge process beside each sandbox
+   that runs the checks, the sandbox holding only a stub of the check module;
 4. **write**, in this one process and only once every execution has ended: the gradebook is checked
    again, ``nbgrader autograde --no-execute`` scores the executed notebooks into it; then a
-   submission that was rejected, or that the guard caught cheating, has every grade set to zero (as a
-   manual score, visible and reversible in the formgrader); the gradebook is checked once more.
+   test cell of a judged assignment whose checks the judge's record does not confirm passed
+   (``autograder.remote.confirm``) is set to zero, and a submission that was rejected, or that the
+   guard caught cheating, has every grade set to zero (as manual scores, visible and reversible in the
+   formgrader); the gradebook is checked once more.
 
 Every decision is a line in ``<course>/logs/autograde-<assignment>.log`` (followed by what the
 submission's executor wrote to stderr, its kernel's warnings and errors). Whose fault a failure is
@@ -67,16 +71,19 @@ class Job:
     modules: list
     limits: sandbox.Limits
     os_sandbox: bool = True
+    judged: sandbox.Judged | None = None   # the checks run at the grader (autograder.remote)
 
 
 @dataclass
 class JobResult:
     student: str
     seconds: float = 0.0
+    cpu: float = 0.0                  # CPU seconds of its executor and kernel, as the executor measured them
     status: str = "graded"            # graded | rejected | cheating | attention
     lines: list = field(default_factory=list)    # the log lines of this submission
     findings: list = field(default_factory=list)
     log: str = ""
+    unconfirmed: dict = field(default_factory=dict)   # test id -> why the judge's record does not confirm it
 
     @property
     def ok(self) -> bool:
@@ -87,7 +94,7 @@ class JobResult:
 def _execute(job: Job) -> tuple[str, sandbox.Execution]:
     return job.student, sandbox.execute(job.notebook, trusted_sources=job.trusted_sources, files=job.files,
                                         protected=job.protected, modules=job.modules, limits=job.limits,
-                                        os_sandbox=job.os_sandbox)
+                                        os_sandbox=job.os_sandbox, judged=job.judged)
 
 
 def _data_files(folder: Path) -> dict[str, bytes]:
@@ -128,6 +135,32 @@ def _collect(jobs: list[Job], futures, completed, done) -> dict:
             out[student] = exc
         done(student)
     return out
+
+
+def _judged(source, assignment: str) -> sandbox.Judged | None:
+    """The stub package for an assignment judged at the grader (``autograder.remote.JUDGED``), else None."""
+    from autograder.remote import JUDGED, confirm, stubs
+
+    if assignment not in JUDGED:
+        return None
+    module = f"autograder.questions.{assignment}"
+    return sandbox.Judged(module, stubs.build(assignment, confirm.used_names(source, module)))
+
+
+def _unconfirmed(source, assignment: str, verdicts: list, r: JobResult) -> dict[str, str]:
+    """The test cells the judge's record does not confirm (each to be scored 0); a failure of the judge
+    itself makes the submission the instructor's to look at."""
+    from autograder.question import entries
+    from autograder.remote import confirm
+
+    module = f"autograder.questions.{assignment}"
+    faults = [v for v in verdicts if v.get("fault") == "grader"]
+    if faults:
+        r.status = ATTENTION
+        r.lines += [f"judge: {v['check'] or 'the judge itself'}: {v['message']}" for v in faults[:3]]
+        return {}
+    required = confirm.required_checks(source, module, {e.check for e in entries(module)})
+    return confirm.unconfirmed(required, verdicts)
 
 
 def _ran_a_cell(notebook: str) -> bool:
@@ -268,21 +301,27 @@ ZERO_NOTE = "Scored 0 by the grader: "
 NOT_ISOLATED = "not isolated: executed without the operating-system sandbox (--no-os-sandbox)"
 
 
-def _zero(course: CourseDir, assignment: str, student: str, reason: str) -> None:
-    """Every grade of ``student``'s submission set to 0 as a manual score (the formgrader shows it)."""
+def _zero(course: CourseDir, assignment: str, student: str, reason: str, only: set | None = None) -> list[str]:
+    """Every grade of ``student``'s submission set to 0 as a manual score (the formgrader shows it, with
+    the reason in the notebook's comments); with ``only``, those of the grades named there that nbgrader
+    gave points. Returns the names of the grades set to 0."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb, warnings.catch_warnings():
         # nbgrader's own ORM warns while it creates a submission that has no notebook file
         warnings.simplefilter("ignore", sqlalchemy.exc.SAWarning)
         submission = gb.update_or_create_submission(assignment, student)
+        zeroed = []
         for notebook in submission.notebooks:
-            for grade in notebook.grades:
+            grades = [g for g in notebook.grades if only is None or (g.name in only and (g.auto_score or 0) > 0)]
+            for grade in grades:
                 grade.manual_score = 0.0
                 grade.needs_manual_grade = False
-            for comment in notebook.comments:
+            for comment in notebook.comments if grades else ():
                 comment.manual_comment = ZERO_NOTE + reason
+            zeroed += [g.name for g in grades]
         gb.db.commit()
+        return zeroed
 
 
 def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
@@ -309,7 +348,7 @@ def _clear_zero(course: CourseDir, assignment: str, student: str) -> bool:
 def autograde_parallel(course: CourseDir, assignment: str, students: list[str], *, workers: int = 2,
                        engine: str = "processes", address: str | None = None,
                        limits: sandbox.Limits | None = None, os_sandbox: bool = True,
-                       progress=None) -> list[JobResult]:
+                       progress=None, judge: bool = True) -> list[JobResult]:
     """Grade ``students``' submissions of ``assignment`` (see the module docstring); one result each.
 
     Raises ``gradebook.GradebookError`` (nothing scored) for a gradebook that is not nbgrader's, before
@@ -317,7 +356,8 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     Raises ``sandbox.SandboxUnavailable`` before anything runs if ``os_sandbox`` and bubblewrap
     cannot run here; ``os_sandbox=False`` grades without it, and the first log line of every
     executed submission says so. ``progress(student)``, if given, is called once per student: at
-    intake for a rejected submission, when its execution ends for the others.
+    intake for a rejected submission, when its execution ends for the others. ``judge=False`` keeps
+    the checks of a judged assignment in the kernel (for measuring what the judge costs).
     """
     if engine not in ("processes", "dask"):
         raise ValueError(f"engine: expected 'processes' or 'dask', got {engine!r}")
@@ -352,6 +392,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
     trusted = [c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("locked")]
     protected = [str(course.root), str(material.root("source")), str(REPO / "tests")]
     modules = [f"autograder.questions.{assignment}"]
+    judged = _judged(source, assignment) if os_sandbox and judge else None
 
     with tempfile.TemporaryDirectory(prefix="xai-sanitize-") as tmp:
         restored = _sanitize(course, assignment, accepted, Path(tmp), workers)
@@ -365,7 +406,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
                     progress(student)
         sanitized = {s: got.folder for s, got in restored.items() if got.folder is not None}
         jobs = [Job(s, (folder / f"{assignment}.ipynb").read_text(encoding="utf-8"), _data_files(folder),
-                    trusted, protected, modules, limits, os_sandbox) for s, folder in sanitized.items()]
+                    trusted, protected, modules, limits, os_sandbox, judged) for s, folder in sanitized.items()]
         executed = _run(jobs, engine, workers, address, progress)
 
         # --- the single writer: every execution has ended ------------------------------------
@@ -379,7 +420,7 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
                 r.status = ATTENTION
                 r.lines.append(f"grader error while executing: {_grader_error(run)}")
                 continue
-            r.seconds, r.findings, r.log = run.seconds, run.findings, run.log
+            r.seconds, r.cpu, r.findings, r.log = run.seconds, run.cpu, run.findings, run.log
             r.lines += run.problems
             if not os_sandbox:
                 r.lines.insert(0, NOT_ISOLATED)
@@ -401,7 +442,18 @@ def autograde_parallel(course: CourseDir, assignment: str, students: list[str], 
             if cheats:
                 r.status = "cheating"
                 r.lines += [f"guard: {f['detail']}" for f in cheats]
+            if run.verdicts is not None and r.status != "cheating":
+                r.unconfirmed = _unconfirmed(source, assignment, run.verdicts, r)
     _score(course, assignment, [j.student for j in jobs if results[j.student].status != ATTENTION], results)
+    for s, r in results.items():
+        if r.status == "graded" and r.unconfirmed:
+            try:
+                zeroed = _zero(course, assignment, s, "; ".join(f"{gid}: {why}" for gid, why in r.unconfirmed.items()),
+                               only=set(r.unconfirmed))
+                r.lines += [f"{gid} scored 0 by the judge: {r.unconfirmed[gid]}" for gid in zeroed]
+            except Exception as exc:  # noqa: BLE001 - the gradebook write failed: the grader's fault
+                r.status = ATTENTION
+                r.lines.append(f"grader error while writing the judge's zeros: {_grader_error(exc)}")
     for s, r in results.items():
         if r.status in ("rejected", "cheating"):
             try:

@@ -21,6 +21,12 @@ cells restored) runs
 * with nbgrader's own ``Execute`` preprocessor (``allow_errors``, interrupt on a cell timeout), and
   the in-kernel tripwire ``autograder.course.guard`` installed before the first cell.
 
+With ``judged`` (an assignment of ``autograder.remote.JUDGED``) the checks are not in the sandbox:
+a stub package is bound read-only over ``autograder/questions``, and a judge process
+(``autograder.remote.judge``) runs beside the sandbox with the real checks, reached over a Unix
+socket bound at ``/job/judge.sock`` (``$XAI_JUDGE``); its socket and its record of verdicts live in
+a folder of the grader's that the sandbox does not see (``Execution.verdicts``).
+
 Afterwards every test cell that never ran (the kernel died, the wall clock ran out) gets an error
 output, so that ``nbgrader autograde --no-execute`` scores it zero instead of full marks, and each
 output is cut to ``output_chars``.
@@ -82,6 +88,8 @@ class Execution:
     findings: list = field(default_factory=list)    # the guard's reports: {"kind", "detail"}
     problems: list = field(default_factory=list)    # what went wrong while executing, for the log
     log: str = ""                     # the executor's stderr (tail), for the instructor
+    verdicts: list | None = None      # the grader-side judge's record; None: the checks ran in the kernel
+    cpu: float = 0.0                  # CPU seconds of the executor and its kernel (bwrap does not pass them on)
 
 
 def _set_limits(limits: Limits):
@@ -139,8 +147,9 @@ def font_cache() -> str | None:
     return str(path) if path.is_file() else None
 
 
-def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
-    """``bwrap`` and its arguments for one job (the command to run inside follows)."""
+def bwrap_command(binary: str, limits: Limits, env: dict, binds: list[tuple[str, str]] = ()) -> list[str]:
+    """``bwrap`` and its arguments for one job (the command to run inside follows); ``binds``:
+    ``(source, target)`` mounted read-only over what is already there (the judge's stub and socket)."""
     # a user namespace always (not only "if possible"), and no capabilities in it: a grader run as
     # root must not hand the kernel the right to remount what it sees
     argv = [binary, "--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--die-with-parent",
@@ -161,6 +170,8 @@ def bwrap_command(binary: str, limits: Limits, env: dict) -> list[str]:
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for path in readonly_paths():
         argv += ["--ro-bind", path, path]
+    for source, target in binds:
+        argv += ["--ro-bind", source, target]
     if font_cache():
         argv += ["--ro-bind", font_cache(), f"{JOB}/home/.cache/matplotlib/{Path(font_cache()).name}"]
     argv += ["--remount-ro", "/", "--chdir", f"{JOB}/work", "--clearenv"]
@@ -194,12 +205,28 @@ def sandbox_problem() -> str | None:
     return _probe(bwrap_binary())
 
 
+@dataclass
+class Judged:
+    """The checks of ``module`` run at the grader (:mod:`autograder.remote`): ``stubs`` is the stub
+    package (path -> content, from ``autograder.remote.stubs.build``) the kernel sees instead of
+    ``autograder/questions``."""
+    module: str
+    stubs: dict
+
+
+def questions_dir() -> str:
+    import autograder
+
+    return os.path.realpath(Path(autograder.__file__).parent / "questions")
+
+
 def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[str],
             modules: list[str] = (), files: dict[str, bytes] | None = None,
-            limits: Limits | None = None, os_sandbox: bool = True) -> Execution:
+            limits: Limits | None = None, os_sandbox: bool = True, judged: Judged | None = None) -> Execution:
     """Execute ``notebook_text`` in the sandbox (see the module docstring); never raises for the
     submission's sake: whatever happens is in ``Execution.problems``. Raises ``SandboxUnavailable``
-    if ``os_sandbox`` and bubblewrap cannot run."""
+    if ``os_sandbox`` and bubblewrap cannot run. With ``judged`` (and the sandbox), a judge process
+    runs beside it and its verdicts are in ``Execution.verdicts``."""
     limits = limits or Limits()
     job = json.dumps({
         "notebook": notebook_text, "limits": asdict(limits),
@@ -213,9 +240,32 @@ def execute(notebook_text: str, *, trusted_sources: list[str], protected: list[s
             raise SandboxUnavailable(problem)
         env = kernel_environment(home=f"{JOB}/home", tmp=f"{JOB}/tmp")
         env["PYTHONDONTWRITEBYTECODE"] = "1"   # the packages are read-only in there
-        return _run(bwrap_command(bwrap_binary(), limits, env) + executor, None, {}, job, limits, start)
+        if judged is None:
+            return _run(bwrap_command(bwrap_binary(), limits, env) + executor, None, {}, job, limits, start)
+        return _judged(judged, env, executor, job, limits, start)
     with tempfile.TemporaryDirectory(prefix="xai-work-") as work:
         return _run(executor, work, kernel_environment(), job, limits, start)
+
+
+def _judged(judged: Judged, env: dict, executor: list[str], job: str, limits: Limits, start: float) -> Execution:
+    """The sandboxed run with a judge beside it: the stub package over ``autograder/questions`` and the
+    judge's socket at ``/job/judge.sock``; the record stays in a folder of the grader's."""
+    from autograder.remote import judge, kernel
+
+    with tempfile.TemporaryDirectory(prefix="xai-judge-") as folder:   # mode 0700: the grader's alone
+        stubs = Path(folder) / "stubs"
+        for name, content in judged.stubs.items():
+            (stubs / name).parent.mkdir(parents=True, exist_ok=True)
+            (stubs / name).write_bytes(content)
+        with judge.running(Path(folder), judged.module, kernel_environment(), _set_limits(limits)) as j:
+            binds = [(str(stubs), questions_dir()), (str(j.socket), f"{JOB}/{judge.SOCKET}")]
+            argv = bwrap_command(bwrap_binary(), limits, {**env, kernel.ENV: f"{JOB}/{judge.SOCKET}"}, binds)
+            run = _run(argv + executor, None, {}, job, limits, start)
+        run.verdicts = j.verdicts()
+        if j.process.returncode not in (0, None):   # the grader's failure, never the student's 0
+            run.verdicts.append({"check": None, "options": {}, "passed": False, "fault": "grader",
+                                 "message": f"the judge exited with status {j.process.returncode}: {j.log()[-600:]}"})
+    return run
 
 
 def _run(argv, cwd, env, job: str, limits: Limits, start: float) -> Execution:
@@ -238,7 +288,7 @@ def _run(argv, cwd, env, job: str, limits: Limits, start: float) -> Execution:
         problems.append(f"the executor exited with status {proc.returncode}"
                         + (" (killed: out of memory?)" if proc.returncode == -signal.SIGKILL else ""))
     return Execution(data.get("notebook"), time.perf_counter() - start, guard.read_report(text),
-                     problems + data.get("problems", []), text[-4000:])
+                     problems + data.get("problems", []), text[-4000:], cpu=float(data.get("cpu", 0.0)))
 
 
 def _kill_group(pid: int) -> None:
@@ -350,7 +400,9 @@ def _child() -> int:
         problems[0] += f"; {n} test cell(s) not executed, scored 0"
     problems += _timeouts(nb, limits.cell_timeout)
     _cut_outputs(nb, limits.output_chars)
-    result.write(json.dumps({"notebook": nbformat.writes(nb), "problems": problems}))
+    used = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    cpu = sum(u.ru_utime + u.ru_stime for u in used)   # the kernel included: it has been waited for
+    result.write(json.dumps({"notebook": nbformat.writes(nb), "problems": problems, "cpu": cpu}))
     result.close()
     return 0
 

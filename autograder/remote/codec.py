@@ -1,0 +1,300 @@
+"""Frames over a byte stream, and the values they carry, with nothing that runs code when read.
+
+A **frame** is::
+
+    b"XAIF"  header length (4 bytes, big-endian)  payload count (4 bytes)
+    header   (UTF-8 JSON: objects, arrays, strings, numbers, true/false/null)
+    payload  (8-byte big-endian length, then the bytes), repeated payload-count times
+
+within ``MAX_HEADER`` bytes of header, ``MAX_PAYLOADS`` payloads and ``MAX_PAYLOAD`` bytes each.
+
+A **value** is a JSON tree in the header, binary data in the payloads (the tree names them by index):
+
+============================  ==============================================================
+``None``, bool, int, str      themselves
+float                         ``{"float": float.hex(x)}`` (exact; inf and nan too)
+complex                       ``{"complex": [hex, hex]}``
+``...``                       ``{"ellipsis": true}``
+list, tuple, set, frozenset   ``{"list": [...]}``, ``{"tuple": [...]}``, ``{"set": ...}``, ``{"frozenset": ...}``
+dict                          ``{"dict": [[key, value], ...]}`` (any encodable keys, in order)
+numpy array / number          ``{"npy": i}`` (``"scalar": true`` for a numpy number): payload ``i`` in
+                              ``.npy`` format, written and read with ``allow_pickle=False``; numbers,
+                              booleans and text only, never an object or structured dtype
+numpy object array            ``{"objects": [...items], "shape": [...]}``
+torch tensor                  ``{"tensor": i, "dtype": "torch.float64", "requires_grad": b}`` (its
+                              values as ``.npy``; the autograd graph does not travel)
+SymPy object                  ``{"sympy": i}``: payload ``i`` is ``sympy.srepr`` text, read back by
+                              :mod:`autograder.remote.srepr` (never ``eval``)
+a callable                    ``{"function": ...}``: what the ``functions`` hook of :func:`encode`
+                              returns for it (a handle), turned back by the hook of :func:`decode`
+anything else                 ``{"opaque": "TypeName"}``: decoded as an instance of an empty class of
+                              that name, so that a check's "expected an array, got a Foo" still reads
+============================  ==============================================================
+
+A frame or value that breaks these rules (a pickled ``.npy``, a zip, a length beyond the limits, a
+frame cut short, an ``srepr`` calling ``__import__``) is a :class:`WireError` saying what is wrong.
+"""
+from __future__ import annotations
+
+import io
+import json
+import struct
+import sys
+
+import numpy as np
+import sympy
+
+from . import srepr
+
+MAGIC = b"XAIF"
+MAX_HEADER = 8 << 20
+MAX_PAYLOADS = 4096
+MAX_PAYLOAD = 256 << 20
+MAX_DEPTH = 100
+NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no structured records
+_PREFIX = struct.Struct(">4sII")
+_LENGTH = struct.Struct(">Q")
+
+
+class WireError(ValueError):
+    """A frame or an encoded value that this codec refuses."""
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+def _read_exactly(stream, n: int, what: str) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = stream.read(n - got)
+        if not chunk:
+            if got == 0 and what == "frame prefix":
+                raise EOFError("the stream ended")
+            raise WireError(f"truncated frame: the {what} needs {n} bytes, the stream ended after {got}")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def write_frame(stream, header: dict, payloads: list[bytes] = ()) -> None:
+    """Write one frame (see the module docstring) and flush."""
+    text = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
+    if len(text) > MAX_HEADER or len(payloads) > MAX_PAYLOADS or any(len(p) > MAX_PAYLOAD for p in payloads):
+        raise WireError(f"frame too large: a header of {len(text)} bytes, {len(payloads)} payloads "
+                        f"(limits {MAX_HEADER}, {MAX_PAYLOADS} of {MAX_PAYLOAD} bytes)")
+    parts = [_PREFIX.pack(MAGIC, len(text), len(payloads)), text]
+    for p in payloads:
+        parts += [_LENGTH.pack(len(p)), bytes(p)]
+    stream.write(b"".join(parts))
+    stream.flush()
+
+
+def read_frame(stream) -> tuple[dict, list[bytes]]:
+    """``(header, payloads)`` of the next frame; ``EOFError`` if the stream ended before it began."""
+    magic, size, count = _PREFIX.unpack(_read_exactly(stream, _PREFIX.size, "frame prefix"))
+    if magic != MAGIC:
+        raise WireError(f"not a frame: it starts with {magic!r}, not {MAGIC!r}")
+    if size > MAX_HEADER:
+        raise WireError(f"a header of {size} bytes is longer than the limit of {MAX_HEADER}")
+    if count > MAX_PAYLOADS:
+        raise WireError(f"{count} payloads are more than the limit of {MAX_PAYLOADS}")
+    try:
+        header = json.loads(_read_exactly(stream, size, "header").decode("utf-8"),
+                            parse_constant=lambda name: _refuse(f"{name} in the header"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WireError(f"the header is not JSON: {err}") from None
+    if not isinstance(header, dict):
+        raise WireError(f"the header is a {type(header).__name__}, not an object")
+    payloads = []
+    for i in range(count):
+        (length,) = _LENGTH.unpack(_read_exactly(stream, _LENGTH.size, f"length of payload {i}"))
+        if length > MAX_PAYLOAD:
+            raise WireError(f"payload {i} of {length} bytes is longer than the limit of {MAX_PAYLOAD}")
+        payloads.append(_read_exactly(stream, length, f"payload {i}"))
+    return header, payloads
+
+
+def _refuse(why: str):
+    raise WireError(why)
+
+
+# --- arrays ------------------------------------------------------------------------------------
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _from_npy(data: bytes) -> np.ndarray:
+    """An array from ``.npy`` bytes, its header checked before anything is allocated."""
+    fp = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(fp)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise WireError(f"an .npy of version {version}, expected 1.0 or 2.0")
+        shape, fortran, dtype = read_header(fp)
+    except WireError:
+        raise
+    except Exception as err:  # noqa: BLE001 - numpy's own complaint about the header
+        raise WireError(f"not an .npy array: {err}") from None
+    if dtype.hasobject or dtype.kind not in NPY_KINDS or dtype.fields:
+        raise WireError(f"an .npy of dtype {dtype} (objects would need pickle; only numbers, booleans and text)")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need != len(data) - fp.tell():
+        raise WireError(f"an .npy of shape {shape} and dtype {dtype} needs {need} bytes of data, "
+                        f"it has {len(data) - fp.tell()}")
+    fp.seek(0)
+    try:
+        return np.lib.format.read_array(fp, allow_pickle=False)
+    except ValueError as err:
+        raise WireError(f"not a readable .npy array: {err}") from None
+
+
+# --- values ------------------------------------------------------------------------------------
+
+def _torch():
+    return sys.modules.get("torch")
+
+
+def encode(value, payloads: list, *, functions=None, depth: int = 0):
+    """The JSON tree of ``value``; its binary parts are appended to ``payloads``. ``functions(f)``
+    describes a callable (a JSON tree); without it a callable is opaque."""
+    def sub(v):
+        return encode(v, payloads, functions=functions, depth=depth + 1)
+
+    if depth > MAX_DEPTH:
+        raise WireError(f"the value is nested deeper than {MAX_DEPTH}")
+    torch = _torch()
+    if value is None or isinstance(value, (bool, str)) or type(value) is int:
+        return value
+    if type(value) is float:
+        return {"float": value.hex()}
+    if type(value) is complex:
+        return {"complex": [value.real.hex(), value.imag.hex()]}
+    if value is Ellipsis:
+        return {"ellipsis": True}
+    if isinstance(value, (np.ndarray, np.generic)):
+        if isinstance(value, np.ndarray) and value.dtype.hasobject:
+            return {"objects": [sub(v) for v in value.ravel().tolist()], "shape": list(value.shape)}
+        if value.dtype.kind not in NPY_KINDS or value.dtype.fields:
+            return {"opaque": type(value).__name__}
+        payloads.append(_npy(np.asarray(value)))
+        return {"npy": len(payloads) - 1, **({"scalar": True} if isinstance(value, np.generic) else {})}
+    if torch is not None and isinstance(value, torch.Tensor):
+        plain = value.detach().cpu()
+        if plain.dtype == torch.bfloat16:
+            plain = plain.to(torch.float32)
+        payloads.append(_npy(plain.resolve_conj().resolve_neg().numpy()))
+        return {"tensor": len(payloads) - 1, "dtype": str(value.dtype), "requires_grad": bool(value.requires_grad)}
+    if isinstance(value, (sympy.Basic, sympy.MatrixBase)):
+        payloads.append(sympy.srepr(value).encode())
+        return {"sympy": len(payloads) - 1}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        kind = {list: "list", tuple: "tuple", set: "set", frozenset: "frozenset"}.get(type(value))
+        if kind is not None:
+            return {kind: [sub(v) for v in value]}
+    if type(value) is dict:
+        return {"dict": [[sub(k), sub(v)] for k, v in value.items()]}
+    if callable(value) and functions is not None and not isinstance(value, type):
+        return {"function": functions(value)}
+    return {"opaque": type(value).__name__}
+
+
+def _opaque(name: str):
+    name = name if isinstance(name, str) and name.isidentifier() else "object"
+    return type(name, (), {"__repr__": lambda self: f"<{name}>"})()
+
+
+def decode(tree, payloads: list[bytes], *, functions=None, depth: int = 0):
+    """The value that :func:`encode` wrote as ``tree``; ``functions(description)`` turns a described
+    callable back into one (without it, a callable is refused)."""
+    def sub(v):
+        return decode(v, payloads, functions=functions, depth=depth + 1)
+
+    def payload(i):
+        if type(i) is not int or not 0 <= i < len(payloads):
+            raise WireError(f"payload {i!r} does not exist ({len(payloads)} were sent)")
+        return payloads[i]
+
+    if depth > MAX_DEPTH:
+        raise WireError(f"the value is nested deeper than {MAX_DEPTH}")
+    if tree is None or isinstance(tree, (bool, str)) or type(tree) is int:
+        return tree
+    if type(tree) is not dict or len(tree) < 1:
+        raise WireError(f"not an encoded value: {str(tree)[:80]}")
+    tag = next(iter(tree))
+    body = tree[tag]
+    try:
+        if tag == "float":
+            return float.fromhex(body)
+        if tag == "complex":
+            return complex(float.fromhex(body[0]), float.fromhex(body[1]))
+        if tag == "ellipsis":
+            return Ellipsis
+        if tag == "npy":
+            array = _from_npy(payload(body))
+            return array[()] if tree.get("scalar") else array
+        if tag == "objects":
+            shape = tuple(tree["shape"])
+            items = [sub(v) for v in body]
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+            return out.reshape(shape)
+        if tag == "tensor":
+            return _tensor(_from_npy(payload(body)), tree.get("dtype"), tree.get("requires_grad"))
+        if tag == "sympy":
+            try:
+                return srepr.read(payload(body).decode("utf-8"))
+            except (UnicodeDecodeError, srepr.SreprError) as err:
+                raise WireError(f"a SymPy expression that cannot be read: {err}") from None
+        if tag in ("list", "tuple", "set", "frozenset"):
+            if type(body) is not list:
+                raise WireError(f"{tag}: expected a list of items")
+            return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](sub(v) for v in body)
+        if tag == "dict":
+            return {sub(k): sub(v) for k, v in body}
+        if tag == "function":
+            if functions is None:
+                raise WireError("a function where none may be sent")
+            return functions(body)
+        if tag == "opaque":
+            return _opaque(body)
+    except WireError:
+        raise
+    except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as err:
+        raise WireError(f"a malformed {tag!r} value: {type(err).__name__}: {str(err)[:200]}") from None
+    raise WireError(f"unknown value tag {tag!r}")
+
+
+def _tensor(array, dtype, requires_grad):
+    import torch
+
+    out = torch.from_numpy(np.array(array))
+    if isinstance(dtype, str) and dtype.startswith("torch.") and isinstance(getattr(torch, dtype[6:], None), torch.dtype):
+        out = out.to(getattr(torch, dtype[6:]))
+    if requires_grad:
+        if not (out.is_floating_point() or out.is_complex()):
+            raise WireError(f"a tensor of dtype {out.dtype} cannot require grad")
+        out.requires_grad_(True)
+    return out
+
+
+# --- messages: a header with named values ----------------------------------------------------
+
+def send(stream, message: dict, values: dict | None = None, *, functions=None) -> None:
+    """Write ``message`` (plain JSON) with ``values`` (name -> any value) encoded into it as
+    ``message["values"]``."""
+    payloads: list[bytes] = []
+    tree = {name: encode(v, payloads, functions=functions) for name, v in (values or {}).items()}
+    write_frame(stream, {**message, "values": tree}, payloads)
+
+
+def receive(stream, *, functions=None) -> tuple[dict, dict]:
+    """``(message, values)`` of the next frame written by :func:`send`."""
+    header, payloads = read_frame(stream)
+    tree = header.pop("values", {})
+    if type(tree) is not dict:
+        raise WireError("the values of a message must be an object")
+    return header, {name: decode(v, payloads, functions=functions) for name, v in tree.items()}

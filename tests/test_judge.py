@@ -1,0 +1,277 @@
+"""The grader-side judge (autograder.remote): the same verdicts as in-process, no oracle in the kernel,
+a record the scoring can trust, and a hostile kernel that breaks only its own checks."""
+from __future__ import annotations
+
+import inspect
+import io
+import pickle
+import socket
+import struct
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import sympy
+
+from autograder.course import sandbox
+from autograder.feedback import CheckFailed
+from autograder.question import entries
+from autograder.questions import bptt as check
+from autograder.remote import codec, confirm, judge, kernel, stubs
+from reference import rnn as ref
+
+MODULE = "autograder.questions.bptt"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    with judge.running(tmp_path_factory.mktemp("judge"), MODULE, sandbox.kernel_environment()) as j:
+        yield j
+
+
+@pytest.fixture
+def remote(running):
+    conn = kernel.Connection(str(running.socket))
+    yield lambda name, *args, **kw: conn.check(MODULE, name, getattr(check, name).title, args, kw)
+    conn.close()
+
+
+def outcome(run):
+    """(passed, text) of a check call, as a student sees it."""
+    try:
+        return True, str(run())
+    except CheckFailed as err:
+        return False, str(err)
+
+
+def forward(x, W_xh, W_hh, W_hy, activation="tanh"):
+    out = ref.forward(x, W_xh, W_hh, W_hy, activation)
+    return out.h, out.o
+
+
+def transposed(x, W_xh, W_hh, W_hy, activation="tanh"):
+    return forward(x, W_xh, W_hh.T, W_hy, activation)
+
+
+def in_place(x, W_xh, W_hh, W_hy, activation="tanh"):
+    W_xh[...] = 0
+    return forward(x, W_xh, W_hh, W_hy, activation)
+
+
+def not_yet(x, W_xh, W_hh, W_hy, activation="tanh"):
+    raise NotImplementedError
+
+
+def crashes(x, W_xh, W_hh, W_hy, activation="tanh"):
+    return {"h": 1}["o"]
+
+
+def a_generator(x, W_xh, W_hh, W_hy, activation="tanh"):
+    return (h for h in [x])
+
+
+def autograd_bptt(x, targets, W_xh, W_hh, W_hy, activation="tanh"):
+    return check._autograd_gradients(x, targets, W_xh, W_hh, W_hy, activation)
+
+
+def no_carry(x, targets, W_xh, W_hh, W_hy, activation="tanh"):
+    loss = check._autograd_gradients(x, targets, W_xh, W_hh, W_hy, activation)[0]
+    return (loss, *check._mistaken_bptt(x, targets, W_xh, W_hh, W_hy, activation, carry=False))
+
+
+w_x, w_h, h_prev, dE_dh, g_prime, dhprev_dwh = sympy.symbols("w_x w_h h_prev dE_dh g_prime dhprev_dwh", real=True)
+EQ6 = dE_dh * g_prime * (h_prev + w_h * dhprev_dwh)
+DETERMINISTIC = [   # whole texts must agree
+    ("eq6", EQ6), ("eq6", sympy.Matrix([[EQ6]])), ("eq6", [EQ6]), ("eq6", "dE_dh*g_prime*(h_prev + w_h*dhprev_dwh)"),
+    ("eq6", dE_dh * g_prime * h_prev), ("eq6", dE_dh * (h_prev + w_h * dhprev_dwh)), ("eq6", -EQ6),
+    ("eq6", sympy.Function("g")(w_h)), ("eq6", sympy.Matrix([1, 2])), ("eq6", None), ("eq6", 3.5),
+    ("unrolled_t3", sympy.Symbol("h1")), ("unrolled_t3", sympy.tanh(w_x)),
+    ("vanishing_term", "E"), ("vanishing_term", "A"), ("vanishing_term", "Z"), ("vanishing_term", ["A", "E"]),
+    ("rnn_forward", None), ("rnn_forward", not_yet), ("rnn_forward", 3.0), ("bptt", autograd_bptt),
+]
+FIRST_LINE = [   # a property failure: the reason agrees; the shrunk example depends on the time budget
+    #               (properties.SHRINK_SECONDS), so the numbers in it may differ
+    ("rnn_forward", transposed), ("rnn_forward", in_place), ("rnn_forward", crashes), ("rnn_forward", a_generator),
+    ("bptt", no_carry),
+]
+
+
+@pytest.mark.parametrize("name,answer", DETERMINISTIC, ids=[f"{n}-{i}" for i, (n, _) in enumerate(DETERMINISTIC)])
+def test_the_judge_gives_the_verdict_and_text_of_the_in_process_check(name, answer, remote):
+    here = outcome(lambda: getattr(check, name)(answer))
+    assert outcome(lambda: remote(name, answer)) == here
+
+
+@pytest.mark.parametrize("name,answer", FIRST_LINE, ids=[f.__name__ for _, f in FIRST_LINE])
+def test_a_wrong_function_fails_for_the_same_reason_as_in_process(name, answer, remote):
+    def reason(text):   # the diagnosis (on fixed probes) if there is one, else what failed, without numbers
+        return text.split("Likely mistake")[1] if "Likely mistake" in text else text.splitlines()[0].split(";")[0]
+
+    here = outcome(lambda: getattr(check, name)(answer))
+    there = outcome(lambda: remote(name, answer))
+    assert not here[0] and not there[0]
+    assert reason(there[1]) == reason(here[1])
+
+
+def test_a_correct_function_passes_and_prints_the_same_line(remote, capsys):
+    assert remote("rnn_forward", forward, batch=True).startswith("✓ RNN forward pass")
+    printed = capsys.readouterr().out
+    check.rnn_forward(forward, batch=True)
+    assert capsys.readouterr().out == printed
+
+
+def test_the_record_holds_every_verdict_with_its_literal_options(running, remote):
+    remote("rnn_forward", forward, batch=True)
+    outcome(lambda: remote("vanishing_term", "A"))
+    *_, passed, failed = running.verdicts()
+    assert passed == {"check": "rnn_forward", "options": {"batch": True}, "passed": True, "fault": None,
+                      "question": "RNN forward pass", "message": passed["message"]}
+    assert passed["message"].startswith("✓ RNN forward pass: agrees with eqs 1-3")
+    assert failed["check"] == "vanishing_term" and not failed["passed"] and failed["message"].startswith("not A:")
+
+
+def frame_walker(x, W_xh, W_hh, W_hy, activation="tanh"):
+    frame = sys._getframe(1)
+    while frame is not None:   # the check's `want = ref.forward(...)`, if it is on the stack
+        for value in list(frame.f_locals.values()):
+            if hasattr(value, "h") and hasattr(value, "o"):
+                return value.h, value.o
+        frame = frame.f_back
+    raise NotImplementedError
+
+
+def test_the_expected_value_is_on_the_stack_in_process_but_not_at_the_judge(remote):
+    assert outcome(lambda: check.rnn_forward(frame_walker))[0]   # self-check: within reach
+    passed, text = outcome(lambda: remote("rnn_forward", frame_walker))
+    assert not passed and "not implemented yet" in text
+
+
+# --- a hostile kernel ---------------------------------------------------------------------------
+
+def raw(running):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(str(running.socket))
+    return sock, sock.makefile("rwb")
+
+
+def ask_forward(stream):
+    codec.send(stream, {"op": "check", "module": MODULE, "check": "rnn_forward"},
+               {"args": [forward], "kwargs": {}}, functions=lambda f: {"handle": 0, "name": "rnn_forward", "params": []})
+    message, _ = codec.read_frame(stream)
+    assert message["op"] == "call"
+
+
+def test_a_pickled_answer_fails_the_check_without_being_unpickled(running):
+    sock, stream = raw(running)
+    with sock, stream:
+        ask_forward(stream)
+        buffer = io.BytesIO()
+        np.save(buffer, np.array([object()], dtype=object), allow_pickle=True)
+        message = {"op": "call"}
+        while message["op"] == "call":   # every call (shrinking, the diagnosis) answered the same way
+            codec.write_frame(stream, {"op": "returned", "values": {"value": {"tuple": [{"npy": 0}, {"npy": 0}]}}},
+                              [buffer.getvalue()])
+            message, _ = codec.read_frame(stream)
+    assert not message["passed"]
+    assert "cannot be read by the grader: an .npy of dtype object" in running.verdicts()[-1]["message"]
+
+
+def test_garbage_in_the_middle_of_a_check_ends_that_check_and_the_judge_serves_on(running, remote):
+    sock, stream = raw(running)
+    with sock, stream:
+        ask_forward(stream)
+        stream.write(pickle.dumps({"op": "returned"}) + struct.pack(">Q", 1 << 60))
+        stream.flush()
+        assert stream.read() == b""   # the judge hangs up
+    last = running.verdicts()[-1]
+    assert last["fault"] == "kernel" and not last["passed"] and "not a frame" in last["message"]
+    assert remote("vanishing_term", "E").startswith("✓")
+
+
+def test_a_check_the_module_does_not_have_is_a_failed_check(running):
+    sock, stream = raw(running)
+    with sock, stream:
+        codec.send(stream, {"op": "check", "module": MODULE, "check": "_eq6_expected"}, {"args": [], "kwargs": {}})
+        message, _ = codec.read_frame(stream)
+    assert not message["passed"] and "there is no check '_eq6_expected'" in message["reason"]
+
+
+# --- the stub and the scoring -------------------------------------------------------------------
+
+def test_the_stub_exposes_the_checks_and_nothing_that_computes_an_answer(tmp_path):
+    files = stubs.build("bptt", {"rnn_forward", "eq6"})
+    assert sorted(files) == ["bptt.frame", "bptt.py"]
+    (tmp_path / "bptt.py").write_bytes(files["bptt.py"])
+    (tmp_path / "bptt.frame").write_bytes(files["bptt.frame"])
+    namespace = {"__name__": "stub_of_bptt", "__file__": str(tmp_path / "bptt.py")}
+    exec(compile(files["bptt.py"], namespace["__file__"], "exec"), namespace)  # noqa: S102 - our own stub
+    public = {k for k in namespace if not k.startswith("__")}
+    assert public == {e.check for e in entries(MODULE)} | {"hint", "define"}
+    stub = namespace["bptt"]
+    assert inspect.getclosurevars(stub.__wrapped__).nonlocals == {"module": "stub_of_bptt", "name": "bptt"}
+    assert stub.title == check.bptt.title and str(stub.__signature__) == str(check.bptt.__signature__)
+    with pytest.raises(CheckFailed, match="no answer yet: `bptt` is still None"):
+        stub(None)
+
+
+def test_public_functions_the_notebook_uses_keep_a_module_in_the_kernel():
+    with pytest.raises(stubs.StubError, match="function, not data"):
+        stubs.build("bptt", {"rnn_examples"})
+
+
+def test_a_test_cell_keeps_its_points_only_with_a_recorded_pass_of_each_check():
+    source = nbformat.read(REPO / "solutions" / "bptt" / "bptt.ipynb", as_version=4)
+    required = confirm.required_checks(source, MODULE, {e.check for e in entries(MODULE)})
+    assert [(r.check, r.options) for r in required["forward-check"]] == [("rnn_forward", {}),
+                                                                         ("rnn_forward", {"batch": True})]
+    record = [{"check": "rnn_forward", "options": {}, "passed": True},
+              {"check": "eq6", "options": {}, "passed": False, "message": "not equal"},
+              {"check": "rnn_forward", "options": {"batch": True}, "passed": True}]
+    got = confirm.unconfirmed(required, record)
+    assert "forward-check" not in got
+    assert got["eq6-check"] == "check.eq6(...): the check failed at the grader (not equal)"
+    assert got["bptt-check"] == ("check.bptt(...): the check did not reach the grader; "
+                                 "check.bptt(..., batch=True): the check did not reach the grader")
+
+
+# --- through the real sandbox ---------------------------------------------------------------------
+
+SANDBOXED = ["from autograder.questions import bptt as check\nimport sympy as sp",
+             "check.vanishing_term('E')",
+             "check.vanishing_term('A')",
+             "w_h, h_prev, dE_dh, g_prime, dhprev_dwh = sp.symbols('w_h h_prev dE_dh g_prime dhprev_dwh', real=True)\n"
+             "check.eq6(dE_dh * g_prime * h_prev)",
+             "import autograder.questions.bptt as m\nprint(sorted(k for k in vars(m) if not k.startswith('__')))",
+             "from autograder.questions.bptt import _eq6_expected"]
+
+
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
+def test_in_the_sandbox_the_checks_answer_as_in_process_from_a_module_without_oracles():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in SANDBOXED])
+    judged = sandbox.Judged(MODULE, stubs.build("bptt"))
+    ex = sandbox.execute(nbformat.writes(nb), trusted_sources=[], protected=[], judged=judged,
+                         limits=sandbox.Limits(cell_timeout=60, wall=300))
+    assert ex.problems == [] and ex.findings == [], (ex.problems, ex.log)
+    cells = nbformat.reads(ex.notebook, as_version=4).cells
+    assert cells[1].outputs[0].text == f"{check.vanishing_term('E')}\n"
+    for cell, (name, answer) in zip(cells[2:4], [("vanishing_term", "A"), ("eq6", dE_dh * g_prime * h_prev)]):
+        [error] = cell.outputs
+        assert (error.ename, error.evalue) == ("CheckFailed", str(outcome(lambda: getattr(check, name)(answer))[1]))
+    assert cells[4].outputs[0].text == str(sorted({e.check for e in entries(MODULE)} | {"hint", "define"})) + "\n"
+    assert cells[5].outputs[0].ename == "ImportError"
+    assert [(v["check"], v["passed"]) for v in ex.verdicts] == [("vanishing_term", True), ("vanishing_term", False),
+                                                               ("eq6", False)]
+
+
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
+def test_a_judge_that_cannot_start_is_the_graders_failure_in_the_record():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")])
+    judged = sandbox.Judged("autograder.questions.no_such_assignment", stubs.build("bptt"))
+    ex = sandbox.execute(nbformat.writes(nb), trusted_sources=[], protected=[], judged=judged,
+                         limits=sandbox.Limits(cell_timeout=60, wall=300))
+    [fault] = ex.verdicts
+    assert fault["fault"] == "grader" and "the judge exited with status 1" in fault["message"]
+    assert "No module named 'autograder.questions.no_such_assignment'" in fault["message"]

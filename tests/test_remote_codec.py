@@ -1,0 +1,197 @@
+"""The judge's wire format: values survive a round trip; hostile frames are refused with a reason."""
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+
+import numpy as np
+import pytest
+import sympy
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from autograder.remote import codec, srepr
+
+
+def round_trip(value, functions=None, back=None):
+    stream = io.BytesIO()
+    codec.send(stream, {"op": "test"}, {"v": value}, functions=functions)
+    stream.seek(0)
+    message, values = codec.receive(stream, functions=back)
+    assert message == {"op": "test"}
+    return values["v"]
+
+
+def same(a, b) -> bool:
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and \
+            np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return type(b) is dict and list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and np.isnan(a):
+        return isinstance(b, float) and np.isnan(b)
+    return type(a) is type(b) and a == b
+
+
+plain = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
+    | hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.bool_, np.complex128]),
+                 hnp.array_shapes(min_dims=0, max_dims=3, max_side=4)),
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(plain)
+def test_plain_values_and_arrays_round_trip_exactly(value):
+    assert same(value, round_trip(value))
+
+
+@pytest.mark.parametrize("value", [np.float64(1.5), np.int32(-3), np.bool_(True), float("inf"), -0.0, 1 + 2j,
+                                   Ellipsis, {1, 2}, frozenset({"a"})])
+def test_numbers_keep_their_type(value):
+    back = round_trip(value)
+    assert type(back) is type(value) and (back == value or value is Ellipsis)
+    assert np.signbit(back) if value == 0 and isinstance(value, float) else True
+
+
+@pytest.mark.parametrize("tensor", [torch.randn(3, 2, dtype=torch.float64, requires_grad=True),
+                                    torch.arange(6).reshape(2, 3), torch.randn(4).to(torch.bfloat16),
+                                    torch.randn(2, 2)[:, 0]])
+def test_tensors_keep_dtype_values_and_requires_grad(tensor):
+    back = round_trip(tensor)
+    assert isinstance(back, torch.Tensor) and back.dtype == tensor.dtype and back.shape == tensor.shape
+    assert back.requires_grad == tensor.requires_grad and torch.equal(back.detach(), tensor.detach())
+
+
+x, y = sympy.symbols("x y", real=True)
+f = sympy.Function("f")
+EXPRESSIONS = [sympy.tanh(x) ** 2 + sympy.Rational(1, 2) * x, sympy.Matrix([[x, 1], [2, sympy.pi]]),
+               sympy.ImmutableMatrix([x, y]), f(x).diff(x), sympy.Float(1.5), sympy.oo, sympy.I * x,
+               sympy.Eq(x, 1), sympy.Tuple(x, 2), sympy.Dummy("d"), sympy.true, sympy.nan, sympy.sqrt(2),
+               sympy.Piecewise((x, x > 0), (0, True)), sympy.exp(-x) * sympy.sech(y), sympy.Array([x, 1]),
+               sympy.Symbol("w", positive=True) - 3, sympy.Subs(f(x), x, 1), sympy.Integer(10) ** 40]
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS, ids=[sympy.srepr(e)[:40] for e in EXPRESSIONS])
+def test_sympy_objects_round_trip_through_srepr(expr):
+    back = round_trip(expr)
+    assert sympy.srepr(back) == sympy.srepr(expr)
+    assert type(back) is type(expr) and (back == expr or expr is sympy.nan)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(st.sampled_from([x, y, sympy.Integer(2), sympy.Rational(-1, 3), sympy.Float(0.25)]),
+                    lambda e: st.builds(sympy.Add, e, e) | st.builds(sympy.Mul, e, e) | st.builds(sympy.tanh, e)
+                    | st.builds(sympy.Pow, e, st.sampled_from([sympy.Integer(2), sympy.Integer(-1)])),
+                    max_leaves=8))
+def test_generated_expressions_round_trip(expr):
+    assert round_trip(expr) == expr
+
+
+def test_functions_travel_as_handles():
+    table = []
+
+    def describe(fn):
+        table.append(fn)
+        return {"handle": len(table) - 1}
+
+    back = round_trip({"f": len, "g": [abs]}, functions=describe, back=lambda d: table[d["handle"]])
+    assert back == {"f": len, "g": [abs]}
+
+
+def test_an_object_of_no_known_kind_arrives_as_its_type_name():
+    class Network:
+        pass
+    back = round_trip([Network()])
+    assert type(back[0]).__name__ == "Network" and not hasattr(back[0], "weights")
+
+
+# --- hostile input ------------------------------------------------------------------------------
+
+def frame(header: bytes, *payloads: bytes, magic=codec.MAGIC, count=None) -> io.BytesIO:
+    parts = [struct.pack(">4sII", magic, len(header), len(payloads) if count is None else count), header]
+    for p in payloads:
+        parts += [struct.pack(">Q", len(p)), p]
+    return io.BytesIO(b"".join(parts))
+
+
+def refused(stream, match):
+    with pytest.raises(codec.WireError, match=match):
+        codec.receive(stream)
+
+
+def test_a_pickled_npy_is_refused():
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    refused(frame(b'{"values": {"v": {"npy": 0}}}', buffer.getvalue()), "objects would need pickle")
+
+
+def test_a_pickle_or_an_npz_posing_as_npy_is_refused():
+    refused(frame(b'{"values": {"v": {"npy": 0}}}', pickle.dumps([1, 2])), "not an .npy array")
+    buffer = io.BytesIO()
+    np.savez(buffer, a=np.zeros(3))
+    refused(frame(b'{"values": {"v": {"npy": 0}}}', buffer.getvalue()), "not an .npy array")
+
+
+def test_an_npy_whose_header_promises_more_than_it_holds_is_refused_before_allocating():
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (10 ** 12,)})
+    refused(frame(b'{"values": {"v": {"npy": 0}}}', buffer.getvalue() + b"\0" * 16), "needs 8000000000000 bytes")
+
+
+@pytest.mark.parametrize("text,match", [
+    ("__import__('os').system('true')", "a call of Attribute"),
+    ("__import__('os')", "not a SymPy constructor"),
+    ("Symbol('x').__class__", "a call of|not a literal"),
+    ("sin('__import__(\"os\").system(\"true\")')", "a string argument to sin"),
+    ("Add(Symbol('x'), 'y')", "a string argument to Add"),
+    ("Float('1e5; import os')", "a string argument to Float"),
+    ("eval('1')", "not a SymPy constructor"),
+    ("lambda: 0", "not a literal"),
+    ("Symbol(*['x'])", r"\* or \*\*"),
+    ("x", "not one of SymPy's named constants"),
+    ("S.Half", "not a literal"),
+    ("Symbol('x')(" * 300 + ")" * 300, "only Function|nested|not an expression"),
+])
+def test_a_hostile_srepr_is_refused_without_running_it(text, match):
+    with pytest.raises(srepr.SreprError, match=match):
+        srepr.read(text)
+    refused(frame(b'{"values": {"v": {"sympy": 0}}}', text.encode()), "cannot be read")
+
+
+@pytest.mark.parametrize("stream,match", [
+    (frame(b"{}", magic=b"PK\x03\x04"), "not a frame"),
+    (io.BytesIO(struct.pack(">4sII", codec.MAGIC, codec.MAX_HEADER + 1, 0)), "longer than the limit"),
+    (io.BytesIO(struct.pack(">4sII", codec.MAGIC, 2, codec.MAX_PAYLOADS + 1) + b"{}"), "more than the limit"),
+    (io.BytesIO(struct.pack(">4sII", codec.MAGIC, 2, 1) + b"{}" + struct.pack(">Q", 1 << 62)), "longer than the limit"),
+    (io.BytesIO(frame(b'{"values": {}}', b"abcdef").getvalue()[:-3]), "truncated frame: the payload 0 needs 6"),
+    (io.BytesIO(frame(b'{"values": {}}').getvalue()[:14]), "truncated frame: the header needs 14 bytes, the stream ended after 2"),
+    (frame(b'[1, 2]'), "not an object"),
+    (frame(b'{"a": NaN}'), "NaN in the header"),
+    (frame(b'{"values": {"v": {"npy": 3}}}'), "payload 3 does not exist"),
+    (frame(b'{"values": {"v": {"pickle": "gASV"}}}'), "unknown value tag 'pickle'"),
+    (frame(b'{"values": {"v": {"function": {"handle": 0}}}}'), "a function where none may be sent"),
+    (frame(b'{"values": {"v": {"dict": [[{"list": []}, 1]]}}}'), "malformed 'dict'"),
+])
+def test_a_broken_or_hostile_frame_is_refused_with_a_reason(stream, match):
+    refused(stream, match)
+
+
+def test_an_empty_stream_is_the_end_not_an_error():
+    with pytest.raises(EOFError):
+        codec.receive(io.BytesIO(b""))
+
+
+def test_a_value_nested_too_deeply_is_refused():
+    deep = []
+    for _ in range(codec.MAX_DEPTH + 5):
+        deep = [deep]
+    with pytest.raises(codec.WireError, match="nested deeper"):
+        round_trip(deep)
