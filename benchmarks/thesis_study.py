@@ -207,7 +207,7 @@ def measure_model(model, scaling: str, x, y, mean_image, seq: int, repeats: int,
             "steps": F.step_shares(heat, seq).tolist(), "lag": F.lag_curve(heat, seq).tolist(),
             "zero_share": F.zero_pixel_share(heat, x), **extra,
             "faith": {"/".join(k): _jsonable(v) for k, v in faith.items()},
-            **({"examples": heat[examples(y)].tolist()} if keep_examples else {}),
+            **(encode_examples(heat[examples(y)]) if keep_examples else {}),
         }
     out["pixels"] = F.step_shares(x, seq).tolist()
     return out
@@ -216,6 +216,21 @@ def measure_model(model, scaling: str, x, y, mean_image, seq: int, repeats: int,
 def examples(labels: np.ndarray, n: int = 5) -> list[int]:
     """Positions of the first image of each of the first ``n`` classes: the heatmaps shown in the figures."""
     return [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)[:n]]
+
+
+def encode_examples(heat: torch.Tensor) -> dict:
+    """The figure's example heatmaps (n, 28, 28), small enough for git: each as integers in -100..100, its
+    percent of the heatmap's own max |R| (the figure scales each heatmap to that maximum anyway), and the
+    maxima."""
+    top = heat.abs().reshape(len(heat), -1).max(1).values.clamp(min=1e-12)
+    return {"examples": torch.round(100 * heat / top[:, None, None]).int().tolist(), "examples_max": top.tolist()}
+
+
+def decode_examples(m: dict) -> np.ndarray | None:
+    """Inverse of :func:`encode_examples` (to 1 % of each maximum); None if the record keeps no examples."""
+    if "examples" not in m:
+        return None
+    return np.asarray(m["examples"], dtype=float) / 100 * np.asarray(m["examples_max"])[:, None, None]
 
 
 def _jsonable(v):
@@ -395,7 +410,7 @@ def method_rows(records: list[dict]) -> list[dict]:
             row = {k: r[k] for k in ("dataset", "seq", "cell", "seed", "scaling", "trained", "accuracy")}
             row.update(method=method, rule=method, emd=m["emd"], last=m["last"], zero=m["zero_share"],
                        explained=m.get("explained"),   # LRP only
-                       lag=m["lag"], steps=m["steps"], pixels=r["pixels"], examples=m.get("examples"))
+                       lag=m["lag"], steps=m["steps"], pixels=r["pixels"], examples=decode_examples(m))
             for key, value in m["faith"].items():
                 if key.endswith("/curve"):
                     row[key] = value
@@ -484,6 +499,14 @@ def factor_analysis(rows, cells) -> tuple[list[str], dict]:
     return lines, shares
 
 
+def signed(diff: tuple[float, float, int]) -> str:
+    """A seed-paired difference ``(mean, std, n)``: ``+m ± s``, or ``+m (1 seed)`` (no spread from one seed)."""
+    m, sd, n = diff
+    if n == 0:
+        return "-"
+    return f"{m:+.2f} ± {sd:.2f}" if n > 1 else f"{m:+.2f} (1 seed)"
+
+
 def verdict(rows, cells) -> tuple[str, list[str]]:
     """'confirmed' only if, for every LRP rule and every Deep cell, trained Shallow has a larger EMD and a
     larger last-step share (> 2 standard errors over >= 3 seeds) and that difference exceeds the untrained
@@ -507,8 +530,7 @@ def verdict(rows, cells) -> tuple[str, list[str]]:
                 failed |= enough and not holds
                 missing |= not enough
                 lines.append(f"| {rule} | shallow - {d} | {'EMD' if value == 'emd' else 'last-step share'} | "
-                             f"{trained[0]:+.2f} ± {trained[1]:.2f} | {untrained[0]:+.2f} ± {untrained[1]:.2f} | "
-                             f"{beyond[0]:+.2f} ± {beyond[1]:.2f} | {len(seeds)} | "
+                             f"{signed(trained)} | {signed(untrained)} | {signed(beyond)} | {len(seeds)} | "
                              f"{'yes' if holds else 'no'}{'' if enough else ' (too few seeds)'} |")
     word = "not confirmed" if failed else ("pending" if missing else "confirmed")
     return word, [("| rule | difference | measure | trained (mean ± std over seeds) | untrained | trained - untrained | "
@@ -714,7 +736,7 @@ def summary_line(dataset, seq, rows, word, shares) -> str:
             un = report.paired_difference(*(by_seed(select(rows, cell=c, method=rule, trained=False), value)
                                             for c in ("shallow", "deep")))
             if tr[2]:
-                cols.append(f"{label} {tr[0]:+.2f} ± {tr[1]:.2f} (untrained {un[0]:+.2f} ± {un[1]:.2f})")
+                cols.append(f"{label} {signed(tr)} (untrained {signed(un)})")
         if cols:
             diffs.append(f"{rule}: " + ", ".join(cols))
     if diffs:

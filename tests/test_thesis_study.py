@@ -50,6 +50,18 @@ def test_records_are_rounded_and_one_key_per_line(S):
     assert '   "emd": 2.123,' in lines and '   "steps": [0.1235,1e-09]' in lines and lines[0] == "{"
 
 
+def test_example_heatmaps_are_stored_as_percent_of_their_maximum(S):
+    import torch
+    heat = torch.randn(3, 28, 28) * torch.tensor([1e-3, 1.0, 50.0])[:, None, None]
+    enc = S.encode_examples(heat)
+    assert {type(v) for row in enc["examples"][0] for v in row} == {int}
+    assert max(abs(v) for img in enc["examples"] for row in img for v in row) == 100
+    back = S.decode_examples(json.loads(json.dumps(enc)))
+    top = heat.abs().reshape(3, -1).max(1).values.numpy()
+    assert (abs(back - heat.numpy()).max(axis=(1, 2)) <= 0.005 * top + 1e-9).all()
+    assert S.decode_examples({}) is None
+
+
 def test_coverage_counts_a_run_only_with_both_models(S):
     profile = S.Profile("tiny", (("mnist5k", 7, (0, 1)),), {"mnist5k": 1}, "1e-3", 10, 1)
     rec = lambda cell, seed, trained, scaling="01": {"dataset": "mnist5k", "seq": 7, "cell": cell,  # noqa: E731
@@ -76,6 +88,10 @@ def test_tracked_results_are_complete_records():
         for method, m in r.get("methods", {}).items():
             assert {"emd", "last", "steps", "lag", "faith"} <= set(m), (p, method)
             assert len(m["steps"]) == r["seq"], (p, method)
+            assert ("examples" in m) == (r["seed"] == 0), (p, method)   # the figures show seed 0
+            if "examples" in m:   # encoded: percent of each heatmap's maximum
+                assert len(m["examples"]) == len(m["examples_max"]) and all(
+                    isinstance(v, int) and -100 <= v <= 100 for img in m["examples"] for row in img for v in row), p
 
 
 @pytest.mark.slow
