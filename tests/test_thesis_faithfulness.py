@@ -138,31 +138,3 @@ def test_faithfulness_of_a_tiny_recurrent_model():
             assert (measure, fill, "random") in base
     assert got[("chunks", "zero", "most", "curve")].shape == (8,)
     assert 0 <= got[("flips", "zero", "most")] <= 17
-
-
-@pytest.mark.slow
-def test_the_study_script_runs_resumes_and_stays_pending_with_one_seed(tmp_path, monkeypatch):
-    """benchmarks/thesis_study.py end to end on a tiny grid (minutes): one seed cannot confirm anything."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("thesis_study", Path(__file__).parents[1] / "benchmarks" / "thesis_study.py")
-    S = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "thesis_study", S)   # dataclasses look their module up there
-    spec.loader.exec_module(S)
-    monkeypatch.setattr(S, "CELLS", ("shallow", "deep"))
-    monkeypatch.setattr(S, "OUT", tmp_path / "out")
-    monkeypatch.setattr(S, "FIGURES", tmp_path / "out" / "results")
-    profile = S.Profile("tiny", (("mnist5k", 7, (0,)),), {"mnist5k": 1}, "1e-3", 10, 1)
-    for run in S.runs(profile):
-        S.do_run(run, profile, tmp_path / "build", {}, print)
-    results = sorted((tmp_path / "build" / "results").glob("*.json"))
-    assert len(results) == 8
-    stamps = [p.stat().st_mtime for p in results]
-    for run in S.runs(profile):   # cached: nothing is measured again
-        S.do_run(run, profile, tmp_path / "build", {}, print)
-    assert [p.stat().st_mtime for p in results] == stamps
-    text = S.write_results(profile, tmp_path / "build", S.machine(), 1.0).read_text()
-    assert ": pending.**" in text and "confirmed" not in text.replace("not confirmed", "").replace("confirmed only", "")
-    assert len(list((tmp_path / "out" / "results").glob("study-*.png"))) == 3

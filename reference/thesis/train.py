@@ -73,8 +73,10 @@ def load_checkpoint(path: str | Path):
 
 
 def train(config: TrainConfig, checkpoint: str | Path | None = None, *, progress: bool = True,
-          splits: dict | None = None) -> tuple[torch.nn.Module, Result]:
-    """Train (or resume) ``config``; save to ``checkpoint`` after every epoch if given."""
+          splits: dict | None = None, on_epoch=None) -> tuple[torch.nn.Module, Result]:
+    """Train (or resume) ``config``; save to ``checkpoint`` after every epoch if given (atomically: a run
+    stopped mid-save keeps the previous epoch's checkpoint). ``on_epoch(epoch, loss, accuracy, seconds)``
+    is called after each epoch (a log line of a long run)."""
     splits = splits or thesis_data.load(config.dataset, config.data_dir, seed=config.seed)
     X, y = splits["train"].images, splits["train"].labels
     if config.max_train:
@@ -116,9 +118,13 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, *, progress
         history.append((epoch + 1, float(np.mean(losses)), acc))
         if progress:
             print(f"{name}: epoch {epoch + 1}, loss {np.mean(losses):.4f}, test accuracy {acc:.4f}")
+        if on_epoch:
+            on_epoch(epoch + 1, float(np.mean(losses)), acc, seconds)
         if ckpt:
             ckpt.parent.mkdir(parents=True, exist_ok=True)
+            tmp = ckpt.with_name(ckpt.name + ".tmp")
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "config": asdict(config),
-                        "epoch": epoch + 1, "history": history, "accuracy": acc, "seconds": seconds}, ckpt)
+                        "epoch": epoch + 1, "history": history, "accuracy": acc, "seconds": seconds}, tmp)
+            tmp.replace(ckpt)
     model.eval()
     return model, Result(config, acc, max(start_epoch, config.epochs), seconds, history)

@@ -1,0 +1,118 @@
+"""benchmarks/thesis_study.py: the run order, the tracked results (format, resuming from them alone) and the
+report's coverage. The fast tests train nothing; the end-to-end one (slow) trains two tiny models."""
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def S(monkeypatch):
+    spec = importlib.util.spec_from_file_location("thesis_study", ROOT / "benchmarks" / "thesis_study.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "thesis_study", module)   # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_full_grid_runs_the_most_valuable_first(S):
+    grid = S.runs(S.PROFILES["full"])
+    assert len(grid) == len(set(grid))
+    first = grid[:12]   # Fashion-MNIST SEQ 7, the thesis's four cells on [0, 1] pixels, seeds 0, 1, 2
+    assert {(r.dataset, r.seq, r.scaling) for r in first} == {("fashion-mnist", 7, "01")}
+    assert {(r.cell, r.seed) for r in first} == {(c, s) for c in ("shallow", "deep", "deepv2", "convdeep")
+                                                  for s in (0, 1, 2)}
+    assert [r.seed for r in first[:4]] == [0] * 4            # every cell of seed 0 before seed 1
+    seven = [i for i, r in enumerate(grid) if r.dataset == "mnist5k" and r.seq == 7]
+    others = [i for i, r in enumerate(grid) if r.seq != 7]
+    assert max(i for i, r in enumerate(grid) if r.dataset == "fashion-mnist" and r.seq == 7) < min(seven)
+    assert max(seven) < min(others)
+    # the whole grid of the issue: 4 x SEQ on the digits, 3 x SEQ on Fashion-MNIST, 3 seeds at SEQ 7
+    keys = {(r.dataset, r.seq, r.seed) for r in grid}
+    assert {(d, s) for d, s, _ in keys} == {("mnist5k", s) for s in (1, 4, 7, 14)} | {
+        ("fashion-mnist", s) for s in (1, 4, 7)}
+    assert {seed for d, s, seed in keys if s == 7} == {0, 1, 2}
+
+
+def test_records_are_rounded_and_one_key_per_line(S):
+    record = {"accuracy": 0.876543219, "finished": 1796183040, "methods": {"zbeta": {"emd": 2.123456789,
+              "steps": [0.1234567, 1e-9]}}, "seed": 0}
+    text = S.dumps(S.rounded(record))
+    back = json.loads(text)
+    assert back == {"accuracy": 0.8765, "finished": 1796183040,
+                    "methods": {"zbeta": {"emd": 2.123, "steps": [0.1235, 1e-9]}}, "seed": 0}
+    lines = text.splitlines()
+    assert '   "emd": 2.123,' in lines and '   "steps": [0.1235,1e-09]' in lines and lines[0] == "{"
+
+
+def test_example_heatmaps_are_stored_as_percent_of_their_maximum(S):
+    import torch
+    heat = torch.randn(3, 28, 28) * torch.tensor([1e-3, 1.0, 50.0])[:, None, None]
+    enc = S.encode_examples(heat)
+    assert {type(v) for row in enc["examples"][0] for v in row} == {int}
+    assert max(abs(v) for img in enc["examples"] for row in img for v in row) == 100
+    back = S.decode_examples(json.loads(json.dumps(enc)))
+    top = heat.abs().reshape(3, -1).max(1).values.numpy()
+    assert (abs(back - heat.numpy()).max(axis=(1, 2)) <= 0.005 * top + 1e-9).all()
+    assert S.decode_examples({}) is None
+
+
+def test_coverage_counts_a_run_only_with_both_models(S):
+    profile = S.Profile("tiny", (("mnist5k", 7, (0, 1)),), {"mnist5k": 1}, "1e-3", 10, 1)
+    rec = lambda cell, seed, trained, scaling="01": {"dataset": "mnist5k", "seq": 7, "cell": cell,  # noqa: E731
+                                                     "seed": seed, "scaling": scaling, "trained": trained}
+    records = [rec("shallow", 0, True), rec("shallow", 0, False), rec("shallow", 1, True),
+               rec("deep", 0, True, "pm1"), rec("deep", 0, False, "pm1")]
+    lines, done, total = S.coverage_table(profile, records)
+    assert (done, total) == (2, 2 * 2 * len(S.CELLS))
+    row = lines[2].split(" | ")
+    assert row[3:5] == ["1 / 0", "0 / 1"] and row[5] == "pending"
+
+
+def test_tracked_results_are_complete_records():
+    """Every committed result parses, sits in its profile's folder under its own key, and has the measures
+    the report reads."""
+    paths = sorted((ROOT / "benchmarks" / "results" / "thesis-study").glob("*/*.json"))
+    for p in paths:
+        r = json.loads(p.read_text())
+        key = f"{r['dataset']}-{r['cell']}-{r['seq']}-s{r['seed']}-{r['scaling']}"
+        assert p.name == f"{key}-{'trained' if r['trained'] else 'untrained'}.json", p
+        assert p.parent.name == r["profile"], p
+        assert 0 <= r["accuracy"] <= 1 and r["n_eval"] > 0, p
+        assert "methods" in r or "error" in r, p
+        for method, m in r.get("methods", {}).items():
+            assert {"emd", "last", "steps", "lag", "faith"} <= set(m), (p, method)
+            assert len(m["steps"]) == r["seq"], (p, method)
+            assert ("examples" in m) == (r["seed"] == 0), (p, method)   # the figures show seed 0
+            if "examples" in m:   # encoded: percent of each heatmap's maximum
+                assert len(m["examples"]) == len(m["examples_max"]) and all(
+                    isinstance(v, int) and -100 <= v <= 100 for img in m["examples"] for row in img for v in row), p
+
+
+@pytest.mark.slow
+def test_the_study_script_runs_resumes_from_tracked_results_and_stays_pending_with_one_seed(S, tmp_path,
+                                                                                            monkeypatch):
+    """End to end on a tiny grid (minutes): the results alone resume the study (the checkpoints are gone,
+    as in a fresh checkout) and write the report; one seed cannot confirm anything."""
+    monkeypatch.setattr(S, "CELLS", ("shallow", "deep"))
+    monkeypatch.setattr(S, "OUT", tmp_path / "out")
+    monkeypatch.setattr(S, "FIGURES", tmp_path / "out" / "results")
+    profile = S.Profile("tiny", (("mnist5k", 7, (0,)),), {"mnist5k": 1}, "1e-3", 10, 1)
+    build, results = tmp_path / "build", tmp_path / "results"
+    assert all(S.do_run(run, profile, build, results, {}, print) for run in S.runs(profile))
+    paths = sorted(results.glob("*.json"))
+    assert len(paths) == 8
+    stamps = [p.read_text() for p in paths]
+    shutil.rmtree(build)   # a fresh checkout: no checkpoint, only the tracked results
+    assert not any(S.do_run(run, profile, build, results, {}, print) for run in S.runs(profile))
+    assert [p.read_text() for p in paths] == stamps
+    assert not (build / "checkpoints").exists()
+    text = S.write_results(profile, results, S.machine(), 1.0).read_text()
+    assert ": pending.**" in text and "confirmed" not in text.replace("not confirmed", "").replace("confirmed only", "")
+    assert "4 of the profile's 4 runs done" in text
+    assert len(list((tmp_path / "out" / "results").glob("study-*.png"))) == 3
