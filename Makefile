@@ -23,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	tools/install_system_packages.sh
 	$(PY) -m ruff check .
-	$(RUN) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q
+	$(RUN) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadgroup -q --durations=25
 
 test-slow: $(STAMP)
 	$(RUN) $(PY) -m pytest -q -m slow
