@@ -130,7 +130,7 @@ def test_the_record_holds_every_verdict_with_its_literal_options(running, remote
     assert passed == {"check": "rnn_forward", "options": {"batch": True}, "passed": True, "fault": None,
                       "question": "RNN forward pass", "message": passed["message"]}
     assert passed["message"].startswith("✓ RNN forward pass: agrees with eqs 1-3")
-    assert failed["check"] == "vanishing_term" and not failed["passed"] and failed["message"].startswith("not A:")
+    assert failed["check"] == "vanishing_term" and not failed["passed"] and failed["message"].startswith("not (A):")
 
 
 def frame_walker(x, W_xh, W_hh, W_hy, activation="tanh"):
