@@ -38,6 +38,17 @@ def executed():
 CLASS_RUN = "class-run"
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the class run must be in its group alone: xdist joins a test's groups into
+    one name, and a test in ``browser`` and ``class-run`` would build the class run a second time."""
+    for item in items:
+        if "graded_class" in item.fixturenames:
+            groups = {m.args[0] for m in item.iter_markers("xdist_group")}
+            if groups != {CLASS_RUN}:
+                raise pytest.UsageError(f"{item.nodeid} reads the class run: its xdist groups must be "
+                                        f"[{CLASS_RUN!r}], not {sorted(groups)}")
+
+
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
     """Every assignment's three sample submissions (the solution, the partly wrong sample, the blank

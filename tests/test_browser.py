@@ -32,7 +32,8 @@ sync_api = pytest.importorskip("playwright.sync_api",
                                reason="browser tests need playwright (pip install -e '.[test]')")
 expect = sync_api.expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+pytestmark = pytest.mark.browser
+BROWSER = pytest.mark.xdist_group("browser")   # the tests that do not read the class run share a worker
 
 ASSIGNMENT = "prototypes"
 ANSWER_ID, CHECK_ID = "l2-answer", "l2-check"
@@ -126,6 +127,7 @@ def _expected_feedback():
     return str(passed), failed.value
 
 
+@BROWSER
 def test_student_types_an_answer_and_reads_the_feedback(student_lab, browser):
     start = time.perf_counter()
     passed_text, failure = _expected_feedback()
@@ -371,6 +373,7 @@ def test_formgrader_shows_each_rubric_beside_the_answer_with_the_math_typeset(gr
 
 
 
+@BROWSER
 def test_feedback_typesets_the_math_without_the_internet(browser, tmp_path):
     """The feedback HTML a student opens from disk: MathJax from the installed package, nothing fetched
     from elsewhere."""
