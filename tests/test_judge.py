@@ -7,14 +7,13 @@ import io
 import pickle
 import socket
 import struct
-
-from hostile_submissions import FRAME_WALKER
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 import sympy
+from hostile_submissions import FRAME_WALKER
 
 from autograder.course import sandbox
 from autograder.feedback import CheckFailed
