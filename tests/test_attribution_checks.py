@@ -471,3 +471,36 @@ def test_lime_names_the_mistake_made_and_no_other(student, i):
 def test_lime_other_mistakes_get_no_catalogued_hint(student):
     reason = _reason(C.lime_surrogate, student)
     assert _named(reason, C.LIME_MISTAKES) == [], reason
+
+
+# --- the hints are decided on fixed probes -----------------------------------------------------------
+
+@pytest.mark.parametrize("mistakes, probes, reference", [
+    (C.IG_MISTAKES, [C._ig_probe(**ex) for ex in C.IG_PROBES],
+     lambda net, x, b, a, w: ref.integrated_gradients(net, torch.tensor(x)[None], torch.tensor(b)[None], 0,
+                                                      nodes=(a, w)).attributions.numpy()[0]),
+    (C.DL_MISTAKES, [C._dl_probe(**ex) for ex in C.DL_PROBES], C._dl_reference),
+], ids=["integrated-gradients", "deeplift"])
+def test_every_catalogued_mistake_is_told_apart_on_the_probes(mistakes, probes, reference):
+    """A mistake is named only when a function matches it on every probe: it must differ from the right
+    answer on some probe (else a right-on-the-probes function would be told it made it), and from every
+    other mistake (else the hint would name the first of two)."""
+    outs = [[np.asarray(wrong(*args)) for args in probes] for _, wrong in mistakes]
+    right = [reference(*args) for args in probes]
+    for (hint, _), out in zip(mistakes, outs):
+        assert not all(np.allclose(o, r, atol=1e-7) for o, r in zip(out, right)), hint
+    for i, j in [(i, j) for i in range(len(outs)) for j in range(i)]:
+        assert not all(np.allclose(a, b, atol=1e-7) for a, b in zip(outs[i], outs[j])), (mistakes[i][0], mistakes[j][0])
+
+
+def test_a_hint_comes_from_the_probes_not_from_the_failing_example():
+    """Right on the probes, zeros for a single input: the shrunk counterexample (x = 0, a one-unit network) is
+    one where "DeepLIFT against the zero baseline" also gives 0, but the function does not make that mistake,
+    so the hint must not name it (it did when hints were decided on the failing example)."""
+    def zeros_in_1d(model, x, baseline, target):
+        return torch.zeros_like(x) if len(x) == 1 else deeplift(secant)(model, x, baseline, target)
+
+    with pytest.raises(CheckFailed) as err:
+        C.deeplift_rescale(zeros_in_1d)
+    message = str(err.value)
+    assert "summation-to-delta fails" in message and "x = [0.]" in message and "zero baseline" not in message

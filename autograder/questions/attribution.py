@@ -386,44 +386,64 @@ def _ig_case(activations=("tanh", "softplus", "relu"), rules=("riemann_right", "
     return st.integers(1, 4).flatmap(build)
 
 
-def _ig_call(fn, net, x, baseline, alphas, weights):
-    f = _scalar_f(net)
-    args = (f, torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE),
+def _ig_args(net, x, baseline, alphas, weights):
+    """What the student's ``integrated_gradients(f, x, baseline, alphas, weights)`` receives."""
+    return (_scalar_f(net), torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE),
             torch.tensor(alphas, dtype=DTYPE), torch.tensor(weights, dtype=DTYPE))
+
+
+def _ig_call(fn, net, x, baseline, alphas, weights):
+    args = _ig_args(net, x, baseline, alphas, weights)
     return _result(fn, args, "integrated_gradients(f, x, baseline, alphas, weights)", x.shape)
 
 
-def _ig_diagnose(net, x, baseline, alphas, weights, got, want):
+def _ig_probe(x, baseline, seed, hidden, activation, rule, m):
+    """An example of :func:`_ig_case` as ``(net, x, baseline, alphas, weights)``."""
+    return (_mlp(seed, (len(x), hidden, 1), activation), x, baseline, *ref.quadrature(rule, m))
+
+
+def _path_gradients(net, x, baseline, alphas):
     xt, bt = torch.tensor(x, dtype=DTYPE)[None], torch.tensor(baseline, dtype=DTYPE)[None]
-    a = torch.tensor(alphas, dtype=DTYPE)[:, None]
-    grads = ref.gradient(net, bt + a * (xt - bt), 0).numpy()           # (m, d)
-    avg = (weights[:, None] * grads).sum(0)
-    candidates = [
-        (avg, "you returned the averaged gradient: multiply by (x - baseline)"),
-        (ref.gradient(net, xt, 0).numpy()[0] * (x - baseline),
-         "that is gradient x (x - baseline) at x alone: average the gradient over the points of the path"),
-        (grads.sum(0) * (x - baseline), "multiply each gradient by its weight w_k (the sum of the weights is 1)"),
-        (grads.mean(0) * (x - baseline) if not np.allclose(weights, weights.mean()) else None,
-         "use the quadrature weights w_k, not a plain mean (they differ for this rule)"),
-        (ref.integrated_gradients(net, bt, xt, 0, nodes=(alphas, weights)).attributions.numpy()[0],
-         "you swapped x and the baseline: the path runs from the baseline to x, x' + alpha (x - x'), and the "
-         "factor is (x - x')"),
-    ]
-    for cand, hint in candidates:
-        if cand is not None and np.allclose(got, cand, atol=1e-7) and not np.allclose(cand, want, atol=1e-7):
-            return hint
-    return None
+    return ref.gradient(net, bt + torch.tensor(alphas, dtype=DTYPE)[:, None] * (xt - bt), 0).numpy()   # (m, d)
 
 
-def _ig_agrees(fn):
+IG_MISTAKES = [
+    ("you returned the averaged gradient: multiply by (x - baseline)",
+     lambda net, x, b, a, w: (w[:, None] * _path_gradients(net, x, b, a)).sum(0)),
+    ("that is gradient x (x - baseline) at x alone: average the gradient over the points of the path",
+     lambda net, x, b, a, w: ref.gradient(net, torch.tensor(x, dtype=DTYPE)[None], 0).numpy()[0] * (x - b)),
+    ("multiply each gradient by its weight w_k (the sum of the weights is 1)",
+     lambda net, x, b, a, w: _path_gradients(net, x, b, a).sum(0) * (x - b)),
+    ("use the quadrature weights w_k, not a plain mean (they differ for this rule)",
+     lambda net, x, b, a, w: _path_gradients(net, x, b, a).mean(0) * (x - b)),
+    ("you swapped x and the baseline: the path runs from the baseline to x, x' + alpha (x - x'), and the factor "
+     "is (x - x')",
+     lambda net, x, b, a, w: ref.integrated_gradients(net, torch.tensor(b)[None], torch.tensor(x)[None], 0,
+                                                      nodes=(a, w)).attributions.numpy()[0]),
+]
+
+# Where the mistakes above all differ from the formula and from each other (the first has uniform
+# weights, the second Gauss-Legendre's).
+IG_PROBES = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, hidden=3, activation="tanh",
+                  rule="riemann_right", m=4),
+             dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.zeros(3), seed=1, hidden=2, activation="relu",
+                  rule="gausslegendre", m=8)]
+
+
+def _ig_diagnosis(fn) -> Diagnosis:
+    """The IG mistake ``fn`` makes, decided on :data:`IG_PROBES`, never on a shrunk counterexample."""
+    return Diagnosis(fn, IG_MISTAKES, [_ig_probe(**ex) for ex in IG_PROBES], convert=lambda args: _ig_args(*args),
+                     atol=1e-7)
+
+
+def _ig_agrees(fn, diagnosis):
     def prop(x, baseline, seed, hidden, activation, rule, m):
-        net = _mlp(seed, (len(x), hidden, 1), activation)
-        alphas, weights = ref.quadrature(rule, m)
+        net, x, baseline, alphas, weights = _ig_probe(x, baseline, seed, hidden, activation, rule, m)
         got = _ig_call(fn, net, x, baseline, alphas, weights)
         want = ref.integrated_gradients(net, torch.tensor(x)[None], torch.tensor(baseline)[None], 0,
                                         nodes=(alphas, weights)).attributions.numpy()[0]
         if not np.allclose(got, want, rtol=1e-6, atol=1e-8):
-            hint = _ig_diagnose(net, x, baseline, alphas, weights, got, want)
+            hint = diagnosis.hint()
             raise Violation(f"does not match (x - x') * sum_k w_k grad f(x' + alpha_k (x - x')) on a {activation} "
                             f"network ({rule} nodes, m = {m})" + (f": {hint}" if hint else ""),
                             expected=want, got=got)
@@ -431,16 +451,14 @@ def _ig_agrees(fn):
     return prop
 
 
-def _ig_linear_complete(fn):
+def _ig_linear_complete(fn, diagnosis):
     def prop(x, baseline, seed, hidden, activation, rule, m):
         net = _mlp(seed, (len(x), 1))
         alphas, weights = ref.quadrature(rule, m)
         got = _ig_call(fn, net, x, baseline, alphas, weights)
         delta = float(ref.score(net, torch.tensor(x)[None], 0) - ref.score(net, torch.tensor(baseline)[None], 0))
         if not np.isclose(got.sum(), delta, rtol=1e-6, atol=1e-8):
-            want = ref.integrated_gradients(net, torch.tensor(x)[None], torch.tensor(baseline)[None], 0,
-                                            nodes=(alphas, weights)).attributions.numpy()[0]
-            hint = _ig_diagnose(net, x, baseline, alphas, weights, got, want)
+            hint = diagnosis.hint()
             raise Violation("completeness fails on a linear model f(x) = w.x + b, where every quadrature rule is "
                             "exact: sum_d R_d must be f(x) - f(x')" + (f". Likely: {hint}" if hint else ""),
                             expected=delta, got=float(got.sum()))
@@ -455,12 +473,10 @@ def integrated_gradients(ask, fn, *, max_examples: int = 30):
     reference with the same nodes, and completeness on linear models (where every rule is exact)."""
     q = ask.title
     ask.function(fn, "integrated_gradients")
-    props = {"agreement with the formula": _ig_agrees(fn), "completeness on a linear model": _ig_linear_complete(fn)}
-    fixed = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, hidden=3, activation="tanh",
-                  rule="riemann_right", m=4),
-             dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.zeros(3), seed=1, hidden=2, activation="relu",
-                  rule="gausslegendre", m=8)]
-    return _properties(q, props, _ig_case(), fixed, max_examples=max_examples)
+    diagnosis = _ig_diagnosis(fn)
+    props = {"agreement with the formula": _ig_agrees(fn, diagnosis),
+             "completeness on a linear model": _ig_linear_complete(fn, diagnosis)}
+    return _properties(q, props, _ig_case(), IG_PROBES, max_examples=max_examples)
 
 
 @question("integrated gradients: completeness", answers="integrated_gradients",
@@ -556,46 +572,62 @@ def _dl_case():
     return st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(0, 3), st.integers(1, 3)).flatmap(build)
 
 
+def _dl_args(net, x, baseline, target):
+    """What the student's ``deeplift_rescale(model, x, baseline, target)`` receives."""
+    return (net, torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE), target)
+
+
 def _dl_call(fn, net, x, baseline, target):
-    args = (net, torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE), target)
-    return _result(fn, args, "deeplift_rescale(model, x, baseline, target)", x.shape)
+    return _result(fn, _dl_args(net, x, baseline, target), "deeplift_rescale(model, x, baseline, target)", x.shape)
 
 
-def _dl_diagnose(net, x, baseline, target, got, want):
-    xt, bt = torch.tensor(x, dtype=DTYPE)[None], torch.tensor(baseline, dtype=DTYPE)[None]
-    grad_x = ref.gradient(net, xt, target).numpy()[0]
-    candidates = [
-        (grad_x * (x - baseline), "at each ReLU you used its gradient at x (0 or 1); the rescale rule uses the "
-                                   "slope (relu(z) - relu(z')) / (z - z') between x and the baseline"),
-        (ref.gradient(net, bt, target).numpy()[0] * (x - baseline),
-         "you used the gradients at the baseline; use the secant slope between x and the baseline"),
-        (want / np.where(x - baseline == 0, 1, x - baseline), "multiply the multipliers by (x - baseline)"),
-        (ref.deeplift_rescale(net, xt, None, target).attributions.numpy()[0],
-         "that is DeepLIFT against the zero baseline: use the given baseline"),
-    ]
-    for cand, hint in candidates:
-        if np.allclose(got, cand, atol=1e-7) and not np.allclose(cand, want, atol=1e-7):
-            return hint
-    return None
+def _dl_reference(net, x, baseline, target):
+    base = None if baseline is None else torch.tensor(baseline)[None]
+    return ref.deeplift_rescale(net, torch.tensor(x)[None], base, target).attributions.numpy()[0]
+
+
+DL_MISTAKES = [
+    ("at each ReLU you used its gradient at x (0 or 1); the rescale rule uses the slope (relu(z) - relu(z')) / "
+     "(z - z') between x and the baseline",
+     lambda net, x, b, t: ref.gradient(net, torch.tensor(x, dtype=DTYPE)[None], t).numpy()[0] * (x - b)),
+    ("you used the gradients at the baseline; use the secant slope between x and the baseline",
+     lambda net, x, b, t: ref.gradient(net, torch.tensor(b, dtype=DTYPE)[None], t).numpy()[0] * (x - b)),
+    ("multiply the multipliers by (x - baseline)",
+     lambda net, x, b, t: _dl_reference(net, x, b, t) / np.where(x - b == 0, 1, x - b)),
+    ("that is DeepLIFT against the zero baseline: use the given baseline",
+     lambda net, x, b, t: _dl_reference(net, x, None, t)),
+]
+
+# Where the mistakes above all differ from the rule and from each other: ReLUs that switch between x and
+# the baseline, no coordinate where x = baseline, a baseline that is not 0.
+DL_PROBES = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, sizes=(2, 3, 2), target=1),
+             dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.array([-0.5, 0.0, 1.0]), seed=1, sizes=(3, 4, 3, 2),
+                  target=0)]
+
+
+def _dl_probe(x, baseline, seed, sizes, target):
+    return (_mlp(seed, sizes), x, baseline, target)
 
 
 def _dl_properties(fn):
+    diagnosis = Diagnosis(fn, DL_MISTAKES, [_dl_probe(**ex) for ex in DL_PROBES],
+                          convert=lambda args: _dl_args(*args), atol=1e-7)
+
     def summation_to_delta(x, baseline, seed, sizes, target):
         net = _mlp(seed, sizes)
         got = _dl_call(fn, net, x, baseline, target)
         delta = float(ref.score(net, torch.tensor(x)[None], target) - ref.score(net, torch.tensor(baseline)[None], target))
         if not np.isclose(got.sum(), delta, rtol=1e-6, atol=1e-8):
-            want = ref.deeplift_rescale(net, torch.tensor(x)[None], torch.tensor(baseline)[None], target).attributions
-            hint = _dl_diagnose(net, x, baseline, target, got, want.numpy()[0])
+            hint = diagnosis.hint()
             raise Violation("summation-to-delta fails: sum_d R_d must equal f_t(x) - f_t(x')"
                             + (f". Likely: {hint}" if hint else ""), expected=delta, got=float(got.sum()))
 
     def agrees(x, baseline, seed, sizes, target):
         net = _mlp(seed, sizes)
         got = _dl_call(fn, net, x, baseline, target)
-        want = ref.deeplift_rescale(net, torch.tensor(x)[None], torch.tensor(baseline)[None], target).attributions.numpy()[0]
+        want = _dl_reference(net, x, baseline, target)
         if not np.allclose(got, want, rtol=1e-6, atol=1e-8):
-            hint = _dl_diagnose(net, x, baseline, target, got, want)
+            hint = diagnosis.hint()
             raise Violation("does not match DeepLIFT-rescale (the rescale multipliers, layer by layer)"
                             + (f": {hint}" if hint else ""), expected=want, got=got)
 
@@ -609,10 +641,7 @@ def deeplift_rescale(ask, fn, *, max_examples: int = 30):
     the reference (which equals captum's DeepLift)."""
     q = ask.title
     ask.function(fn, "deeplift_rescale")
-    fixed = [dict(x=np.array([1.0, -1.0]), baseline=np.array([0.0, 0.5]), seed=0, sizes=(2, 3, 2), target=1),
-             dict(x=np.array([2.0, 0.5, -1.0]), baseline=np.array([-0.5, 0.0, 1.0]), seed=1, sizes=(3, 4, 3, 2),
-                  target=0)]
-    return _properties(q, _dl_properties(fn), _dl_case(), fixed, max_examples=max_examples)
+    return _properties(q, _dl_properties(fn), _dl_case(), DL_PROBES, max_examples=max_examples)
 
 
 @question("DeepLIFT rescale: where x and the baseline agree", answers="deeplift_rescale",
