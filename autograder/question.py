@@ -408,6 +408,24 @@ def question(title: str, *, answers: str | tuple | None = None, hint: str = "", 
     return wrap
 
 
+def multiple_choice(title: str, *, answers: str, choices, hint: str = "", allow_empty: bool = False, facts=None):
+    """Decorate a body-less ``def name(answer): "docstring"``: a question whose check grades ``answer`` against
+    ``choices`` (a :class:`~autograder.choices.Choices` table of text, truth and why), read by the one
+    multiple-choice reader of :mod:`autograder.choices`.
+
+    allow_empty: "none of them" is a valid answer; facts: a function returning the numbers some ``why``
+    quote (called only when the answer is wrong)."""
+    def wrap(fn):
+        def check(ask, answer):
+            return ask.statements(answer, choices, answers, allow_empty=allow_empty, facts=facts)
+
+        functools.update_wrapper(check, fn)
+        del check.__wrapped__   # the signature is check's own, (ask, answer)
+        return question(title, answers=answers, hint=hint, choices=choices)(check)
+
+    return wrap
+
+
 def entries(module: str) -> list[Entry]:
     """The questions registered by ``module`` (and its submodules), in order."""
     return [e for m, es in _REGISTRY.items() if m == module or m.startswith(module + ".") for e in es]

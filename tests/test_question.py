@@ -21,6 +21,7 @@ from autograder.question import (
     call,
     entries,
     function,
+    multiple_choice,
     number,
     question,
     unwrap,
@@ -248,6 +249,26 @@ def test_reader_empty_and_single():
     assert "statement 4 is true too: why 4" in failure(choices.grade, "q", "s", {1}, numbered)
     assert "statement 2 is false: why 2" in failure(choices.grade, "q", "s", {1, 2, 4}, numbered)
     assert choices.grade("q", "s", "1, 4", numbered).startswith("✓")
+
+
+_TABLE = choices.Choices({"A": ("a", True, "A is true"), "B": ("b", False, "B is false"), "C": ("c", True, "C too")})
+
+
+@multiple_choice("a multiple-choice question", answers="mc_answer", hint="read them all", choices=_TABLE)
+def _check_choice(answer):
+    """Multiple select over a small table."""
+
+
+def test_a_multiple_choice_check_is_its_table():
+    """The answer's name, the table and the title are written once, in the decorator."""
+    assert list(inspect.signature(_check_choice).parameters) == ["answer"]
+    assert _check_choice.answers == ("mc_answer",) and _check_choice.choices is _TABLE
+    assert _check_choice.__doc__ == "Multiple select over a small table." and _check_choice.__name__ == "_check_choice"
+    assert _check_choice("A and C").startswith("✓ a multiple-choice question")
+    assert "not (B): B is false" in failure(_check_choice, {"A", "B", "C"})
+    assert "you missed one: (C) C too" in failure(_check_choice, "A")
+    assert "no answer yet: `mc_answer` is still None" in failure(_check_choice, None)
+    assert [e.hint for e in entries(__name__) if e.check == "_check_choice"] == ["read them all"]
 
 
 # --- diagnosis on chosen probes --------------------------------------------------------------------------

@@ -28,10 +28,10 @@ from reference import attribution as ref
 from reference import conv as ref_conv
 
 from .. import symbolic
+from ..choices import Choices
 from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
-from ..choices import Choices
-from ..question import Diagnosis, array, call, hints_of, number, question, unwrap
+from ..question import Diagnosis, array, call, hints_of, multiple_choice, number, question, unwrap
 
 DTYPE = torch.float64
 
@@ -271,12 +271,11 @@ _EQUIVARIANCE = Choices({
 })
 
 
-@question("translation equivariance", answers="equivariance_true",
-          hint="test each statement with your conv2d and np.roll on a small image",
-          choices=_EQUIVARIANCE)
-def equivariance_statements(ask, answer):
+@multiple_choice("translation equivariance", answers="equivariance_true",
+                 hint="test each statement with your conv2d and np.roll on a small image",
+                 choices=_EQUIVARIANCE, allow_empty=True)
+def equivariance_statements(answer):
     """Multiple select over ``_EQUIVARIANCE``."""
-    return ask.statements(answer, _EQUIVARIANCE, "equivariance_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -298,12 +297,11 @@ _LINEAR = Choices({
 })
 
 
-@question("gradients of a linear model", answers="linear_true",
-          hint="write each explanation out for f(x) = w^T x: which of them contain x?",
-          choices=_LINEAR)
-def linear_statements(ask, answer):
+@multiple_choice("gradients of a linear model", answers="linear_true",
+                 hint="write each explanation out for f(x) = w^T x: which of them contain x?",
+                 choices=_LINEAR, allow_empty=True)
+def linear_statements(answer):
     """Multiple select over ``_LINEAR``."""
-    return ask.statements(answer, _LINEAR, "linear_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -522,12 +520,11 @@ _IG_STATEMENTS = Choices({
 })
 
 
-@question("quadrature rules", answers="ig_true",
-          hint="compare the rules' errors in your convergence plot",
-          choices=_IG_STATEMENTS)
-def ig_statements(ask, answer):
+@multiple_choice("quadrature rules", answers="ig_true",
+                 hint="compare the rules' errors in your convergence plot",
+                 choices=_IG_STATEMENTS, allow_empty=True)
+def ig_statements(answer):
     """Multiple select over ``_IG_STATEMENTS``."""
-    return ask.statements(answer, _IG_STATEMENTS, "ig_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -684,12 +681,11 @@ _GUIDED = Choices({
 })
 
 
-@question("guided backprop", answers="guided_true",
-          hint="write out the two rules guided backprop applies at a ReLU and compare them with ordinary backprop",
-          choices=_GUIDED)
-def guided_statements(ask, answer):
+@multiple_choice("guided backprop", answers="guided_true",
+                 hint="write out the two rules guided backprop applies at a ReLU and compare them with ordinary backprop",
+                 choices=_GUIDED, allow_empty=True)
+def guided_statements(answer):
     """Multiple select over ``_GUIDED``."""
-    return ask.statements(answer, _GUIDED, "guided_true", allow_empty=True)
 
 
 # =================================================================================================
@@ -997,12 +993,11 @@ _LIME_STATEMENTS = Choices({
 })
 
 
-@question("LIME", answers="lime_true",
-          hint="think of what changes with another seed, a wider kernel or a richer surrogate",
-          choices=_LIME_STATEMENTS)
-def lime_statements(ask, answer):
+@multiple_choice("LIME", answers="lime_true",
+                 hint="think of what changes with another seed, a wider kernel or a richer surrogate",
+                 choices=_LIME_STATEMENTS, allow_empty=True)
+def lime_statements(answer):
     """Multiple select over ``_LIME_STATEMENTS``."""
-    return ask.statements(answer, _LIME_STATEMENTS, "lime_true", allow_empty=True)
 
 
 hint = hints_of(__name__)

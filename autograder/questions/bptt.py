@@ -27,10 +27,10 @@ from hypothesis.extra import numpy as hnp
 from reference import rnn as ref
 
 from .. import symbolic
+from ..choices import Choices
 from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, check_properties
-from ..choices import Choices
-from ..question import call, function, hints_of, question, unwrap
+from ..question import call, function, hints_of, multiple_choice, question, unwrap
 
 ACTIVATIONS = ref.ACTIVATION_NAMES
 M = symbolic.Mistake
@@ -253,10 +253,11 @@ VANISHING_OPTIONS = Choices({
 }, one=True)
 
 
-@question("which term makes gradients vanish", answers="vanishing_term",
-          hint="which factor is multiplied once more for every step back in time?", choices=VANISHING_OPTIONS)
-def vanishing_term(ask, answer):
-    return ask.statements(answer, VANISHING_OPTIONS, "vanishing_term")
+@multiple_choice("which term makes gradients vanish", answers="vanishing_term",
+                 hint="which factor is multiplied once more for every step back in time?",
+                 choices=VANISHING_OPTIONS)
+def vanishing_term(answer):
+    """One check over ``VANISHING_OPTIONS``."""
 
 
 # --- 4-6. numpy code against torch autograd ----------------------------------------------------------

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from reference import maxnets as ref
 
 from .. import lrp_rules
+from ..choices import Choices
 from ..feedback import CheckFailed, not_answered, passed
 from ..properties import Violation, assert_close, check_properties, decimals
-from ..choices import Choices
-from ..question import Diagnosis, array, call, hints_of, question, unwrap
+from ..question import Diagnosis, array, call, hints_of, multiple_choice, question, unwrap
 
 a1, a2 = sympy.symbols("a1 a2", nonnegative=True)
 _t = sympy.Symbol("t", positive=True)
@@ -475,11 +475,11 @@ WIRING = Choices({
 })
 
 
-@question("symmetric wiring", answers="symmetric_nets",
-          hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?", choices=WIRING)
-def symmetric_wiring(ask, answer):
+@multiple_choice("symmetric wiring", answers="symmetric_nets",
+                 hint="swap a1 and a2 in the drawing of each network: which drawings turn into themselves?",
+                 choices=WIRING, allow_empty=True)
+def symmetric_wiring(answer):
     """Which network(s) give R1(a1, a2) = R2(a2, a1)."""
-    return ask.statements(answer, WIRING, "symmetric_nets", allow_empty=True)
 
 
 WINNER = Choices({
@@ -489,12 +489,11 @@ WINNER = Choices({
 })
 
 
-@question("winner takes all", answers="winner_nets",
-          hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?",
-          choices=WINNER)
-def winner_takes_all(ask, answer):
+@multiple_choice("winner takes all", answers="winner_nets",
+                 hint="for each network, look at your R1 where a2 > a1 and your R2 where a1 > a2: is the loser's share 0?",
+                 choices=WINNER, allow_empty=True)
+def winner_takes_all(answer):
     """Which network(s) give the winner all of y whichever input wins."""
-    return ask.statements(answer, WINNER, "winner_nets", allow_empty=True)
 
 
 _STATEMENTS = Choices({
@@ -515,12 +514,11 @@ _STATEMENTS = Choices({
 })
 
 
-@question("true statements", answers="true_statements",
-          hint="test each statement on your own answers for (a), (b), (c) and gradient x input",
-          choices=_STATEMENTS)
-def true_statements(ask, answer):
+@multiple_choice("true statements", answers="true_statements",
+                 hint="test each statement on your own answers for (a), (b), (c) and gradient x input",
+                 choices=_STATEMENTS)
+def true_statements(answer):
     """Multiple select over ``_STATEMENTS`` (numbered)."""
-    return ask.statements(answer, _STATEMENTS, "true_statements")
 
 
 hint = hints_of(__name__)

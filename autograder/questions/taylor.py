@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from reference import taylor as ref
 
 from .. import symbolic
+from ..choices import Choices
 from ..feedback import CheckFailed
 from ..properties import (
     Violation,
@@ -33,8 +34,7 @@ from ..properties import (
     check_properties,
     decimals,
 )
-from ..choices import Choices
-from ..question import Diagnosis, call, hints_of, question, unwrap
+from ..question import Diagnosis, call, hints_of, multiple_choice, question, unwrap
 
 N = 3
 w = sympy.Matrix(sympy.symbols(f"w1:{N + 1}", real=True))
@@ -469,11 +469,11 @@ CONSERVATION_OPTIONS = Choices({
 })
 
 
-@question("which explanations conserve f(x)", answers="mc_conservation",
-          hint="add up each of your three relevance vectors and compare the sums with f(x) = w^T x",
-          choices=CONSERVATION_OPTIONS)
-def conservation_choice(ask, answer):
-    return ask.statements(answer, CONSERVATION_OPTIONS, "mc_conservation")
+@multiple_choice("which explanations conserve f(x)", answers="mc_conservation",
+                 hint="add up each of your three relevance vectors and compare the sums with f(x) = w^T x",
+                 choices=CONSERVATION_OPTIONS)
+def conservation_choice(answer):
+    """One check over ``CONSERVATION_OPTIONS``."""
 
 
 PATTERN_OPTIONS = Choices({
@@ -485,11 +485,11 @@ PATTERN_OPTIONS = Choices({
 })
 
 
-@question("which heatmap pattern depends on the input", answers="mc_pattern",
-          hint="for each method, which symbols of the input x appear in R_i, and does the factor differ between pixels?",
-          choices=PATTERN_OPTIONS)
-def pattern_choice(ask, answer):
-    return ask.statements(answer, PATTERN_OPTIONS, "mc_pattern")
+@multiple_choice("which heatmap pattern depends on the input", answers="mc_pattern",
+                 hint="for each method, which symbols of the input x appear in R_i, and does the factor differ between pixels?",
+                 choices=PATTERN_OPTIONS)
+def pattern_choice(answer):
+    """One check over ``PATTERN_OPTIONS``."""
 
 
 hint = hints_of(__name__)

@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from reference import vanishing as ref
 
 from .. import symbolic
+from ..choices import Choices
 from ..feedback import CheckFailed, passed
 from ..properties import Violation, arrays, as_array, check_properties, decimals
-from ..choices import Choices
-from ..question import Diagnosis, call, hints_of, number, question, unwrap
+from ..question import Diagnosis, call, hints_of, multiple_choice, number, question, unwrap
 
 M = symbolic.Mistake
 
@@ -518,11 +518,11 @@ VANISHING_TERM_OPTIONS = Choices({
 }, one=True)
 
 
-@question("which term makes the gradient vanish", answers="mc_vanishing",
-          hint="which term, expanded, picks up one more factor dh_k/dh_(k-1) for every step back in time?",
-          choices=VANISHING_TERM_OPTIONS)
-def vanishing_term(ask, answer):
-    return ask.statements(answer, VANISHING_TERM_OPTIONS, "mc_vanishing")
+@multiple_choice("which term makes the gradient vanish", answers="mc_vanishing",
+                 hint="which term, expanded, picks up one more factor dh_k/dh_(k-1) for every step back in time?",
+                 choices=VANISHING_TERM_OPTIONS)
+def vanishing_term(answer):
+    """One check over ``VANISHING_TERM_OPTIONS``."""
 
 
 STATEMENT_OPTIONS = Choices({
@@ -545,11 +545,11 @@ STATEMENT_OPTIONS = Choices({
 })
 
 
-@question("true statements about vanishing and exploding gradients", answers="mc_statements",
-          hint="test each statement against your bound, your fitted slopes and your dc_direct",
-          choices=STATEMENT_OPTIONS)
-def statements(ask, answer):
-    return ask.statements(answer, STATEMENT_OPTIONS, "mc_statements")
+@multiple_choice("true statements about vanishing and exploding gradients", answers="mc_statements",
+                 hint="test each statement against your bound, your fitted slopes and your dc_direct",
+                 choices=STATEMENT_OPTIONS)
+def statements(answer):
+    """One check over ``STATEMENT_OPTIONS``."""
 
 
 # === 7. relevance through the cell path (LRP for LSTMs: signal-take-all) ========================

@@ -15,9 +15,9 @@ import re
 import sympy
 
 from ... import symbolic
-from ...feedback import CheckFailed
 from ...choices import Choices
-from ...question import question, unwrap
+from ...feedback import CheckFailed
+from ...question import multiple_choice, question, unwrap
 
 # --- symbols ------------------------------------------------------------------------------------
 
@@ -334,12 +334,11 @@ _TABLE_STATEMENTS = Choices({
 })
 
 
-@question("Table 3.1 and its derivation", answers="table_statements",
-          hint="evaluate the table's formula and your derived z^beta rule on one small example inside the box and "
+@multiple_choice("Table 3.1 and its derivation", answers="table_statements",
+                 hint="evaluate the table's formula and your derived z^beta rule on one small example inside the box and "
                "compare signs, sums and root points",
-          choices=_TABLE_STATEMENTS)
-def table_typo(ask, answer):
+                 choices=_TABLE_STATEMENTS)
+def table_typo(answer):
     """Multiple select over the statements about Table 3.1."""
-    return ask.statements(answer, _TABLE_STATEMENTS, "table_statements")
 
 

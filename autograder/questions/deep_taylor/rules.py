@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from reference import lrp as ref_lrp
 
+from ...choices import Choices
 from ...lrp_rules import (
     ZPLUS,
     Rule,
@@ -22,8 +23,7 @@ from ...lrp_rules import (
     safe,
 )
 from ...properties import arrays, decimals
-from ...choices import Choices
-from ...question import question
+from ...question import multiple_choice, question
 
 # --- w^2 ------------------------------------------------------------------------------------------------
 
@@ -222,10 +222,9 @@ _RULE_STATEMENTS = Choices({
 
 
 
-@question("true statements about the rules", answers="rule_statements",
-          hint="write out each rule's numerator and denominator (alpha-beta with alpha = 1, beta = 0, w^2, epsilon, "
+@multiple_choice("true statements about the rules", answers="rule_statements",
+                 hint="write out each rule's numerator and denominator (alpha-beta with alpha = 1, beta = 0, w^2, epsilon, "
                "z^beta) and test each statement on them",
-          choices=_RULE_STATEMENTS)
-def rule_statements(ask, answer):
+                 choices=_RULE_STATEMENTS)
+def rule_statements(answer):
     """Multiple select over the statements about the rules."""
-    return ask.statements(answer, _RULE_STATEMENTS, "rule_statements")

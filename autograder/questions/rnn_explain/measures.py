@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from reference.thesis.explain import step_distribution, wasserstein_steps
 
+from ...choices import Choices
 from ...feedback import CheckFailed, passed
 from ...properties import Violation, arrays, check_properties
-from ...choices import Choices
-from ...question import call, number, question
+from ...question import call, multiple_choice, number, question
 from .models import (
     _fixed_case,
     _fmt_vec,
@@ -128,11 +128,11 @@ def _last_step_shares() -> dict:
     return {"deep": deep, "shallow": shallow, "most": max(deep, shallow)}
 
 
-@question("which model piles relevance on the last steps", answers="mc_last_steps",
-          hint="look at the last step in your per-step plot of the two models", choices=LAST_STEPS_OPTIONS)
-def last_steps_model(ask, answer):
+@multiple_choice("which model piles relevance on the last steps", answers="mc_last_steps",
+                 hint="look at the last step in your per-step plot of the two models",
+                 choices=LAST_STEPS_OPTIONS, facts=_last_step_shares)
+def last_steps_model(answer):
     """Single choice over ``LAST_STEPS_OPTIONS``."""
-    return ask.statements(answer, LAST_STEPS_OPTIONS, "mc_last_steps", facts=_last_step_shares)
 
 
 _STATEMENTS = Choices({
@@ -160,10 +160,9 @@ _STATEMENTS = Choices({
 })
 
 
-@question("true statements about Shallow and Deep", answers="mc_statements",
-          hint="check each statement against your heatmaps, your per-step plot and your distances",
-          choices=_STATEMENTS)
-def statements(ask, answer):
+@multiple_choice("true statements about Shallow and Deep", answers="mc_statements",
+                 hint="check each statement against your heatmaps, your per-step plot and your distances",
+                 choices=_STATEMENTS)
+def statements(answer):
     """Multiple select over the statements about Shallow and Deep."""
-    return ask.statements(answer, _STATEMENTS, "mc_statements")
 

@@ -11,12 +11,13 @@ from reference import lrp as ref_lrp
 from reference.propagation import thesis_weight
 from reference.thesis.explain import step_distribution, wasserstein_steps, zbeta_zplus
 
+from ...choices import Choices
 from ...feedback import CheckFailed, passed
 from ...properties import Violation, arrays, check_properties
-from ...choices import Choices
-from ...question import call, question
+from ...question import call, multiple_choice, question
 from .lrp import _layer_tensors, _variant_explain
 from .models import SEQ, _fmt_vec, _mean_of_shares, _tensor, class_digits, random_model, shipped
+
 
 def _reference_zplus_step(x_t, r, w4, R_a4):
     """z+ on Shallow's concatenation ``[x_t; r]`` (one denominator), split back into the two parts.
@@ -275,12 +276,11 @@ _RULE_STATEMENTS = Choices({
 })
 
 
-@question("what changes with the rule at the concatenation", answers="mc_rule",
-          hint="compare the two rows of Shallow-7 in the table above, and what z^beta does with a blank pixel",
-          choices=_RULE_STATEMENTS)
-def rule_swap(ask, answer):
+@multiple_choice("what changes with the rule at the concatenation", answers="mc_rule",
+                 hint="compare the two rows of Shallow-7 in the table above, and what z^beta does with a blank pixel",
+                 choices=_RULE_STATEMENTS)
+def rule_swap(answer):
     """Multiple select over the rule statements."""
-    return ask.statements(answer, _RULE_STATEMENTS, "mc_rule")
 
 
 _SANITY_STATEMENTS = Choices({
@@ -306,9 +306,8 @@ _SANITY_STATEMENTS = Choices({
 })
 
 
-@question("what the model-randomisation test says", answers="mc_sanity",
-          hint="which of the per-step statistics change when the weights are random?",
-          choices=_SANITY_STATEMENTS)
-def sanity(ask, answer):
+@multiple_choice("what the model-randomisation test says", answers="mc_sanity",
+                 hint="which of the per-step statistics change when the weights are random?",
+                 choices=_SANITY_STATEMENTS)
+def sanity(answer):
     """Multiple select over the sanity statements."""
-    return ask.statements(answer, _SANITY_STATEMENTS, "mc_sanity")
