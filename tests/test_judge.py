@@ -275,3 +275,74 @@ def test_a_judge_that_cannot_start_is_the_graders_failure_in_the_record():
     [fault] = ex.verdicts
     assert fault["fault"] == "grader" and "the judge exited with status 1" in fault["message"]
     assert "No module named 'autograder.questions.no_such_assignment'" in fault["message"]
+
+
+# --- every judged assignment: the notebook's checks through the judge ----------------------------------
+
+def _notebook(assignment: str, variant: str):
+    from autograder.course import submissions as subs
+
+    source = subs.read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
+    release = subs.read(REPO / "exercises" / assignment / f"{assignment}.ipynb")
+    return nbformat.from_dict({"right": source, "blank": release,
+                               "partial": subs.filled_in(release, source, subs.sample(assignment)["answers"])}[variant])
+
+
+class _Judged:
+    """``check.<name>(...)`` of a notebook cell, sent through a judge connection instead."""
+
+    def __init__(self, real, conn):
+        self._real, self._conn = real, conn
+
+    def __getattr__(self, name):
+        attr = getattr(self._real, name)
+        if not hasattr(attr, "answers"):
+            return attr
+        return lambda *args, **kw: self._conn.check(self._real.__name__, name, attr.title, args, kw)
+
+
+@pytest.mark.parametrize("assignment", sorted(a for a in __import__("autograder.remote").remote.JUDGED if a != "bptt"))
+@pytest.mark.parametrize("variant", ["right", "partial", "blank"])
+def test_each_check_cell_of_a_judged_notebook_says_the_same_through_the_judge(assignment, variant, tmp_path,
+                                                                              monkeypatch, capsys):
+    """The answer cells run here; every check cell then runs twice, in process and through the judge: same
+    verdict, same text (for the solution, the partly wrong sample and the blank release)."""
+    import contextlib
+    import importlib
+
+    module = f"autograder.questions.{assignment}"
+    real = importlib.import_module(module)
+    nb = _notebook(assignment, variant)
+    monkeypatch.chdir(REPO / "solutions" / assignment)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+
+    def outcome(source, namespace):
+        try:
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                exec(compile(source, "cell", "exec"), namespace)  # noqa: S102 - the course's own notebook
+            return True, out.getvalue()
+        except CheckFailed as err:
+            return False, str(err)
+
+    namespace: dict = {"__name__": "__main__"}
+    compared = []
+    with judge.running(tmp_path, module, sandbox.kernel_environment()) as running:
+        conn = kernel.Connection(str(running.socket))
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            if not (cell.metadata.get("nbgrader", {}).get("grade") and "check." in cell.source):
+                with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(cell.source, "cell", "exec"), namespace)  # noqa: S102 - a blank answer raises
+                continue
+            source = cell.source.replace("check.", "_check.")
+            here = outcome(source, {**namespace, "_check": real})
+            there = outcome(source, {**namespace, "_check": _Judged(real, conn)})
+            compared.append((cell.metadata.nbgrader.grade_id, here, there))
+        conn.close()
+    assert compared and all(here == there for _, here, there in compared), \
+        [(g, here, there) for g, here, there in compared if here != there]
+    if variant == "right":
+        assert all(here[0] for _, here, _ in compared)
+    else:
+        assert not all(here[0] for _, here, _ in compared)

@@ -113,6 +113,43 @@ def test_an_object_of_no_known_kind_arrives_as_its_type_name():
     assert type(back[0]).__name__ == "Network" and not hasattr(back[0], "weights")
 
 
+def test_a_network_of_the_records_travels_with_its_class_and_methods():
+    from reference.maxnets import NETWORKS, MaxNet
+
+    net = NETWORKS["b"]
+    back = round_trip({"net": net})["net"]
+    assert type(back) is MaxNet and back.name == net.name
+    assert same(back.w1, net.w1) and same(back.w2, net.w2)
+    a = np.array([[1.0, 2.0], [3.0, 0.5]])
+    assert all(same(x, y) for x, y in zip(back.forward(a), net.forward(a)))
+
+
+def test_another_data_class_stays_opaque():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Oracle:
+        answer: float
+
+    back = round_trip(Oracle(1.0))
+    assert type(back).__name__ == "Oracle" and not hasattr(back, "answer")
+
+
+@pytest.mark.parametrize("record, match", [
+    ({"record": "autograder.questions.bptt.Oracle", "fields": []}, "not one of"),
+    ({"record": "os.system", "fields": [["command", "true"]]}, "not one of"),
+    ({"record": "reference.maxnets.MaxNet", "fields": [["name", "a"]]}, "exactly the fields"),
+    ({"record": "reference.maxnets.MaxNet", "fields": [["name", "a"], ["w1", 1], ["w2", 2], ["extra", 3]]},
+     "exactly the fields"),
+    ({"record": "reference.maxnets.MaxNet", "fields": [[1, "a"]]}, "identifier"),
+    ({"record": 3, "fields": []}, "class name"),
+])
+def test_a_record_of_another_class_or_with_other_fields_is_refused(record, match):
+    import json
+
+    refused(frame(json.dumps({"op": "test", "values": {"v": record}}).encode()), match)
+
+
 # --- hostile input ------------------------------------------------------------------------------
 
 def frame(header: bytes, *payloads: bytes, magic=codec.MAGIC, count=None) -> io.BytesIO:

@@ -23,6 +23,9 @@ numpy array / number          ``{"npy": i}`` (``"scalar": true`` for a numpy num
 numpy object array            ``{"objects": [...items], "shape": [...]}``
 torch tensor                  ``{"tensor": i, "dtype": "torch.float64", "requires_grad": b}`` (its
                               values as ``.npy``; the autograd graph does not travel)
+a data class of ``RECORDS``   ``{"record": "reference.maxnets.MaxNet", "fields": [[name, value], ...]}``:
+                              rebuilt by calling the class with its fields (a network a check hands to the
+                              student's function, with its methods); any other class is opaque
 SymPy object                  ``{"sympy": i}``: payload ``i`` is ``sympy.srepr`` text, read back by
                               :mod:`autograder.remote.srepr` (never ``eval``)
 a callable                    ``{"function": ...}``: what the ``functions`` hook of :func:`encode`
@@ -36,6 +39,8 @@ frame cut short, an ``srepr`` calling ``__import__``) is a :class:`WireError` sa
 """
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import io
 import json
 import struct
@@ -52,6 +57,9 @@ MAX_PAYLOADS = 4096
 MAX_PAYLOAD = 256 << 20
 MAX_DEPTH = 100
 NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no structured records
+# Data classes that travel with their class (their fields are values of this codec; nothing else of
+# them is sent, and the receiver calls the class it has itself).
+RECORDS = frozenset({"reference.maxnets.MaxNet"})
 _PREFIX = struct.Struct(">4sII")
 _LENGTH = struct.Struct(">Q")
 
@@ -197,9 +205,28 @@ def encode(value, payloads: list, *, functions=None, depth: int = 0):
             return {kind: [sub(v) for v in value]}
     if type(value) is dict:
         return {"dict": [[sub(k), sub(v)] for k, v in value.items()]}
+    if _record_name(type(value)) in RECORDS and dataclasses.is_dataclass(value):
+        return {"record": _record_name(type(value)),
+                "fields": [[f.name, sub(getattr(value, f.name))] for f in dataclasses.fields(value)]}
     if callable(value) and functions is not None and not isinstance(value, type):
         return {"function": functions(value)}
     return {"opaque": type(value).__name__}
+
+
+def _record_name(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _record(name, fields):
+    """An instance of the data class ``name`` of :data:`RECORDS`, called with exactly its fields."""
+    if name not in RECORDS:
+        raise WireError(f"a record of class {str(name)[:80]!r}, which is not one of {sorted(RECORDS)}")
+    module, _, qualname = name.rpartition(".")
+    cls = getattr(importlib.import_module(module), qualname)
+    names = [f.name for f in dataclasses.fields(cls)]
+    if type(fields) is not dict or sorted(fields) != sorted(names):
+        raise WireError(f"a record of {name} must have exactly the fields {names}")
+    return cls(**fields)
 
 
 def _opaque(name: str):
@@ -255,6 +282,10 @@ def decode(tree, payloads: list[bytes], *, functions=None, depth: int = 0):
             return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](sub(v) for v in body)
         if tag == "dict":
             return {sub(k): sub(v) for k, v in body}
+        if tag == "record":
+            if type(body) is not str or type(tree.get("fields")) is not list:
+                raise WireError("a record: expected a class name and a list of fields")
+            return _record(body, {_field(k): sub(v) for k, v in tree["fields"]})
         if tag == "function":
             if functions is None:
                 raise WireError("a function where none may be sent")
@@ -266,6 +297,12 @@ def decode(tree, payloads: list[bytes], *, functions=None, depth: int = 0):
     except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as err:
         raise WireError(f"a malformed {tag!r} value: {type(err).__name__}: {str(err)[:200]}") from None
     raise WireError(f"unknown value tag {tag!r}")
+
+
+def _field(name):
+    if type(name) is not str or not name.isidentifier():
+        raise WireError(f"a record's field name must be an identifier, not {str(name)[:40]!r}")
+    return name
 
 
 def _tensor(array, dtype, requires_grad):
