@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from autograder.feedback import CheckFailed
 from autograder.properties import arrays, layers
 from autograder.questions import lrp_max as q
-from reference import lrp, maxnets
+from reference import lrp, maxnet_relevance, maxnets
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 a1, a2 = sympy.symbols("a1 a2", nonnegative=True)
@@ -54,11 +54,11 @@ def test_forward_torch_and_max_agree(name):
 @given(ab=pairs())
 def test_alpha1beta0_conserves_is_positive_and_matches_the_table(name, ab):
     x, y = ab
-    R1, R2 = maxnets.relevance_alpha1beta0(name, x, y)
+    R1, R2 = maxnet_relevance.relevance_alpha1beta0(name, x, y)
     assert R1.shape == R2.shape == x.shape
     assert np.allclose(R1 + R2, np.maximum(x, y))
     assert np.all(R1 >= -1e-12) and np.all(R2 >= -1e-12)
-    E1, E2 = (sympy.lambdify((a1, a2), e, "numpy") for e in maxnets.analytic_relevances(name, a1, a2))
+    E1, E2 = (sympy.lambdify((a1, a2), e, "numpy") for e in maxnet_relevance.analytic_relevances(name, a1, a2))
     assert np.allclose(R1, np.broadcast_to(E1(x, y), x.shape))
     assert np.allclose(R2, np.broadcast_to(E2(x, y), x.shape))
 
@@ -67,7 +67,7 @@ def test_the_table_values():
     """Spot values of the docstring's table, by hand."""
     want = {"a": [(2.0, 0.0), (1.0, 2.0)], "b": [(1.0, 1.0), (0.0, 3.0)], "c": [(1.5, 0.5), (0.5, 2.5)]}
     for name, (ge, lt) in want.items():
-        R = maxnets.relevance_alpha1beta0(name, np.array([2.0, 1.0]), np.array([1.0, 3.0]))
+        R = maxnet_relevance.relevance_alpha1beta0(name, np.array([2.0, 1.0]), np.array([1.0, 3.0]))
         assert np.allclose(np.stack(R, -1), [ge, lt])
 
 
@@ -76,7 +76,7 @@ def test_the_table_values():
 def test_gradient_x_input_is_the_same_for_the_three_networks(ab):
     x, y = ab
     off = x != y
-    got = [np.stack(maxnets.gradient_x_input(n, x, y), -1)[off] for n in NAMES]
+    got = [np.stack(maxnet_relevance.gradient_x_input(n, x, y), -1)[off] for n in NAMES]
     want = np.stack([x * (x > y), y * (y > x)], -1)[off]
     for g in got:
         assert np.allclose(g, want, atol=1e-5)
@@ -84,13 +84,13 @@ def test_gradient_x_input_is_the_same_for_the_three_networks(ab):
 
 def test_maxnets_reject_bad_input():
     with pytest.raises(ValueError, match="non-negative"):
-        maxnets.relevance_alpha1beta0("a", -1.0, 2.0)
+        maxnet_relevance.relevance_alpha1beta0("a", -1.0, 2.0)
     with pytest.raises(ValueError, match="expected one of"):
         maxnets.get_network("d")
     with pytest.raises(TypeError, match="a1"):
-        maxnets.relevance_alpha1beta0("a", None, 1.0)
+        maxnet_relevance.relevance_alpha1beta0("a", None, 1.0)
     with pytest.raises(ValueError, match="finite"):
-        maxnets.relevance_alpha1beta0("b", np.nan, 1.0)
+        maxnet_relevance.relevance_alpha1beta0("b", np.nan, 1.0)
 
 
 # --- reference.lrp ------------------------------------------------------------------------------
@@ -470,3 +470,15 @@ def test_relevance_table_rejects_a_function_right_only_for_small_inputs():
     capped = lambda net, x, y: good(net, np.minimum(x, 5.0), np.minimum(y, 5.0))  # noqa: E731
     assert "network (a) at a1" in _fails(q.relevance_table, capped)
     assert "network (a)" in _fails(q.relevance, capped)
+
+
+def test_the_networks_module_a_kernel_imports_holds_no_answer():
+    """The notebook (and a record arriving at a judged kernel) imports ``reference.maxnets``: it must not bring the
+    relevances or an LRP rule into the kernel's modules, nor state them."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, reference.maxnets; print(sorted(m for m in sys.modules "
+                             "if m.startswith('reference')))"], capture_output=True, text=True, check=True).stdout
+    assert eval(loaded) == ["reference", "reference.maxnets"]  # noqa: S307 - a list of names printed above
+    assert "R1 =" not in maxnets.__doc__ and not hasattr(maxnets, "relevance_alpha1beta0")

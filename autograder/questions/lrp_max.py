@@ -13,7 +13,7 @@ broken conservation, negative relevance).
 
 The implemented z+ rule is checked with Hypothesis (shape, no NaN, positivity, conservation,
 agreement with ``reference.lrp.zplus``, batch dimension), the propagation through the three networks
-against ``reference.maxnets.relevance_alpha1beta0``.
+against ``reference.maxnet_relevance.relevance_alpha1beta0``.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import numpy as np
 import sympy
 from hypothesis import strategies as st
 
+from reference import maxnet_relevance as ref_relevance
 from reference import maxnets as ref
 
 from .. import lrp_rules
@@ -185,7 +186,7 @@ def _propagate(name: str, x: float, y: float, rule: str) -> tuple[float, float]:
 @functools.cache
 def _expected(name: str):
     """(R1, R2) expressions and their values at the sample points for the reference answer ``name``."""
-    pair = GXI if name == "gxi" else ref.analytic_relevances(name, a1, a2)
+    pair = GXI if name == "gxi" else ref_relevance.analytic_relevances(name, a1, a2)
     return pair, tuple(_values(e) for e in pair)
 
 
@@ -386,7 +387,7 @@ def _relevance_pair(fn, name, x, y):
 
 
 # No ties (where gradient x input of the three networks differ), no zeros. Gradient x input is written out, not
-# taken from reference.maxnets (torch): a check must not pay torch's import.
+# taken from reference.maxnet_relevance (torch): a check must not pay torch's import.
 _PROBE_A1, _PROBE_A2 = np.array([2.0, 0.5, 1.0, 3.0]), np.array([1.0, 1.5, 0.2, 2.5])
 
 
@@ -396,7 +397,7 @@ def _relevance_diagnosis(fn, name):
         (f"network ({name}): your relevances are gradient x input (= LRP-0): does your zplus use w instead of "
          f"w+ = max(0, w)?", lambda net, x, y: np.stack([x * (x > y), y * (y > x)])),   # GXI, off the diagonal
         (f"network ({name}): R1 and R2 are swapped",
-         lambda net, x, y: np.stack(ref.relevance_alpha1beta0(name, x, y)[::-1])),
+         lambda net, x, y: np.stack(ref_relevance.relevance_alpha1beta0(name, x, y)[::-1])),
     ]
     return Diagnosis(fn, mistakes, [(ref.get_network(name), _PROBE_A1, _PROBE_A2)],
                      read=lambda out: np.stack([array(v, "R") for v in out]))
@@ -407,7 +408,7 @@ def _relevance_property(fn, name):
 
     def prop(a1, a2):
         R1, R2 = _relevance_pair(fn, name, a1, a2)
-        want = np.stack(ref.relevance_alpha1beta0(name, a1, a2), -1)
+        want = np.stack(ref_relevance.relevance_alpha1beta0(name, a1, a2), -1)
         if R1.shape != a1.shape or R2.shape != a1.shape:
             raise Violation(f"R1, R2 have shapes {R1.shape}, {R2.shape}; expected {a1.shape} each (one relevance "
                             f"per example)")
@@ -447,7 +448,7 @@ def relevance_table(ask, fn):
     g = np.concatenate([np.arange(0.0, 3.01, 0.5), [12.0, 150.0]])
     x, y = (v.ravel() for v in np.meshgrid(g, g))
     for name in NAMES:
-        R1e, R2e = ref.analytic_relevances(name, a1, a2)
+        R1e, R2e = ref_relevance.analytic_relevances(name, a1, a2)
         want = np.array([[_value(R1e, u, v), _value(R2e, u, v)] for u, v in zip(x, y)])
         try:
             R1, R2 = _relevance_pair(fn, name, x, y)
