@@ -103,8 +103,10 @@ def test_identity_with_orthogonal_weights_sits_on_the_bound(rho):
 
 def test_experiment_network_numbers():
     """The numbers the notebook is about: bound > 1 for tanh but the measured chain vanishes."""
-    net = check.experiment_network()
+    net = check.EXPERIMENT_NETWORK
     W = net["W_hh"]
+    with pytest.raises(ValueError, match="read-only"):
+        W[0, 0] = 1.0   # the notebook's cells and the checks share it: nobody changes it in place
     assert ref.spectral_radius(W) < 1 < ref.sigma_max(W)
     for act in ("tanh", "sigmoid"):
         slope = ref.fit_log_slope(ref.jacobian_norms(net["W_xh"], W, net["xs"], net["h0"], act))
@@ -425,7 +427,7 @@ def test_bound_check_rejects(answer, fragment):
 
 # === the checks: predicted and fitted rates ======================================================
 
-NETWORK = check.experiment_network()
+NETWORK = check.EXPERIMENT_NETWORK
 S_MAX = np.linalg.norm(NETWORK["W_hh"], 2)
 
 

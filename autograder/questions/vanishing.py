@@ -8,7 +8,7 @@ Jacobian chain ``dh_T/dh_t = prod_{k=T..t+1} diag(g'(a_k)) W_hh^T`` in numerator
   typical mistakes (no g', W_hh for W_hh^T, the product in the wrong order, a factor too many or too
   few, g' taken at h instead of a);
 - the bound ``(gamma sigma)^n`` is a SymPy expression in ``gamma, sigma, n`` (engine check);
-- the per-step factors and fitted slopes on :func:`experiment_network` are numbers within tolerance;
+- the per-step factors and fitted slopes on ``EXPERIMENT_NETWORK`` are numbers within tolerance;
 - ``clip_by_global_norm(grads, max_norm)`` is checked by properties and against
   ``torch.nn.utils.clip_grad_norm_``;
 - the scalar LSTM's ``dc_t/dc_{t-1}`` (direct path and all paths) are SymPy expressions, compared on
@@ -177,12 +177,16 @@ def bound(ask, answer):
 EXPERIMENT = {"hidden": 16, "inputs": 4, "steps": 30, "rho": 0.8, "orthogonal": False, "seed": 0}
 
 
-def experiment_network() -> dict:
-    """The network of questions 3 and 4: ``dict(W_xh (4, 16), W_hh (16, 16), xs (30, 4), h0 (16,))``.
+def _read_only(arrays: dict) -> dict:
+    for a in arrays.values():
+        a.setflags(write=False)
+    return arrays
 
-    ``W_hh`` is a (non-normal) Gaussian matrix: its spectral radius is below 1, its largest singular
-    value above 1."""
-    return ref.random_rnn(**EXPERIMENT)
+
+# The network of questions 3 and 4: ``dict(W_xh (4, 16), W_hh (16, 16), xs (30, 4), h0 (16,))``, data the
+# notebook reads (so that the module can be judged at the grader), read-only so that no cell changes it.
+# ``W_hh`` is a (non-normal) Gaussian matrix: its spectral radius is below 1, its largest singular value above 1.
+EXPERIMENT_NETWORK = _read_only(ref.random_rnn(**EXPERIMENT))
 
 
 def _close(a, b, rtol, atol=0.0):
@@ -194,7 +198,7 @@ def _close(a, b, rtol, atol=0.0):
 def predicted_rates(ask, rate_tanh, rate_sigmoid):
     q = ask.title
     values = {"rate_tanh": number(rate_tanh, "rate_tanh"), "rate_sigmoid": number(rate_sigmoid, "rate_sigmoid")}
-    W = experiment_network()["W_hh"]
+    W = EXPERIMENT_NETWORK["W_hh"]
     s_max, radius = ref.sigma_max(W), ref.spectral_radius(W)
     frob = float(np.linalg.norm(W))
     problems = []
@@ -224,7 +228,7 @@ def predicted_rates(ask, rate_tanh, rate_sigmoid):
 
 
 def _reference_slopes():
-    net = experiment_network()
+    net = EXPERIMENT_NETWORK
     out = {}
     for act in ("tanh", "sigmoid"):
         spectral = ref.jacobian_norms(net["W_xh"], net["W_hh"], net["xs"], net["h0"], act)

@@ -199,7 +199,7 @@ check.vanishing_term(mc_vanishing)
 # eigenvalues and its singular values differ).
 
 # %%
-net = check.experiment_network()    # dict with W_xh (4, 16), W_hh (16, 16), xs (30, 4), h0 (16,)
+net = check.EXPERIMENT_NETWORK    # dict with W_xh (4, 16), W_hh (16, 16), xs (30, 4), h0 (16,)
 W_xh, W_hh, xs, h0 = net["W_xh"], net["W_hh"], net["xs"], net["h0"]
 print("spectral radius max|lambda(W_hh)| =", round(float(np.max(np.abs(np.linalg.eigvals(W_hh)))), 3))
 
