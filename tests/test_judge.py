@@ -360,6 +360,9 @@ def test_each_check_cell_of_a_judged_notebook_says_the_same_through_the_judge(as
             there = outcome(source, {**namespace, "_check": _Judged(real, conn)})
             compared.append((cell.metadata.nbgrader.grade_id, here, there))
         conn.close()
+    plt = __import__("sys").modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close("all")   # the notebook's figures
     # The reason (the first line) is decided on fixed probes; the shrunk example under it may differ, as
     # shrinking stops after a time budget.
     said = [(g, (ok, text.split("\n")[0]), (ok2, text2.split("\n")[0])) for g, (ok, text), (ok2, text2) in compared]

@@ -124,6 +124,19 @@ def test_a_network_of_the_records_travels_with_its_class_and_methods():
     assert all(same(x, y) for x, y in zip(back.forward(a), net.forward(a)))
 
 
+def test_a_torch_function_of_the_records_arrives_differentiable():
+    from reference.torch_functions import Linear, TanhSum
+
+    W = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.0]], dtype=np.float32)
+    f = round_trip(TanhSum(W))
+    assert type(f) is TanhSum and same(f.W, W)
+    z = torch.tensor([1.0, -2.0, 0.5], requires_grad=True)
+    (g,) = torch.autograd.grad(f(z), z)
+    want = ((1 - torch.tanh(torch.tensor([1.0, -2.0, 0.5]) @ torch.tensor(W)) ** 2) @ torch.tensor(W).T)
+    assert torch.allclose(g, want)
+    assert float(round_trip(Linear(np.array([1.0, 2.0])))(torch.tensor([3.0, 4.0], dtype=torch.float64))) == 11.0
+
+
 def test_another_data_class_stays_opaque():
     import dataclasses
 

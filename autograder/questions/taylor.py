@@ -22,6 +22,7 @@ import sympy
 from hypothesis import strategies as st
 
 from reference import taylor as ref
+from reference.torch_functions import Linear, TanhSum
 
 from .. import symbolic
 from ..choices import Choices
@@ -372,10 +373,7 @@ def _t(a):
 
 
 def _tanh_model(W):
-    import torch
-
-    W_t = _t(W)
-    return lambda z: torch.tanh(z @ W_t).sum()
+    return TanhSum(np.asarray(W, dtype=np.float32))
 
 
 def _gradient(f, at):
@@ -431,8 +429,7 @@ def taylor_relevances(ask, fn, thorough: bool = False):
         return R
 
     def linear_exact(w, x, root):
-        w_t = _t(w)
-        R = relevances(lambda z: z @ w_t, x, root)
+        R = relevances(Linear(np.asarray(w, dtype=np.float32)), x, root)
         want = float(w.astype(np.float32) @ (x - root).astype(np.float32))
         if not np.isclose(R.sum(), want, rtol=1e-4, atol=1e-4):
             hint = diagnosis.hint()

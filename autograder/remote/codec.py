@@ -59,7 +59,8 @@ MAX_DEPTH = 100
 NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no structured records
 # Data classes that travel with their class (their fields are values of this codec; nothing else of
 # them is sent, and the receiver calls the class it has itself).
-RECORDS = frozenset({"reference.maxnets.MaxNet"})
+RECORDS = frozenset({"reference.maxnets.MaxNet", "reference.torch_functions.Linear",
+                     "reference.torch_functions.TanhSum"})
 _PREFIX = struct.Struct(">4sII")
 _LENGTH = struct.Struct(">Q")
 
