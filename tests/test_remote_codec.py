@@ -137,6 +137,33 @@ def test_a_torch_function_of_the_records_arrives_differentiable():
     assert float(round_trip(Linear(np.array([1.0, 2.0])))(torch.tensor([3.0, 4.0], dtype=torch.float64))) == 11.0
 
 
+def test_torch_layers_travel_as_class_arguments_and_state():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 5, stride=2, padding=2), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(3, 2)).double()
+    net[4].weight.requires_grad_(False)
+    net.eval()
+    back = round_trip(net)
+    x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
+    assert torch.equal(back(x), net(x)) and back[4].weight.dtype == torch.float64 and not back.training
+    assert [p.requires_grad for p in back.parameters()] == [p.requires_grad for p in net.parameters()]
+    assert type(round_trip(torch.nn.LSTM(2, 3))).__name__ == "LSTM"   # not among the layers: opaque
+
+
+@pytest.mark.parametrize("layer, match", [
+    ({"torch_module": "Bilinear", "args": {}}, "not one of"),
+    ({"torch_module": "Linear", "args": {"in_features": 2, "out_features": 2, "device": "meta"}}, "arguments"),
+    ({"torch_module": "Linear", "args": {"in_features": 1 << 20, "out_features": 1 << 20}}, "more than"),
+    ({"torch_module": "Linear", "args": {"in_features": 2, "out_features": 1}, "state": []}, "does not fit"),
+    ({"torch_module": "Sequential", "args": {}, "children": [["0", 3]]}, "not all torch layers"),
+    ({"torch_module": "Sequential", "args": {}, "children": [["a.b", None]]}, "identifier or an index"),
+])
+def test_a_torch_layer_of_another_class_size_or_state_is_refused(layer, match):
+    import json
+
+    refused(frame(json.dumps({"op": "test", "values": {"v": layer}}).encode()), match)
+
+
 def test_another_data_class_stays_opaque():
     import dataclasses
 

@@ -23,6 +23,10 @@ numpy array / number          ``{"npy": i}`` (``"scalar": true`` for a numpy num
 numpy object array            ``{"objects": [...items], "shape": [...]}``
 torch tensor                  ``{"tensor": i, "dtype": "torch.float64", "requires_grad": b}`` (its
                               values as ``.npy``; the autograd graph does not travel)
+a torch layer of ``LAYERS``   ``{"torch_module": "Linear", "args": {...}, "children": [[name, ...], ...],
+                              "state": [[name, tensor], ...]}``: rebuilt as ``torch.nn.Linear(**args)`` (a
+                              ``Sequential`` from its children), in the dtype of its parameters, then
+                              ``load_state_dict(strict=True)``; any other module is opaque
 a data class of ``RECORDS``   ``{"record": "reference.maxnets.MaxNet", "fields": [[name, value], ...]}``:
                               rebuilt by calling the class with its fields (a network a check hands to the
                               student's function, with its methods); any other class is opaque
@@ -56,11 +60,19 @@ MAX_HEADER = 8 << 20
 MAX_PAYLOADS = 4096
 MAX_PAYLOAD = 256 << 20
 MAX_DEPTH = 100
+MAX_LAYER_SIZE = 1 << 24   # weights of one torch layer a frame may ask to build
 NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no structured records
 # Data classes that travel with their class (their fields are values of this codec; nothing else of
 # them is sent, and the receiver calls the class it has itself).
 RECORDS = frozenset({"reference.maxnets.MaxNet", "reference.torch_functions.Linear",
                      "reference.torch_functions.TanhSum"})
+# torch layers that travel as their class name, constructor arguments and state (what each argument is read from).
+LAYERS = {
+    "Linear": ("in_features", "out_features", ("bias", lambda m: m.bias is not None)),
+    "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", ("bias", lambda m: m.bias is not None)),
+    "ReLU": (), "Tanh": (), "Sigmoid": (), "Softplus": ("beta", "threshold"), "Flatten": ("start_dim", "end_dim"),
+    "AdaptiveAvgPool2d": ("output_size",), "Sequential": (),
+}
 _PREFIX = struct.Struct(">4sII")
 _LENGTH = struct.Struct(">Q")
 
@@ -209,9 +221,23 @@ def encode(value, payloads: list, *, functions=None, depth: int = 0):
     if _record_name(type(value)) in RECORDS and dataclasses.is_dataclass(value):
         return {"record": _record_name(type(value)),
                 "fields": [[f.name, sub(getattr(value, f.name))] for f in dataclasses.fields(value)]}
+    if torch is not None and type(value).__module__.startswith("torch.nn") and type(value).__name__ in LAYERS:
+        return _encode_layer(value, sub)
     if callable(value) and functions is not None and not isinstance(value, type):
         return {"function": functions(value)}
     return {"opaque": type(value).__name__}
+
+
+def _encode_layer(module, sub) -> dict:
+    args = {}
+    for spec in LAYERS[type(module).__name__]:
+        name, read = spec if isinstance(spec, tuple) else (spec, lambda m, n=spec: getattr(m, n))
+        args[name] = sub(read(module))
+    children = [[name, sub(child)] for name, child in module.named_children()] if type(module).__name__ == "Sequential" else []
+    state = [] if children else [[k, sub(v)] for k, v in module.state_dict().items()]
+    grads = {k: p.requires_grad for k, p in module.named_parameters()} if not children else {}
+    return {"torch_module": type(module).__name__, "args": args, "children": children, "state": state,
+            "requires_grad": grads, "training": module.training}
 
 
 def _record_name(cls) -> str:
@@ -283,6 +309,8 @@ def decode(tree, payloads: list[bytes], *, functions=None, depth: int = 0):
             return {"list": list, "tuple": tuple, "set": set, "frozenset": frozenset}[tag](sub(v) for v in body)
         if tag == "dict":
             return {sub(k): sub(v) for k, v in body}
+        if tag == "torch_module":
+            return _layer(body, tree, sub)
         if tag == "record":
             if type(body) is not str or type(tree.get("fields")) is not list:
                 raise WireError("a record: expected a class name and a list of fields")
@@ -298,6 +326,49 @@ def decode(tree, payloads: list[bytes], *, functions=None, depth: int = 0):
     except (TypeError, ValueError, KeyError, OverflowError, RecursionError) as err:
         raise WireError(f"a malformed {tag!r} value: {type(err).__name__}: {str(err)[:200]}") from None
     raise WireError(f"unknown value tag {tag!r}")
+
+
+def _layer(kind, tree, sub):
+    """A torch layer of :data:`LAYERS` from its encoded class name, arguments and state."""
+    import torch
+
+    if kind not in LAYERS:
+        raise WireError(f"a torch module of class {str(kind)[:80]!r}, which is not one of {sorted(LAYERS)}")
+    allowed = {s[0] if isinstance(s, tuple) else s for s in LAYERS[kind]}
+    args = {_field(k): sub(v) for k, v in tree.get("args", {}).items()}
+    if set(args) - allowed:
+        raise WireError(f"a torch {kind} with arguments {sorted(set(args) - allowed)}, not among {sorted(allowed)}")
+    args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+    sizes = [v for a in args.values() for v in (a if isinstance(a, tuple) else (a,)) if type(v) is int]
+    if int(np.prod([max(v, 1) for v in sizes], dtype=object)) > MAX_LAYER_SIZE:
+        raise WireError(f"a torch {kind} of sizes {sizes}: more than {MAX_LAYER_SIZE} weights")
+    if kind == "Sequential":
+        children = [(_child(name), sub(child)) for name, child in tree.get("children", [])]
+        if not all(isinstance(c, torch.nn.Module) for _, c in children):
+            raise WireError("a torch Sequential whose children are not all torch layers")
+        from collections import OrderedDict
+
+        module = torch.nn.Sequential(OrderedDict(children))
+    else:
+        module = getattr(torch.nn, kind)(**args)
+        state = {str(k): sub(v) for k, v in tree.get("state", [])}
+        if not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise WireError(f"a torch {kind} whose state is not all tensors")
+        if state:
+            module = module.to(next(iter(state.values())).dtype)
+        try:
+            module.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            raise WireError(f"a torch {kind} whose state does not fit it: {str(err)[:200]}") from None
+        for name, p in module.named_parameters():
+            p.requires_grad_(bool(tree.get("requires_grad", {}).get(name, True)))
+    return module.train(bool(tree.get("training", True)))
+
+
+def _child(name):
+    if type(name) is not str or not (name.isidentifier() or name.isdigit()):
+        raise WireError(f"a torch Sequential's child name must be an identifier or an index, not {str(name)[:40]!r}")
+    return name
 
 
 def _field(name):
