@@ -19,7 +19,7 @@ from autograder.course import sandbox
 from autograder.feedback import CheckFailed
 from autograder.question import entries
 from autograder.questions import bptt as check
-from autograder.remote import codec, confirm, judge, kernel, stubs
+from autograder.remote import JUDGED, codec, confirm, judge, kernel, stubs
 from reference import rnn as ref
 
 MODULE = "autograder.questions.bptt"
@@ -217,7 +217,7 @@ def test_the_stub_exposes_the_checks_and_nothing_that_computes_an_answer(tmp_pat
         stub(None)
 
 
-@pytest.mark.parametrize("assignment", sorted(__import__("autograder.remote").remote.JUDGED))
+@pytest.mark.parametrize("assignment", sorted(JUDGED))
 def test_the_stub_of_each_judged_assignment_holds_its_checks_and_the_data_its_notebook_reads(assignment, tmp_path):
     """Built from what the instructor's notebook uses: the checks, ``hint`` and plain data, nothing callable
     besides the checks' proxies."""
@@ -321,7 +321,7 @@ class _Judged:
         return lambda *args, **kw: self._conn.check(self._real.__name__, name, attr.title, args, kw)
 
 
-@pytest.mark.parametrize("assignment", sorted(a for a in __import__("autograder.remote").remote.JUDGED if a != "bptt"))
+@pytest.mark.parametrize("assignment", sorted(JUDGED - {"bptt"}))
 @pytest.mark.parametrize("variant", ["right", "partial", "blank"])
 def test_each_check_cell_of_a_judged_notebook_says_the_same_through_the_judge(assignment, variant, tmp_path,
                                                                               monkeypatch, capsys):

@@ -157,6 +157,10 @@ def test_torch_layers_travel_as_class_arguments_and_state():
     ({"torch_module": "Linear", "args": {"in_features": 2, "out_features": 1}, "state": []}, "does not fit"),
     ({"torch_module": "Sequential", "args": {}, "children": [["0", 3]]}, "not all torch layers"),
     ({"torch_module": "Sequential", "args": {}, "children": [["a.b", None]]}, "identifier or an index"),
+    ({"torch_module": "Linear", "args": [2, 1]}, "args is not a dict"),
+    ({"torch_module": "Linear", "args": {"in_features": 2, "out_features": 1}, "requires_grad": []},
+     "requires_grad is not a dict"),
+    ({"torch_module": "Linear", "args": {"in_features": -2, "out_features": 1}}, "cannot be built"),
 ])
 def test_a_torch_layer_of_another_class_size_or_state_is_refused(layer, match):
     import json

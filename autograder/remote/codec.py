@@ -335,6 +335,11 @@ def _layer(kind, tree, sub):
     if kind not in LAYERS:
         raise WireError(f"a torch module of class {str(kind)[:80]!r}, which is not one of {sorted(LAYERS)}")
     allowed = {s[0] if isinstance(s, tuple) else s for s in LAYERS[kind]}
+    parts = {"args": dict, "children": list, "state": list, "requires_grad": dict, "training": bool}
+    wrong = [k for k, kind_of in parts.items() if k in tree and type(tree[k]) is not kind_of]
+    if wrong:
+        raise WireError(f"a torch {kind} whose {', '.join(wrong)} is not a "
+                        f"{' / '.join(parts[k].__name__ for k in wrong)}")
     args = {_field(k): sub(v) for k, v in tree.get("args", {}).items()}
     if set(args) - allowed:
         raise WireError(f"a torch {kind} with arguments {sorted(set(args) - allowed)}, not among {sorted(allowed)}")
@@ -350,7 +355,10 @@ def _layer(kind, tree, sub):
 
         module = torch.nn.Sequential(OrderedDict(children))
     else:
-        module = getattr(torch.nn, kind)(**args)
+        try:
+            module = getattr(torch.nn, kind)(**args)
+        except RuntimeError as err:   # e.g. a negative size
+            raise WireError(f"a torch {kind} that cannot be built from {args}: {str(err)[:200]}") from None
         state = {str(k): sub(v) for k, v in tree.get("state", [])}
         if not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise WireError(f"a torch {kind} whose state is not all tensors")
