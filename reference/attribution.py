@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .black_boxes import CurvedBoundary, polynomial_features
+from .gap_cnn import GapCNN, small_cnn
 from .validate import as_float_array, check_positive
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -406,43 +408,6 @@ def deconvnet(model: torch.nn.Module, x, target=None) -> torch.Tensor:
 
 # --- CAM and Grad-CAM (NUS Q3) ---------------------------------------------------------------
 
-class GapCNN(torch.nn.Module):
-    """``features`` (convolutions and ReLUs, output ``A`` of shape (B, K, h, w)), then the CAM head:
-    global average pooling and one linear layer, ``f_c = sum_k w^c_k mean_ij A^k_ij + b_c``."""
-
-    def __init__(self, features: torch.nn.Sequential, channels: int, classes: int):
-        super().__init__()
-        self.features = features
-        self.head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-                                        torch.nn.Linear(channels, classes))
-
-    @property
-    def classifier(self) -> torch.nn.Linear:
-        return self.head[-1]
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
-#: The digit CNN's convolutions (kernel, stride, padding): 28 -> 14 -> 7 -> 7 pixels (conv.output_size).
-CNN_LAYERS = ((5, 2, 2), (3, 2, 1), (3, 1, 1))
-
-
-def small_cnn(in_channels: int = 1, channels=(16, 32, 32), classes: int = 10, layers=CNN_LAYERS,
-              seed: int | None = None) -> GapCNN:
-    """A GAP network: ``conv(k, s, p) - ReLU`` per entry of ``layers`` (with ``channels``), then global
-    average pooling and one Linear. Default: 1x28x28 -> 16x14x14 -> 32x7x7 -> 32x7x7 -> 10 logits."""
-    if len(channels) != len(layers):
-        raise ValueError(f"channels: expected one channel count per layer ({len(layers)}), got {len(channels)}")
-    if seed is not None:
-        torch.manual_seed(seed)
-    mods, c_in = [], in_channels
-    for c, (k, s, p) in zip(channels, layers):
-        mods += [torch.nn.Conv2d(c_in, c, k, stride=s, padding=p), torch.nn.ReLU()]
-        c_in = c
-    return GapCNN(torch.nn.Sequential(*mods), c_in, classes)
-
-
 def train_digit_cnn(*, epochs: int = 4, seed: int = 0, batch_size: int = 64, lr: float = 1e-2,
                     channels=(16, 32, 32), threads: int | None = 1):
     """Train :func:`small_cnn` with Adam on the embedded 4,000/1,000 digit split (about 2 s on one
@@ -556,22 +521,6 @@ def exponential_kernel(distances, width: float) -> np.ndarray:
     return np.exp(-D ** 2 / (2 * width ** 2))
 
 
-def polynomial_features(offsets, degree: int) -> np.ndarray:
-    """Design matrix of the surrogate in the offsets ``u = z - x0`` (N, d):
-
-    degree 1: ``[1, u_1, ..., u_d]``                             (N, 1 + d)
-    degree 2: ``[1, u_1, ..., u_d, u_i u_j for i <= j]``         (N, 1 + d + d(d+1)/2)
-    (for d = 2: ``[1, u1, u2, u1^2, u1 u2, u2^2]``).
-    """
-    U = as_float_array(offsets, "offsets", ndim=2)
-    if degree not in (1, 2):
-        raise ValueError(f"degree: expected 1 (linear) or 2 (quadratic), got {degree!r}")
-    cols = [np.ones(len(U))] + [U[:, i] for i in range(U.shape[1])]
-    if degree == 2:
-        cols += [U[:, i] * U[:, j] for i in range(U.shape[1]) for j in range(i, U.shape[1])]
-    return np.stack(cols, axis=1)
-
-
 def weighted_least_squares(Phi, y, weights) -> np.ndarray:
     """``argmin_beta sum_n pi_n (y_n - Phi_n beta)^2`` (Phi (N, P), y (N,), pi (N,) >= 0) -> beta (P,),
     by least squares on ``sqrt(pi) Phi`` and ``sqrt(pi) y``."""
@@ -668,12 +617,5 @@ def holdout_fidelity(fit: LimeFit, f, n: int = 2000, seed: int = 12345, radius: 
     return weighted_r2(np.asarray(f(Z), float).reshape(-1), fit.predict(Z), pi)
 
 
-def curved_black_box(X, sharpness: float = 3.0) -> np.ndarray:
-    """A 2-D toy classifier with a curved boundary (the parabola ``x2 = x1^2 - 1/2``)::
-
-        f(x) = sigmoid(sharpness * (x2 - x1^2 + 1/2))        X (N, 2) -> (N,) in (0, 1)
-    """
-    X = as_float_array(X, "X", ndim=2)
-    if X.shape[1] != 2:
-        raise ValueError(f"X: expected 2 columns (x1, x2), got shape {X.shape}")
-    return 1.0 / (1.0 + np.exp(-sharpness * (X[:, 1] - X[:, 0] ** 2 + 0.5)))
+#: The notebook's black box, ``sigmoid(3 (x2 - x1^2 + 1/2))``: X (N, 2) -> (N,) (:class:`.black_boxes.CurvedBoundary`).
+curved_black_box = CurvedBoundary()

@@ -73,6 +73,8 @@ HONEST = {
     "a function named like the reference": "def reference(x):\n    return x\nr = reference(3)\n",
     "a helper the instructor's cells import": "from reference.rnn import relative_error as rel\n",
     "its own version of that helper": "def relative_error(a, b):\n    return 0.0\n",
+    "a dictionary key named reference": "scores = {'reference': 1.0}\nr = scores['reference']\n",
+    "sys.modules of a library": "import sys\nnp2 = sys.modules['numpy']\n",
 }
 
 
@@ -88,6 +90,12 @@ CHEATS = {
     "importlib": ("import importlib\nr = importlib.import_module('reference.rnn')\n", "reference-import",
                   "import_module('reference.rnn')"),
     "exec a string": ("exec('import reference')\n", "reference-import", "import reference"),
+    "sys.modules": ("import sys\nr = sys.modules['reference.rnn']\n", "reference-import",
+                    "sys.modules['reference.rnn']"),
+    "sys.modules.get": ("import sys\nr = sys.modules.get('reference.rnn')\n", "reference-import",
+                        "sys.modules.get('reference.rnn')"),
+    "sys.modules by another name": ("from sys import modules as m\nexec(\"r = m['reference.rnn']\")\n",
+                                    "reference-import", "sys.modules['reference.rnn']"),
     "through the check module": ("f = check.ref.bptt\n", "reference-import", "check.ref"),
     "patch a check": ("check.eq6 = lambda a: None\n", "tampering", "autograder.questions.bptt.eq6 was replaced"),
     "patch a check's code": ("check._eq6_expected.__code__ = (lambda *a: 0).__code__\n", "tampering",

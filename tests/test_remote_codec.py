@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from autograder.remote import codec, srepr
+from autograder.remote.codec import RECORDS
 
 
 def round_trip(value, functions=None, back=None):
@@ -150,6 +151,32 @@ def test_torch_layers_travel_as_class_arguments_and_state():
     assert type(round_trip(torch.nn.LSTM(2, 3))).__name__ == "LSTM"   # not among the layers: opaque
 
 
+def test_a_network_module_of_the_records_travels_with_its_constructor_arguments_and_state():
+    from reference.gap_cnn import GapCNN, small_cnn
+
+    net = small_cnn(1, channels=(3, 4, 5), classes=4, seed=0).double().eval()
+    back = round_trip(net)
+    x = torch.rand(2, 1, 12, 12, dtype=torch.float64)
+    assert type(back) is GapCNN and (back.channels, back.classes) == (5, 4) and not back.training
+    assert torch.equal(back(x), net(x)) and torch.equal(back.classifier.weight, net.classifier.weight)
+
+
+def test_the_functions_a_check_hands_over_arrive_as_themselves():
+    from reference.black_boxes import CurvedBoundary, Polynomial
+    from reference.torch_functions import Score
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
+    f = round_trip(Score(net, 1))
+    X = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    assert type(f) is Score and f.target == 1 and torch.equal(f(X), net(X)[:, 1])
+    (g,) = torch.autograd.grad(f(X).sum(), X)
+    assert torch.equal(g, torch.autograd.grad(net(X)[:, 1].sum(), X)[0])
+    Z = np.array([[0.5, -0.25], [1.0, 2.0]])
+    poly = Polynomial(np.array([0.5, 0.0]), np.array([1.0, 2.0, -1.0, 0.5, 0.0, 3.0]), 2)
+    assert same(round_trip(poly)(Z), poly(Z)) and same(round_trip(CurvedBoundary(2.0))(Z), CurvedBoundary(2.0)(Z))
+
+
 @pytest.mark.parametrize("layer, match", [
     ({"torch_module": "Bilinear", "args": {}}, "not one of"),
     ({"torch_module": "Linear", "args": {"in_features": 2, "out_features": 2, "device": "meta"}}, "arguments"),
@@ -187,11 +214,30 @@ def test_another_data_class_stays_opaque():
      "exactly the fields"),
     ({"record": "reference.maxnets.MaxNet", "fields": [[1, "a"]]}, "identifier"),
     ({"record": 3, "fields": []}, "class name"),
+    ({"record": "reference.gap_cnn.GapCNN", "fields": [["features", None], ["channels", 1 << 13], ["classes", 1 << 12]]},
+     "more than"),
+    ({"record": "reference.gap_cnn.GapCNN", "fields": [["features", None], ["channels", 2], ["classes", 3]],
+      "state": []}, "does not fit"),
+    ({"record": "reference.gap_cnn.GapCNN", "fields": [["features", None], ["channels", -2], ["classes", 3]]},
+     "cannot be built"),
 ])
 def test_a_record_of_another_class_or_with_other_fields_is_refused(record, match):
     import json
 
     refused(frame(json.dumps({"op": "test", "values": {"v": record}}).encode()), match)
+
+
+@pytest.mark.parametrize("module", sorted({name.rpartition(".")[0] for name in RECORDS}))
+def test_a_module_of_records_imports_nothing_else_of_the_reference(module):
+    """A record arriving at a judged kernel imports its class's module there (and the lrp_max notebook imports
+    ``reference.maxnets`` itself): it must not bring an answer or a rule into the kernel's modules (input
+    validation aside)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", f"import sys, {module}; print(sorted(m for m in sys.modules "
+                             "if m.startswith('reference')))"], capture_output=True, text=True, check=True).stdout
+    assert set(eval(loaded)) - {"reference.validate"} == {"reference", module}  # noqa: S307 - names printed above
 
 
 # --- hostile input ------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import sys
 import sysconfig
 import tempfile
 from _imp import _frozen_module_names
-from ast import Attribute, Call, Constant, Import, ImportFrom, Name, parse, walk
+from ast import Attribute, Call, Constant, Import, ImportFrom, Name, Subscript, parse, walk
 
 # The guard keeps its own references to what it uses, so a submission that replaces a builtin or a
 # function of os / sys / ast cannot blind it (the replacement itself is reported as tampering).
@@ -61,6 +61,7 @@ from os import write as _write
 from os.path import isabs, isdir, isfile, realpath
 from os.path import join as _join
 from sys import _getframe
+from sys import modules as _MODULES
 from types import BuiltinFunctionType, CodeType, FunctionType, MethodType, ModuleType
 from urllib.parse import unquote
 
@@ -221,7 +222,7 @@ def _imports_reference(tree, namespace: dict, modules: dict, allowed=frozenset()
     """The first way ``tree`` reaches the reference implementation, or None.
 
     ``import reference...``; ``from reference... import``; ``__import__`` / ``import_module`` with a
-    string naming it; an import, from the checks, of a name that *is* a reference object; or
+    string naming it; ``sys.modules[...]`` (or ``.get``) of one; an import, from the checks, of a name that *is* a reference object; or
     ``alias.name`` where ``alias`` is a module in ``namespace`` and ``name`` a reference object.
     ``namespace`` and ``modules`` (``sys.modules``) are plain copies with exact-str keys (``_entries``).
     ``allowed`` holds the ``(module, name)`` pairs the instructor's own cells import (helpers such as
@@ -232,6 +233,10 @@ def _imports_reference(tree, namespace: dict, modules: dict, allowed=frozenset()
 
     def ref_object(obj) -> bool:
         return is_ref(_module_of(obj))
+
+    def is_modules(node) -> bool:   # sys.modules, or a name bound to it
+        return (isinstance(node, Attribute) and node.attr == "modules") or \
+            (isinstance(node, Name) and namespace.get(node.id) is _MODULES)
 
     def member(module, name: str):
         names = _module_vars(module)
@@ -253,6 +258,12 @@ def _imports_reference(tree, namespace: dict, modules: dict, allowed=frozenset()
             fn = node.func.attr if isinstance(node.func, Attribute) else getattr(node.func, "id", "")
             if fn in ("__import__", "import_module") and is_ref(str(node.args[0].value)):
                 return f"{fn}({node.args[0].value!r})"
+            if fn in ("get", "pop", "setdefault", "__getitem__") and isinstance(node.func, Attribute) \
+                    and is_modules(node.func.value) and is_ref(str(node.args[0].value)):
+                return f"sys.modules.{fn}({node.args[0].value!r})"
+        if isinstance(node, Subscript) and is_modules(node.value) and isinstance(node.slice, Constant) \
+                and is_ref(str(node.slice.value)):
+            return f"sys.modules[{node.slice.value!r}]"   # a module some cell of the notebook imported
         if isinstance(node, Attribute) and isinstance(node.value, Name) \
                 and type(namespace.get(node.value.id)) is ModuleType \
                 and ref_object(member(namespace[node.value.id], node.attr)):

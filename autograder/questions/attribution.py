@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 
 from reference import attribution as ref
 from reference import conv as ref_conv
+from reference.black_boxes import Polynomial
+from reference.torch_functions import Score
 
 from .. import symbolic
 from ..choices import Choices
@@ -368,12 +370,6 @@ def _mlp(seed, sizes, activation="relu"):
     return torch.nn.Sequential(*layers).to(DTYPE)
 
 
-def _scalar_f(net, target=0):
-    def f(X):
-        return net(X)[:, target]
-    return f
-
-
 def _ig_case(activations=("tanh", "softplus", "relu"), rules=("riemann_right", "gausslegendre")):
     def build(d):
         return st.fixed_dictionaries({
@@ -386,7 +382,7 @@ def _ig_case(activations=("tanh", "softplus", "relu"), rules=("riemann_right", "
 
 def _ig_args(net, x, baseline, alphas, weights):
     """What the student's ``integrated_gradients(f, x, baseline, alphas, weights)`` receives."""
-    return (_scalar_f(net), torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE),
+    return (Score(net, 0), torch.tensor(x, dtype=DTYPE), torch.tensor(baseline, dtype=DTYPE),
             torch.tensor(alphas, dtype=DTYPE), torch.tensor(weights, dtype=DTYPE))
 
 
@@ -904,7 +900,7 @@ def _lime_properties(fn):
         P = 3 if degree == 1 else 6
         c = np.asarray(coef[:P], dtype=float)
         x0 = np.asarray(x0, dtype=float)
-        f = lambda Z: ref.polynomial_features(Z - x0, degree) @ c  # noqa: E731
+        f = Polynomial(x0, c, degree)
         Z = ref.sample_ball(x0, 40, 1.0, seed)
         got = _lime_call(fn, f, x0, Z, width, degree)
         if not np.allclose(got, c, rtol=1e-6, atol=1e-6):

@@ -11,4 +11,4 @@ confirms its checks (:mod:`.confirm`). Self-check on a learner's laptop does not
 
 # The assignments whose checks run at the grader. The others keep their check module in the kernel
 # (docs/threat-model.md says why, for each).
-JUDGED = frozenset({"bptt", "deep_taylor", "lrp_max", "prototypes", "taylor", "vanishing"})
+JUDGED = frozenset({"attribution", "bptt", "deep_taylor", "lrp_max", "prototypes", "taylor", "vanishing"})

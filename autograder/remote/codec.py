@@ -27,9 +27,11 @@ a torch layer of ``LAYERS``   ``{"torch_module": "Linear", "args": {...}, "child
                               "state": [[name, tensor], ...]}``: rebuilt as ``torch.nn.Linear(**args)`` (a
                               ``Sequential`` from its children), in the dtype of its parameters, then
                               ``load_state_dict(strict=True)``; any other module is opaque
-a data class of ``RECORDS``   ``{"record": "reference.maxnets.MaxNet", "fields": [[name, value], ...]}``:
+a class of ``RECORDS``        ``{"record": "reference.maxnets.MaxNet", "fields": [[name, value], ...]}``:
                               rebuilt by calling the class with its fields (a network a check hands to the
-                              student's function, with its methods); any other class is opaque
+                              student's function, with its methods); the fields of a data class, or of a
+                              torch module its constructor's parameters, which then also sends ``"state"``
+                              (loaded strictly) and ``"training"``; any other class is opaque
 SymPy object                  ``{"sympy": i}``: payload ``i`` is ``sympy.srepr`` text, read back by
                               :mod:`autograder.remote.srepr` (never ``eval``)
 a callable                    ``{"function": ...}``: what the ``functions`` hook of :func:`encode`
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import io
 import json
 import struct
@@ -65,7 +68,9 @@ NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no struc
 # Data classes that travel with their class (their fields are values of this codec; nothing else of
 # them is sent, and the receiver calls the class it has itself).
 RECORDS = frozenset({"reference.maxnets.MaxNet", "reference.torch_functions.Linear",
-                     "reference.torch_functions.TanhSum"})
+                     "reference.torch_functions.TanhSum", "reference.torch_functions.Score",
+                     "reference.black_boxes.CurvedBoundary", "reference.black_boxes.Polynomial",
+                     "reference.gap_cnn.GapCNN"})
 # torch layers that travel as their class name, constructor arguments and state (what each argument is read from).
 LAYERS = {
     "Linear": ("in_features", "out_features", ("bias", lambda m: m.bias is not None)),
@@ -218,9 +223,8 @@ def encode(value, payloads: list, *, functions=None, depth: int = 0):
             return {kind: [sub(v) for v in value]}
     if type(value) is dict:
         return {"dict": [[sub(k), sub(v)] for k, v in value.items()]}
-    if _record_name(type(value)) in RECORDS and dataclasses.is_dataclass(value):
-        return {"record": _record_name(type(value)),
-                "fields": [[f.name, sub(getattr(value, f.name))] for f in dataclasses.fields(value)]}
+    if _record_name(type(value)) in RECORDS:
+        return _encode_record(value, sub)
     if torch is not None and type(value).__module__.startswith("torch.nn") and type(value).__name__ in LAYERS:
         return _encode_layer(value, sub)
     if callable(value) and functions is not None and not isinstance(value, type):
@@ -244,16 +248,64 @@ def _record_name(cls) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _record(name, fields):
-    """An instance of the data class ``name`` of :data:`RECORDS`, called with exactly its fields."""
+def _record_fields(cls) -> list[str]:
+    """A record's fields: a data class's fields, or the parameters of a torch module's constructor (which
+    keeps each as an attribute of the same name)."""
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+    return list(inspect.signature(cls.__init__).parameters)[1:]
+
+
+def _encode_record(value, sub) -> dict:
+    tree = {"record": _record_name(type(value)),
+            "fields": [[name, sub(getattr(value, name))] for name in _record_fields(type(value))]}
+    torch = _torch()
+    if torch is not None and isinstance(value, torch.nn.Module):
+        tree |= {"state": [[k, sub(v)] for k, v in value.state_dict().items()], "training": value.training}
+    return tree
+
+
+def _record(name, fields, tree):
+    """An instance of the class ``name`` of :data:`RECORDS`, called with exactly its fields; a torch
+    module's state (``tree["state"]``) is then loaded strictly."""
     if name not in RECORDS:
         raise WireError(f"a record of class {str(name)[:80]!r}, which is not one of {sorted(RECORDS)}")
     module, _, qualname = name.rpartition(".")
     cls = getattr(importlib.import_module(module), qualname)
-    names = [f.name for f in dataclasses.fields(cls)]
+    names = _record_fields(cls)
     if type(fields) is not dict or sorted(fields) != sorted(names):
         raise WireError(f"a record of {name} must have exactly the fields {names}")
-    return cls(**fields)
+    torch = _torch()
+    if torch is None or not issubclass(cls, torch.nn.Module):
+        return cls(**fields)
+    _check_size(name, fields.values())
+    try:
+        value = cls(**fields)
+    except RuntimeError as err:
+        raise WireError(f"a {name} that cannot be built: {str(err)[:200]}") from None
+    _load_state(value, name, tree)
+    return value.train(bool(tree.get("training", True)))
+
+
+def _check_size(kind, values):
+    """Refuse to build a layer whose integer arguments multiply to more than ``MAX_LAYER_SIZE`` weights."""
+    sizes = [v for a in values for v in (a if isinstance(a, tuple) else (a,)) if type(v) is int]
+    if int(np.prod([max(v, 1) for v in sizes], dtype=object)) > MAX_LAYER_SIZE:
+        raise WireError(f"a torch {kind} of sizes {sizes}: more than {MAX_LAYER_SIZE} weights")
+
+
+def _load_state(module, kind, tree):
+    """``module.load_state_dict`` (strict) from the frame's ``state``, in the dtype of that state."""
+    state = {str(k): v for k, v in tree.get("state", [])}
+    torch = _torch()
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise WireError(f"a torch {kind} whose state is not all tensors")
+    if state:
+        module.to(next(iter(state.values())).dtype)
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise WireError(f"a torch {kind} whose state does not fit it: {str(err)[:200]}") from None
 
 
 def _opaque(name: str):
@@ -314,7 +366,8 @@ def decode(tree, payloads: list[bytes], *, functions=None, depth: int = 0):
         if tag == "record":
             if type(body) is not str or type(tree.get("fields")) is not list:
                 raise WireError("a record: expected a class name and a list of fields")
-            return _record(body, {_field(k): sub(v) for k, v in tree["fields"]})
+            fields = {_field(k): sub(v) for k, v in tree["fields"]}
+            return _record(body, fields, {**tree, "state": [[k, sub(v)] for k, v in tree.get("state", [])]})
         if tag == "function":
             if functions is None:
                 raise WireError("a function where none may be sent")
@@ -344,9 +397,7 @@ def _layer(kind, tree, sub):
     if set(args) - allowed:
         raise WireError(f"a torch {kind} with arguments {sorted(set(args) - allowed)}, not among {sorted(allowed)}")
     args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
-    sizes = [v for a in args.values() for v in (a if isinstance(a, tuple) else (a,)) if type(v) is int]
-    if int(np.prod([max(v, 1) for v in sizes], dtype=object)) > MAX_LAYER_SIZE:
-        raise WireError(f"a torch {kind} of sizes {sizes}: more than {MAX_LAYER_SIZE} weights")
+    _check_size(kind, args.values())
     if kind == "Sequential":
         children = [(_child(name), sub(child)) for name, child in tree.get("children", [])]
         if not all(isinstance(c, torch.nn.Module) for _, c in children):
@@ -359,15 +410,7 @@ def _layer(kind, tree, sub):
             module = getattr(torch.nn, kind)(**args)
         except RuntimeError as err:   # e.g. a negative size
             raise WireError(f"a torch {kind} that cannot be built from {args}: {str(err)[:200]}") from None
-        state = {str(k): sub(v) for k, v in tree.get("state", [])}
-        if not all(isinstance(v, torch.Tensor) for v in state.values()):
-            raise WireError(f"a torch {kind} whose state is not all tensors")
-        if state:
-            module = module.to(next(iter(state.values())).dtype)
-        try:
-            module.load_state_dict(state, strict=True)
-        except RuntimeError as err:
-            raise WireError(f"a torch {kind} whose state does not fit it: {str(err)[:200]}") from None
+        _load_state(module, kind, {"state": [[k, sub(v)] for k, v in tree.get("state", [])]})
         for name, p in module.named_parameters():
             p.requires_grad_(bool(tree.get("requires_grad", {}).get(name, True)))
     return module.train(bool(tree.get("training", True)))
