@@ -116,6 +116,30 @@ class Remote:
     def remote_call(self, args: tuple, kwargs: dict, *, name: str | None, context: str):
         raise NotImplementedError
 
+    def remote_probe(self, name: str, args: tuple, kwargs: dict):
+        """``module:function`` (a :func:`kernel_side` function) run in that process on the real object."""
+        raise NotImplementedError
+
+
+def kernel_side(fn):
+    """Mark ``fn(student_object, ...)``, a check's helper that builds and runs a student's class and returns
+    plain data (no expected value in it), as run where that object lives. In process it is ``fn`` itself; at
+    the grader's judge, where the object is a :class:`Remote`, the call goes to the kernel, which runs its own
+    copy of ``fn`` (the grading stub carries ``fn``'s module: :mod:`autograder.remote.stubs`)."""
+    @functools.wraps(fn)
+    def run(obj, *args, **kwargs):
+        if isinstance(obj, Remote):
+            return obj.remote_probe(f"{fn.__module__}:{fn.__qualname__}", args, kwargs)
+        return fn(obj, *args, **kwargs)
+
+    run.kernel_side = True
+    KERNEL_SIDE.add(fn.__module__)
+    return run
+
+
+#: The modules holding :func:`kernel_side` functions (the grading stub carries them).
+KERNEL_SIDE: set[str] = set()
+
 
 def call(fn, *args, name: str | None = None, context: str = "", **kwargs):
     """``fn(*args, **kwargs)`` on deep copies, quietly; the caller's arguments are never touched.

@@ -7,10 +7,13 @@ the solution, the partly wrong and the blank submission; the same class is grade
 - ``processes, no OS sandbox``: ``autograder.course.parallel`` (intake, execution under the guard, one
   writer) on a process pool, each kernel a plain child process: the pipeline before bubblewrap
   (``--no-os-sandbox``);
-- ``processes``: the same, each submission in its bubblewrap sandbox (what ``xai-course grade`` does);
+- ``processes, sandbox, checks in the kernel``: each submission in its bubblewrap sandbox, the checks in the
+  kernel as before the judge (``judge=False``): against the line above, bubblewrap's own cost;
+- ``processes``: each submission in its sandbox, with the grader-side judge of the judged assignments (what
+  ``xai-course grade`` does): against the line above, the judge's cost;
 - ``dask``: the same on a ``distributed`` LocalCluster (loopback only).
 
-Per assignment the two process-pool runs swap places, so a change in the machine's load hits both.
+Per assignment the process-pool runs rotate their order, so a change in the machine's load hits each of them.
 Prints the machine, then per assignment and engine the wall time, seconds per submission, the mean
 time of one sandbox job (``JobResult.seconds``) and whether every score equals the plain run's; then
 the totals, the sandbox's cost per submission against the pipeline without it, and the pool's speed-up
@@ -35,8 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from autograder.course import demo, parallel, sandbox  # noqa: E402
 from autograder.course.coursedir import CourseDir, assignments  # noqa: E402
 
-PLAIN, UNSANDBOXED, POOL, DASK = "nbgrader autograde", "processes, no OS sandbox", "processes", "dask"
-ENGINES = (PLAIN, UNSANDBOXED, POOL, DASK)
+PLAIN, UNSANDBOXED, UNJUDGED, POOL, DASK = ("nbgrader autograde", "processes, no OS sandbox",
+                                            "processes, sandbox, checks in the kernel", "processes", "dask")
+ENGINES = (PLAIN, UNSANDBOXED, UNJUDGED, POOL, DASK)
 
 
 def build(root: Path, name: str, n: int) -> tuple[CourseDir, list[str]]:
@@ -61,11 +65,14 @@ def main():
     parser.add_argument("--students", type=int, default=6, help="per assignment (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--engine", action="append", choices=ENGINES,
-                        help=f"repeatable (default: all); {PLAIN!r} always runs, first")
+                        help=f"repeatable (default: all); {PLAIN!r} always runs, first, unless --no-plain")
+    parser.add_argument("--no-plain", action="store_true",
+                        help="leave plain nbgrader out (scores are then compared with the first engine's)")
     args = parser.parse_args()
     names = args.assignment or assignments()
-    engines = [PLAIN] + [e for e in ENGINES[1:] if e in (args.engine or ENGINES)]
-    if (POOL in engines or DASK in engines) and (problem := sandbox.sandbox_problem()):
+    engines = ([] if args.no_plain else [PLAIN]) + [e for e in ENGINES[1:] if e in (args.engine or ENGINES)]
+    baseline = engines[0]
+    if {UNJUDGED, POOL, DASK} & set(engines) and (problem := sandbox.sandbox_problem()):
         raise SystemExit(f"cannot run the sandboxed pipeline: {problem}")
     print(f"machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} cores, python "
           f"{platform.python_version()}; {args.students} submissions of each of {', '.join(names)}; "
@@ -73,15 +80,14 @@ def main():
     totals = {e: 0.0 for e in engines}
     jobs = {e: [] for e in engines}   # seconds of each sandbox job
     same_all = {e: True for e in engines}
-    print(f"\n{'assignment':<12} {'engine':<26} {'wall s':>8} {'s / submission':>15} {'s / job':>8} "
-          f"{'same scores as plain':>21}")
+    print(f"\n{'assignment':<12} {'engine':<40} {'wall s':>8} {'s / submission':>15} {'s / job':>8} "
+          f"{'same scores as ' + ('plain' if baseline == PLAIN else 'the first'):>25}")
     with tempfile.TemporaryDirectory() as tmp:
         for i, name in enumerate(names):
             scores = {}
-            order = list(engines)
-            if i % 2 and UNSANDBOXED in order and POOL in order:   # the two pool runs swap places
-                a, b = order.index(UNSANDBOXED), order.index(POOL)
-                order[a], order[b] = order[b], order[a]
+            pools = [e for e in engines if e != PLAIN]
+            shift = i % len(pools) if pools else 0
+            order = [e for e in engines if e == PLAIN] + pools[shift:] + pools[:shift]   # the pool runs rotate
             for engine in order:
                 course, students = build(Path(tmp) / name / engine.replace(" ", "-").replace(",", ""), name,
                                          args.students)
@@ -92,30 +98,35 @@ def main():
                 else:
                     results = parallel.autograde_parallel(course, name, students, workers=args.workers,
                                                           engine="dask" if engine == DASK else "processes",
-                                                          os_sandbox=engine != UNSANDBOXED)
+                                                          os_sandbox=engine != UNSANDBOXED, judge=engine != UNJUDGED)
                     jobs[engine] += [r.seconds for r in results]
                     per_job = statistics.mean(r.seconds for r in results)
                 wall = time.perf_counter() - start
                 scores[engine] = {k: v for k, v in course.scores().items() if k[0] in students}
-                same = scores[engine] == scores[PLAIN]
+                same = scores[engine] == scores.get(baseline, scores[engine])
                 same_all[engine] &= same
                 totals[engine] += wall
-                print(f"{name:<12} {engine:<26} {wall:>8.1f} {wall / args.students:>15.2f} {per_job:>8.2f} "
-                      f"{str(same):>21}", flush=True)
-            assert len(scores[PLAIN]) == args.students
+                print(f"{name:<12} {engine:<40} {wall:>8.1f} {wall / args.students:>15.2f} {per_job:>8.2f} "
+                      f"{str(same):>25}", flush=True)
+            assert len(scores[baseline]) == args.students
     n = args.students * len(names)
     print(f"\ntotal over {n} submissions:")
     for engine in engines:
         job = f"{statistics.mean(jobs[engine]):6.2f} s / job" if jobs[engine] else " " * 13
-        print(f"  {engine:<26} {totals[engine]:>8.1f} s   {totals[engine] / n:5.2f} s / submission   {job}   "
-              f"same scores as plain: {same_all[engine]}")
-    if UNSANDBOXED in engines and POOL in engines:
-        wall = totals[POOL] / totals[UNSANDBOXED] - 1
-        job = statistics.mean(jobs[POOL]) / statistics.mean(jobs[UNSANDBOXED]) - 1
-        print(f"\nbubblewrap's cost per submission: {100 * wall:+.1f} % of wall time, {100 * job:+.1f} % of a job's "
-              f"time ({'within' if max(wall, job) <= 0.10 else 'ABOVE'} the 10 % budget)")
-    for engine in engines[1:]:
-        print(f"{engine} is {totals[PLAIN] / totals[engine]:.2f}x as fast as plain nbgrader autograde")
+        print(f"  {engine:<40} {totals[engine]:>8.1f} s   {totals[engine] / n:5.2f} s / submission   {job}   "
+              f"same scores: {same_all[engine]}")
+    print()
+    for what, before, after in (("bubblewrap", UNSANDBOXED, UNJUDGED), ("the judge", UNJUDGED, POOL),
+                                ("bubblewrap and the judge", UNSANDBOXED, POOL)):
+        if before in engines and after in engines:
+            wall = totals[after] / totals[before] - 1
+            job = statistics.mean(jobs[after]) / statistics.mean(jobs[before]) - 1
+            budget = f" ({'within' if max(wall, job) <= 0.10 else 'ABOVE'} the 10 % budget)" if what == "bubblewrap" else ""
+            print(f"{what}'s cost per submission: {100 * wall:+.1f} % of wall time, {100 * job:+.1f} % of a job's "
+                  f"time{budget}")
+    if PLAIN in engines:
+        for engine in engines[1:]:
+            print(f"{engine} is {totals[PLAIN] / totals[engine]:.2f}x as fast as plain nbgrader autograde")
 
 
 if __name__ == "__main__":

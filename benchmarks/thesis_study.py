@@ -123,12 +123,12 @@ FULL_EPOCHS = {"mnist5k": 30, "fashion-mnist": 3}
 N_EVAL_FULL = 100
 FULL_BUDGET = ("Budget: the thesis trained 200 epochs at its code's learning rates (1e-4; Deep 2e-4); this profile "
                f"trains every cell {FULL_EPOCHS['fashion-mnist']} epochs on Fashion-MNIST and "
-               f"{FULL_EPOCHS['mnist5k']} on the 4,000 embedded digits at 1e-3, the budget in which the issue's "
-               "runs reached Table 4.4's criterion (Shallow-7 and Deep-7 0.85 on Fashion-MNIST in 3 epochs, Deep-7 "
-               "0.981 on full MNIST in 9), because 200 epochs of the 132-run grid do not fit a shared 2-core "
-               "machine. The same budget for every cell keeps the cells comparable; the accuracies are expected a "
-               "little below the thesis's (which are after 200 epochs), and the verdict is about models at this "
-               "budget.")
+               f"{FULL_EPOCHS['mnist5k']} on the 4,000 embedded digits at 1e-3 (issue 12 reports Table 4.4's "
+               "criterion reached in such a budget: Shallow-7 and Deep-7 0.85 on Fashion-MNIST in 3 epochs, Deep-7 "
+               "0.981 on full MNIST in 9; this study's own accuracies are in the tables below and do not all reach "
+               "it), because 200 epochs of the 132-run grid do not fit a shared 2-core machine. The same budget for "
+               "every cell keeps the cells comparable; the accuracies are expected a little below the thesis's "
+               "(which are after 200 epochs), and the verdict is about models at this budget.")
 PROFILES = {
     "quick": Profile("quick", (("mnist5k", 7, (0, 1, 2)),), {"mnist5k": 5}, "1e-3", 40, 1),
     # (dataset, SEQ) in order of value: the Fashion-MNIST and digit SEQ 7 models with 3 seeds first
@@ -199,17 +199,29 @@ def measure_model(model, scaling: str, x, y, mean_image, seq: int, repeats: int,
             out.setdefault("skipped", {})[method] = str(err)
             continue
         shares = {int(c): F.step_shares(heat[target == c], seq) for c in target.unique()}
-        emd = [wasserstein_steps(shares[c].clamp(min=0) / shares[c].clamp(min=0).sum().clamp(min=1e-12), pixels[c])
-               for c in shares]
+        emd = class_emds(shares, pixels)
         faith = F.faithfulness(forward, x, target, heat, seq, mean_image=mean_image, seed=seed)
         out["methods"][method] = {
-            "emd": float(np.mean(emd)), "last": float(F.step_shares(heat, seq)[-1]),
+            "emd": float(np.mean(emd)) if emd else float("nan"), "emd_classes": len(emd),
+            "last": float(F.step_shares(heat, seq)[-1]),
             "steps": F.step_shares(heat, seq).tolist(), "lag": F.lag_curve(heat, seq).tolist(),
             "zero_share": F.zero_pixel_share(heat, x), **extra,
             "faith": {"/".join(k): _jsonable(v) for k, v in faith.items()},
             **(encode_examples(heat[examples(y)]) if keep_examples else {}),
         }
     out["pixels"] = F.step_shares(x, seq).tolist()
+    return out
+
+
+def class_emds(shares: dict, pixels: dict) -> list[float]:
+    """EMD (in steps) between each class's relevance per step (its positive part, normalised) and its ink per step,
+    for the classes that have a relevance profile: a class whose heatmaps are all zero (every f <= 0, as in
+    untrained models) has none, and comparing a zero vector with the ink would measure nothing but the ink."""
+    out = []
+    for c, share in shares.items():
+        positive = share.clamp(min=0)
+        if float(positive.sum()) > 0:
+            out.append(wasserstein_steps(positive / positive.sum(), pixels[c]))
     return out
 
 
@@ -387,6 +399,9 @@ def ship_checkpoints(build: Path) -> None:
 # --- RESULTS.md -------------------------------------------------------------------------------------------
 
 THESIS_DEEP = ("deep", "deepv2", "convdeep")   # the cells the thesis's claim calls Deep
+NOT_FULL_MNIST = "n/a (Table 4.4's 0.98 is for full MNIST)"
+# A trained model below this accuracy (3 x chance) did not learn: it is listed and left out of the measures.
+LEARNED = 0.30
 LRP_RULES = LRP_01 + METHODS_PM1
 MEASURE_NAMES = {"aopc": "AOPC", "flips": "flip count", "chunks": "chunk-curve area"}
 
@@ -445,8 +460,9 @@ def accuracy_table(records, profile) -> list[str]:
         ref = THESIS_ACCURACY["fashion-mnist" if d == "fashion-mnist" else "mnist"].get(cell)
         thesis = f"{ref[(1, 4, 7).index(seq)]:.4f}" if ref and seq in (1, 4, 7) else "-"
         meets = all(a >= MIN_ACCURACY[d] for a in acc["01"]) if acc["01"] else False
+        meets_text = NOT_FULL_MNIST if d == "mnist5k" else ("yes" if meets else "no")
         lines.append(f"| {d} | {seq} | {cell} | {report.fmt(acc['01'], 4)} / {report.fmt(acc['pm1'], 4)} | "
-                     f"{report.fmt(untrained, 3)} | {thesis} | {'yes' if meets else 'no'} |")
+                     f"{report.fmt(untrained, 3)} | {thesis} | {meets_text} |")
     return lines
 
 
@@ -469,7 +485,8 @@ def where_table(rows, cells) -> list[str]:
 
 def faith_table(rows, cells) -> list[str]:
     head = ["cell", "method", "model"]
-    cols = [(m, f, "most") for m in ("aopc", "flips", "chunks") for f in F.FILLS] + [("aopc", "zero", "least")]
+    cols = [(m, f, "most") for m in ("aopc", "flips", "chunks") for f in F.FILLS] + \
+        [(m, "zero", "least") for m in ("aopc", "flips", "chunks")]
     head += [f"{MEASURE_NAMES[m]} {o}, {f}" for m, f, o in cols] + ["flip count (zero): most vs random"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for cell in cells:
@@ -497,6 +514,59 @@ def factor_analysis(rows, cells) -> tuple[list[str], dict]:
         shares[value] = v
         lines.append(f"| {name} | {v['cell']:.2f} | {v['rule']:.2f} | {v['trained']:.2f} | {v['residual']:.2f} |")
     return lines, shares
+
+
+ONE_STEP = ("With one step all relevance lies on that step by construction: the last-step share is 1 and the EMD 0 "
+            "for every explanation that is not zero everywhere. The per-step measures, and with them the factor "
+            "analysis and the verdict, are not defined at SEQ 1; the faithfulness measures above are.")
+
+
+def rule_dependence(rows) -> str:
+    """The cell x rule interaction in words: Shallow - Deep last-step share per rule (trained, seed-paired), where it
+    is clearly positive and where not, what the untrained Shallow already shows, and whether Deep's rule matters."""
+    parts, positive, not_positive, undecided, before = [], [], [], [], []
+    deep_same = True
+    for rule in LRP_RULES:
+        s_tr, d_tr = (by_seed(select(rows, cell=c, method=rule, trained=True), "last") for c in ("shallow", "deep"))
+        s_un = by_seed(select(rows, cell="shallow", method=rule, trained=False), "last")
+        diff = report.paired_difference(s_tr, d_tr)
+        if not diff[2]:
+            continue
+        if diff[2] < 2:
+            undecided.append(rule)
+        elif report.clearly_positive(diff):
+            positive.append(rule)
+            share_un, share_tr = np.mean(list(s_un.values())), np.mean(list(s_tr.values()))
+            if share_tr > 0 and share_un >= share_tr / 2:
+                before.append(f"{rule} {share_un:.2f} of {share_tr:.2f}")
+        else:
+            not_positive.append(rule)
+        parts.append(f"{rule} {signed(diff)} (Shallow untrained {report.fmt(list(s_un.values()))}, trained "
+                     f"{report.fmt(list(s_tr.values()))})")
+        if rule in LRP_01 and rule != "zbeta":
+            base = by_seed(select(rows, cell="deep", method="zbeta", trained=True), "last")
+            deep_same &= all(abs(d_tr[k] - base[k]) < 1e-6 for k in d_tr if k in base)
+    if not parts:
+        return ""
+    text = "Shallow - Deep, last-step share, trained, per rule at the layer that sees the pixels: " + "; ".join(parts) + "."
+    if undecided and not (positive or not_positive):
+        text += " With one seed there is no spread, so no rule's difference counts as clear (or as absent)."
+    elif positive and not_positive:
+        text += (f" The difference is clearly positive under {', '.join(positive)} and not under "
+                 f"{', '.join(not_positive)}: the cells differ only together with the rule (a cell x rule "
+                 "interaction), so the cell alone does not explain it.")
+    elif positive:
+        text += f" It is clearly positive under every rule ({', '.join(positive)})."
+    else:
+        text += " It is clearly positive under no rule."
+    if before:
+        text += (" Most of Shallow's last-step share is there before training (untrained of trained: "
+                 + "; ".join(before) + "): the model-randomisation check fails for it.")
+    if deep_same:
+        text += (" Deep's per-step shares are the same under zbeta, zplus and w2: its pixel rule acts on layer 1', "
+                 "within a step, so only Shallow's rule (at layer 4, where the pixels meet r_t) can move relevance "
+                 "between steps.")
+    return text
 
 
 def signed(diff: tuple[float, float, int]) -> str:
@@ -625,9 +695,12 @@ def budget_text(profile: Profile) -> str:
 def write_results(profile: Profile, results: Path, machine_text: str, seconds: float) -> Path:
     """RESULTS.md from the tracked results of ``profile`` alone (no checkpoint or cache is read)."""
     everything = load_records(results)
-    records = [r for r in everything if "methods" in r]
+    measured = [r for r in everything if "methods" in r]
+    unlearned = [r for r in measured if r["trained"] and r["accuracy"] < LEARNED]
+    records = [r for r in measured if r not in unlearned]
     failed = [r for r in everything if "error" in r]
     rows = method_rows(records)
+    before_fix = sum(1 for r in records for m in r["methods"].values() if "emd_classes" not in m)
     cells = [c for c in CELLS if any(r["cell"] == c for r in records)]
     coverage, n_done, n_grid = coverage_table(profile, everything)
     where = results.relative_to(ROOT) if results.is_relative_to(ROOT) else results
@@ -655,7 +728,14 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
              "", "## Accuracy beside the thesis code's", "",
              ("This study (trained on [0, 1] pixels, mean ± std over seeds) / the thesis code's (full MNIST or "
               "Fashion-MNIST, 200 epochs). `mnist5k` is not full MNIST (4,000 training images instead of 60,000), so "
-              "its row is expected below the thesis's."), ""] + accuracy_side_by_side(records) + ["",
+              "its row is expected below the thesis's."), ""] + accuracy_side_by_side(measured) + [""] + ([
+             "Left out of every measure below, as they did not learn (trained accuracy below 3 x chance, "
+             f"{LEARNED:.2f}): " + ", ".join(f"{r['dataset']} {r['cell']}-{r['seq']} seed {r['seed']} on "
+                                            f"{'[0, 1]' if r['scaling'] == '01' else '[-1, 1]'} pixels "
+                                            f"({r['accuracy']:.3f})" for r in unlearned) + ".", ""]
+             if unlearned else []) + [
+             "Full MNIST was not given (`--mnist-dir`), so Table 4.4's 0.98 on full MNIST is not tested here."
+             if not any(r["dataset"] == "mnist" for r in measured) else "", "",
              "## Summary", "", "SUMMARY-PLACEHOLDER", ""]
     summary = []
     for d, seq in sorted({(r["dataset"], r["seq"]) for r in records}):
@@ -664,7 +744,13 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
         lines += [f"## {d}, SEQ {seq}", "", "### Where the relevance lies", "",
                   ("EMD: earth mover's distance in steps between the relevance per step and the ink per step, per "
                   "class, averaged over classes (0 = relevance where the ink is). Reaching T-1: share of the "
-                  "relevance on steps 1..T-1 (what the recurrence carries back at least one step). Last column: "
+                  "relevance on steps 1..T-1 (what the recurrence carries back at least one step; signed relevance, so "
+                  "where positive and negative relevance nearly cancel, as for IG on untrained models, a share can "
+                  "leave [0, 1]). A class whose heatmaps are all zero (every image with f <= 0, in untrained models) has "
+                  "no relevance profile and is left out of its EMD; "
+                  + (f"the {before_fix} measurements here were made before that rule and counted such a class as a "
+                     "zero profile against the ink, which inflates untrained EMDs (at SEQ 1, where EMD is 0 by "
+                     "construction, it is all there is). " if before_fix else "") + "Last column: "
                   "the share of test images whose true-class score is positive in the untrained model (LRP explains "
                   "max(0, h_c); the others get a zero heatmap). Mean ± std over seeds."),
                   ""] + where_table(sub, cells)
@@ -676,12 +762,20 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
                   + ", ".join(f"{c} {a:.2f} vs {b:.2f}" for c, (a, b) in THESIS_FLIPS.items()) + "). "
                   "Untrained models' scores are near 0, so their curve ratios are unstable (large spreads).", ""]
         lines += faith_table(sub, cells)
+        if seq == 1:
+            lines += ["", "### Which factor explains the difference", "", ONE_STEP]
+            word, shares = "not defined (one step)", {}
+            summary.append(summary_line(d, seq, sub, word, shares))
+            lines += [""] + figures(rows, [r for r in records if r["dataset"] == d and r["seq"] == seq], d, seq,
+                                    cells, suffix) + [""]
+            continue
         fa, shares = factor_analysis(sub, cells)
         lines += ["", "### Which factor explains the difference", "",
                   ("Share of the variance of each measure over cells x LRP rules x trained/untrained x seeds that each "
                   "factor's main effect explains (the rest: interactions and seeds)."), ""] + fa
         word, vlines = verdict(sub, cells)
         lines += ["", "### Effect of the cell, per rule, trained against untrained", ""] + vlines
+        lines += ["", rule_dependence(sub)]
         if shares:
             name = {"cell": "the cell", "rule": "the rule", "trained": "training"}
             top = {v: max(("cell", "rule", "trained"), key=lambda f, v=v: shares[v][f]) for v in shares}
@@ -691,12 +785,13 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
                 for v in shares) + "."]
         summary.append(summary_line(d, seq, sub, word, shares))
         lines += ["", (f"**The thesis's claim (Deep cells spread relevance over the sequence, Shallow piles it on the last "
-                  f"steps) on {d}, SEQ {seq}: {word}.** It counts as confirmed only if it holds for every LRP rule and "
-                  "every Deep cell in the trained models, beyond the untrained control, by more than 2 standard errors "
-                  "over at least 3 seeds; one such comparison failing makes it not confirmed."), ""]
+                  f"steps) on {d}, SEQ {seq}: {word}.** It counts as confirmed only if, for every LRP rule and every "
+                  "Deep cell, the trained Shallow - Deep difference and its excess over the untrained models' "
+                  "difference each exceed 2 standard errors, over at least 3 seeds; one such comparison failing makes "
+                  "it not confirmed."), ""]
         lines += figures(rows, [r for r in records if r["dataset"] == d and r["seq"] == seq], d, seq, cells, suffix)
         lines.append("")
-    lines += ["## Accuracy", ""] + accuracy_table(records, profile)
+    lines += ["## Accuracy", ""] + accuracy_table(measured, profile)
     if failed:
         lines += ["", "Not explained: " + ", ".join(sorted({f"{r['cell']} ({r['error'][:60]})" for r in failed}))]
     lines += ["", "## Cost", ""] + cost_table(everything)
@@ -707,7 +802,8 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
     lines += ["", (f"Wall time: {wall_minutes(everything):.0f} min from the first run's start to the last result; "
                    f"{total / 60:.0f} min of training and measuring summed over the runs (workers may run side by "
                    f"side). The machine was shared with other jobs and the study ran at nice 19: {load}, so wall "
-                   "times are inflated; the CPU times are the better measure of cost."), ""]
+                   "times are inflated; the CPU times are the better measure of cost, though contention inflates "
+                   "them too (two workers shared the 2 cores: the same Shallow-7 run can differ by 2x)."), ""]
     text = "\n".join(lines).replace("SUMMARY-PLACEHOLDER", "\n".join(summary) if summary else "Nothing measured yet.")
     path = OUT / ("RESULTS.md" if profile.name == "full" else f"RESULTS-{profile.name}.md")
     path.write_text(text)
@@ -721,9 +817,12 @@ def summary_line(dataset, seq, rows, word, shares) -> str:
     seeds = sorted({r["seed"] for r in rows if r["trained"] and r["method"] == "zbeta"})
     models = {(r["cell"], r["seed"], r["scaling"]): r["accuracy"] for r in rows if r["trained"]}
     meets = [k for k, a in models.items() if a >= MIN_ACCURACY[dataset]]
+    reach = (f"Table 4.4's 0.98 is for full MNIST, not tested on the embedded digits (best trained model "
+             f"{max(models.values()):.3f})." if dataset == "mnist5k" else
+             f"{len(meets)} of the {len(models)} trained models (both pixel scalings, every cell) reach Table 4.4's "
+             f"{MIN_ACCURACY[dataset]}.")
     parts = [f"- **{dataset}, SEQ {seq}** (seeds {', '.join(map(str, seeds)) or 'none'} of the [0, 1] models): "
-             f"the thesis's claim is **{word}**. {len(meets)} of the {len(models)} trained models reach Table 4.4's "
-             f"{MIN_ACCURACY[dataset]}."]
+             f"the thesis's claim is **{word}**. {reach}"]
     for value, label in (("emd", "EMD"), ("last", "last-step share")):
         if value in shares:
             v = shares[value]
@@ -731,8 +830,12 @@ def summary_line(dataset, seq, rows, word, shares) -> str:
             parts.append(f"Largest main effect on {label}: {name[top]} ("
                          + ", ".join(f"{name[f]} {v[f]:.2f}" for f in ("cell", "rule", "trained"))
                          + f", rest {v['residual']:.2f}).")
+    dependence = rule_dependence(rows) if seq > 1 else ""
+    if "interaction" in dependence:
+        parts.append("By rule: the" + dependence[dependence.index("The difference is clearly") + 3:].split(": the cells")[0]
+                     + " (a cell x rule interaction).")
     diffs = []
-    for rule in LRP_RULES:
+    for rule in (LRP_RULES if seq > 1 else ()):   # one step: the per-step measures are not defined
         cols = []
         for value, label in (("emd", "EMD"), ("last", "last-step share")):
             tr = report.paired_difference(*(by_seed(select(rows, cell=c, method=rule, trained=True), value)

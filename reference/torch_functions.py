@@ -45,3 +45,19 @@ class Score:
 
     def __call__(self, z):
         return self.net(z)[:, self.target]
+
+
+@dataclass(frozen=True)
+class InputShare:
+    """A made-up relevance rule for a layer that reads ``[x; r]``: every input ``a_j`` gets the share
+    ``a_j / sum_j a_j`` of the layer's total relevance, whatever the weights. Not an LRP rule of the course:
+    a check hands it to a student's function to see that the function uses the rule it is given.
+
+    ``(x (B, n), r (B, m), w (n + m, K), R (B, K)) -> (R_x (B, n), R_r (B, m))``."""
+
+    def __call__(self, x, r, w, R):
+        import torch
+
+        a = torch.cat([x, r], -1)
+        R_a = a / a.sum(-1, keepdim=True).clamp(min=1e-12) * R.sum(-1, keepdim=True)
+        return R_a[..., :x.shape[-1]], R_a[..., x.shape[-1]:]

@@ -237,6 +237,61 @@ def test_the_stub_of_each_judged_assignment_holds_its_checks_and_the_data_its_no
     assert checks <= set(public) and all(not callable(public[k]) for k in data), data
 
 
+def test_the_stub_carries_the_kernel_side_module_and_that_module_reaches_no_answer():
+    """``rnn_explain``'s probe (it builds and runs the student's class) goes into the stub as it is: it imports no
+    sibling of the check package (they are not in the stub) and nothing of the reference."""
+    import ast
+
+    files = stubs.build("rnn_explain")
+    assert sorted(files) == ["rnn_explain/__init__.frame", "rnn_explain/__init__.py", "rnn_explain/probe.py"]
+    tree = ast.parse(files["rnn_explain/probe.py"])
+    imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert not any(isinstance(n, ast.ImportFrom) and n.level for n in imports)
+    named = {n.module for n in imports if isinstance(n, ast.ImportFrom)} | \
+        {a.name for n in imports if isinstance(n, ast.Import) for a in n.names}
+    assert {m for m in named if m.startswith(("reference", "autograder"))} == {"autograder.feedback", "autograder.question"}
+
+
+def test_a_kernel_side_function_runs_in_process_and_goes_to_the_kernel_for_a_remote_object():
+    from autograder.question import Remote, kernel_side
+
+    @kernel_side
+    def size(obj, extra):
+        return {"size": len(obj) + extra}
+
+    class Elsewhere(Remote):
+        def remote_probe(self, name, args, kwargs):
+            return name, args
+
+    assert size([1, 2], 1) == {"size": 3}
+    assert size(Elsewhere(), 1) == (f"{__name__}:test_a_kernel_side_function_runs_in_process_and_goes_to_the_"
+                                    f"kernel_for_a_remote_object.<locals>.size", (1,))
+
+
+@pytest.mark.parametrize("name", ["autograder.questions.rnn_explain.models:shipped", "os:system",
+                                  "autograder.questions.rnn_explain.probe:transfer_weights",
+                                  "autograder.questions.rnn_explain.probe:a.b"])
+def test_the_kernel_runs_only_kernel_side_functions_of_the_checks(name):
+    with pytest.raises(codec.WireError, match="kernel-side function"):
+        kernel._probe(name)
+    assert kernel._probe("autograder.questions.rnn_explain.probe:describe").kernel_side
+
+
+def test_a_class_of_the_notebook_travels_as_a_handle_and_a_library_class_stays_opaque():
+    Notebook = type("DeepRNN", (), {"__module__": "__main__"})
+    table = []
+
+    def describe(fn):
+        table.append(fn)
+        return {"handle": len(table) - 1}
+
+    stream = io.BytesIO()
+    codec.send(stream, {"op": "t"}, {"v": [Notebook, np.float64]}, functions=describe)
+    stream.seek(0)
+    _, values = codec.receive(stream, functions=lambda d: table[d["handle"]])
+    assert values["v"][0] is Notebook and type(values["v"][1]).__name__ == "type" and table == [Notebook]
+
+
 def test_public_functions_the_notebook_uses_keep_a_module_in_the_kernel():
     with pytest.raises(stubs.StubError, match="function, not data"):
         stubs.build("bptt", {"rnn_examples"})
@@ -255,6 +310,19 @@ def test_a_test_cell_keeps_its_points_only_with_a_recorded_pass_of_each_check():
     assert got["eq6-check"] == "check.eq6(...): the check failed at the grader (not equal)"
     assert got["bptt-check"] == ("check.bptt(...): the check did not reach the grader; "
                                  "check.bptt(..., batch=True): the check did not reach the grader")
+
+
+def test_a_tuple_option_is_recorded_as_the_source_states_it():
+    """``check.deep_cell_parameters(DeepRNN, seq_lens=(4, 14))``: the record (JSON) and the source agree on [4, 14]."""
+    assert confirm.recorded({"seq_lens": (4, 14), "thorough": True, "fn": len}) == {"seq_lens": [4, 14], "thorough": True}
+    module = "autograder.questions.rnn_explain"
+    __import__(module)   # its checks register on import
+    source = nbformat.read(REPO / "solutions" / "rnn_explain" / "rnn_explain.ipynb", as_version=4)
+    required = confirm.required_checks(source, module, {e.check for e in entries(module)})
+    assert ("deep_cell_parameters", {"seq_lens": [4, 14]}) in [(r.check, r.options) for r in required["test_deep_parameters"]]
+    record = [{"check": "deep_cell_parameters", "options": {}, "passed": True},
+              {"check": "deep_cell_parameters", "options": {"seq_lens": [4, 14]}, "passed": True}]
+    assert "test_deep_parameters" not in confirm.unconfirmed(required, record)
 
 
 # --- through the real sandbox ---------------------------------------------------------------------
@@ -284,6 +352,40 @@ def test_in_the_sandbox_the_checks_answer_as_in_process_from_a_module_without_or
     assert cells[5].outputs[0].ename == "ImportError"
     assert [(v["check"], v["passed"]) for v in ex.verdicts] == [("vanishing_term", True), ("vanishing_term", False),
                                                                ("eq6", False)]
+
+
+PROBED = ["from autograder.questions import rnn_explain as check\nimport torch",
+          "class Unbuilt(torch.nn.Module):\n    def __init__(self, seq_len=7):\n        raise ValueError('later')\n"
+          "check.deep_cell_parameters(Unbuilt)",
+          "class Tiny(torch.nn.Module):\n    def __init__(self, seq_len=7):\n        super().__init__()\n"
+          "        self.features = torch.nn.Linear(3, 2)\ncheck.deep_cell_parameters(Tiny)",
+          "from autograder.questions.rnn_explain.lrp import _variant_explain",
+          "import autograder.questions.rnn_explain.probe as p\nprint(p.describe.kernel_side)"]
+
+
+@pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
+def test_in_the_sandbox_a_students_class_is_built_by_the_kernel_side_probe_and_judged_at_the_grader():
+    """``rnn_explain``'s stub carries ``probe.py`` and nothing else of the package: the class is built in the
+    kernel, the verdict (the same as in process) comes from the grader, the check's internals are absent."""
+    from autograder.questions import rnn_explain
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in PROBED])
+    judged = sandbox.Judged("autograder.questions.rnn_explain", stubs.build("rnn_explain"))
+    ex = sandbox.execute(nbformat.writes(nb), trusted_sources=[], protected=[], judged=judged,
+                         limits=sandbox.Limits(cell_timeout=120, wall=300))
+    assert ex.problems == [] and ex.findings == [], (ex.problems, ex.log)
+    cells = nbformat.reads(ex.notebook, as_version=4).cells
+    namespace = {"torch": __import__("torch")}
+    for cell in cells[1:3]:
+        exec(cell.source.rsplit("\n", 1)[0], namespace)  # noqa: S102 - the classes above, defined here too
+        [error] = cell.outputs
+        here = outcome(lambda c=cell: rnn_explain.deep_cell_parameters(namespace[c.source.rsplit("(", 1)[1][:-1]]))
+        assert (error.ename, error.evalue) == ("CheckFailed", here[1])
+    assert "DeepRNN() raised ValueError: later" in cells[1].outputs[0].evalue
+    assert "no part named" in cells[2].outputs[0].evalue
+    assert cells[3].outputs[0].ename == "ModuleNotFoundError"
+    assert cells[4].outputs[0].text == "True\n"
+    assert [(v["check"], v["passed"]) for v in ex.verdicts] == [("deep_cell_parameters", False)] * 2
 
 
 @pytest.mark.skipif(bool(sandbox.sandbox_problem()), reason=f"{sandbox.sandbox_problem()}")
@@ -346,7 +448,11 @@ def test_each_check_cell_of_a_judged_notebook_says_the_same_through_the_judge(as
 
     namespace: dict = {"__name__": "__main__"}
     compared = []
-    with judge.running(tmp_path, module, sandbox.kernel_environment()) as running:
+    import torch
+
+    restore = contextlib.ExitStack()   # rnn_explain's notebook switches autograd off for the whole process
+    restore.callback(torch.set_grad_enabled, torch.is_grad_enabled())
+    with restore, judge.running(tmp_path, module, sandbox.kernel_environment()) as running:
         conn = kernel.Connection(str(running.socket))
         for cell in nb.cells:
             if cell.cell_type != "code":

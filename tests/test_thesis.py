@@ -149,7 +149,7 @@ def test_dropout_sits_where_the_thesis_puts_it(cell, dropouts):
     model = build_model(cell, 7)
     inside = [m for m in [*model.features, *model.head] if isinstance(m, torch.nn.Dropout)]
     assert len(inside) == dropouts
-    assert model.recur_dropout.p == (0.5 if cell == "shallow" else 0.0)
+    assert model.dropout5.p == model.recur_dropout == (0.5 if cell == "shallow" else 0.0)
     torch.manual_seed(0)
     x = torch.rand(4, 28, 28)
     model.train()

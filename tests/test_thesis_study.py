@@ -74,6 +74,35 @@ def test_coverage_counts_a_run_only_with_both_models(S):
     assert row[3:5] == ["1 / 0", "0 / 1"] and row[5] == "pending"
 
 
+def test_a_class_without_relevance_is_left_out_of_the_emd(S):
+    import torch
+    ink = torch.tensor([0.25, 0.25, 0.5])
+    shares = {0: torch.tensor([0.25, 0.25, 0.5]), 1: torch.zeros(3), 2: torch.tensor([0.0, 0.0, 2.0])}
+    assert S.class_emds(shares, {0: ink, 1: ink, 2: ink}) == pytest.approx([0.0, 0.75])
+
+
+def _rows(last):
+    """Rows of :func:`thesis_study.method_rows` with only what the verdict reads: ``last[(cell, rule, trained)]``
+    is one value per seed."""
+    return [{"cell": c, "method": rule, "trained": t, "seed": k, "last": v}
+            for (c, rule, t), values in last.items() for k, v in enumerate(values)]
+
+
+def test_the_rule_dependence_is_said_in_words_from_the_numbers(S):
+    last = {("shallow", "zbeta", True): [0.62, 0.64, 0.66], ("deep", "zbeta", True): [0.02, 0.03, 0.02],
+            ("shallow", "zplus", True): [0.01, 0.02, 0.01], ("deep", "zplus", True): [0.02, 0.03, 0.02],
+            ("shallow", "zbeta", False): [0.5, 0.52, 0.51], ("shallow", "zplus", False): [0.01, 0.01, 0.02]}
+    text = S.rule_dependence(_rows(last))
+    assert "clearly positive under zbeta and not under zplus" in text and "interaction" in text
+    assert "Deep's per-step shares are the same" in text and "before training (untrained of trained: zbeta 0.51" in text
+    one_seed = S.rule_dependence([r for r in _rows(last) if r["seed"] == 0])
+    assert "no rule's difference counts as clear" in one_seed and "clearly positive under" not in one_seed
+    last[("shallow", "zplus", True)] = [0.4, 0.45, 0.5]
+    last[("deep", "zplus", True)] = [0.1, 0.1, 0.1]
+    text = S.rule_dependence(_rows(last))
+    assert "clearly positive under every rule" in text and "Deep's per-step shares are the same" not in text
+
+
 def test_tracked_results_are_complete_records():
     """Every committed result parses, sits in its profile's folder under its own key, and has the measures
     the report reads."""

@@ -35,7 +35,8 @@ a class of ``RECORDS``        ``{"record": "reference.maxnets.MaxNet", "fields":
 SymPy object                  ``{"sympy": i}``: payload ``i`` is ``sympy.srepr`` text, read back by
                               :mod:`autograder.remote.srepr` (never ``eval``)
 a callable                    ``{"function": ...}``: what the ``functions`` hook of :func:`encode`
-                              returns for it (a handle), turned back by the hook of :func:`decode`
+                              returns for it (a handle), turned back by the hook of :func:`decode`; a
+                              class only if the notebook defined it (``__main__``)
 anything else                 ``{"opaque": "TypeName"}``: decoded as an instance of an empty class of
                               that name, so that a check's "expected an array, got a Foo" still reads
 ============================  ==============================================================
@@ -69,14 +70,16 @@ NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no struc
 # them is sent, and the receiver calls the class it has itself).
 RECORDS = frozenset({"reference.maxnets.MaxNet", "reference.torch_functions.Linear",
                      "reference.torch_functions.TanhSum", "reference.torch_functions.Score",
+                     "reference.torch_functions.InputShare",
                      "reference.black_boxes.CurvedBoundary", "reference.black_boxes.Polynomial",
-                     "reference.gap_cnn.GapCNN"})
+                     "reference.gap_cnn.GapCNN", "reference.thesis.cells.RecurrentClassifier",
+                     "reference.thesis.cells.NegBiasLinear"})
 # torch layers that travel as their class name, constructor arguments and state (what each argument is read from).
 LAYERS = {
     "Linear": ("in_features", "out_features", ("bias", lambda m: m.bias is not None)),
     "Conv2d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", ("bias", lambda m: m.bias is not None)),
     "ReLU": (), "Tanh": (), "Sigmoid": (), "Softplus": ("beta", "threshold"), "Flatten": ("start_dim", "end_dim"),
-    "AdaptiveAvgPool2d": ("output_size",), "Sequential": (),
+    "AdaptiveAvgPool2d": ("output_size",), "Dropout": ("p",), "Identity": (), "Sequential": (),
 }
 _PREFIX = struct.Struct(">4sII")
 _LENGTH = struct.Struct(">Q")
@@ -227,8 +230,8 @@ def encode(value, payloads: list, *, functions=None, depth: int = 0):
         return _encode_record(value, sub)
     if torch is not None and type(value).__module__.startswith("torch.nn") and type(value).__name__ in LAYERS:
         return _encode_layer(value, sub)
-    if callable(value) and functions is not None and not isinstance(value, type):
-        return {"function": functions(value)}
+    if callable(value) and functions is not None and (not isinstance(value, type) or value.__module__ == "__main__"):
+        return {"function": functions(value)}   # a function, or a class of the notebook's (``__main__``)
     return {"opaque": type(value).__name__}
 
 
@@ -280,7 +283,8 @@ def _record(name, fields, tree):
         return cls(**fields)
     _check_size(name, fields.values())
     try:
-        value = cls(**fields)
+        with torch.random.fork_rng(devices=[]):   # its initial weights are overwritten: leave the seed alone
+            value = cls(**fields)
     except RuntimeError as err:
         raise WireError(f"a {name} that cannot be built: {str(err)[:200]}") from None
     _load_state(value, name, tree)
@@ -407,7 +411,8 @@ def _layer(kind, tree, sub):
         module = torch.nn.Sequential(OrderedDict(children))
     else:
         try:
-            module = getattr(torch.nn, kind)(**args)
+            with torch.random.fork_rng(devices=[]):   # as for a record: the student's seed stays where it was
+                module = getattr(torch.nn, kind)(**args)
         except RuntimeError as err:   # e.g. a negative size
             raise WireError(f"a torch {kind} that cannot be built from {args}: {str(err)[:200]}") from None
         _load_state(module, kind, {"state": [[k, sub(v)] for k, v in tree.get("state", [])]})

@@ -14,6 +14,22 @@ import ast
 from dataclasses import dataclass, field
 
 
+LITERALS = (type(None), bool, int, float, str)
+
+
+def recorded(options: dict) -> dict:
+    """The keyword options of a check call as the record keeps them (JSON): the literals, and tuples or lists
+    of literals as lists (``seq_lens=(4, 14)`` -> ``[4, 14]``); other values are left out, on both sides."""
+    def plain(v):
+        if type(v) in LITERALS:
+            return v
+        if type(v) in (tuple, list) and all(type(x) in LITERALS for x in v):
+            return list(v)
+        return NotImplemented
+
+    return {k: p for k, v in options.items() if (p := plain(v)) is not NotImplemented}
+
+
 @dataclass(frozen=True)
 class Required:
     check: str
@@ -80,7 +96,7 @@ def required_checks(nb, module: str, checks: set[str]) -> dict[str, list[Require
                         options[kw.arg] = ast.literal_eval(kw.value)
                     except ValueError:
                         pass   # not a literal: the judge does not record it either
-                calls.append(Required(node.func.attr, options))
+                calls.append(Required(node.func.attr, recorded(options)))
         if calls:
             out[meta["grade_id"]] = calls
     return out

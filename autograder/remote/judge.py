@@ -8,7 +8,7 @@ sees. Expected values exist only here: the kernel receives verdicts, never an or
 The protocol, one frame of :mod:`autograder.remote.codec` per message (values in ``"values"``)::
 
     kernel -> judge   {"op": "check", "module": M, "check": NAME}         values: args, kwargs
-    judge  -> kernel  {"op": "call", "mode": "call" | "direct",
+    judge  -> kernel  {"op": "call", "mode": "call" | "direct" | "probe",
                        "name": str | null, "context": str}                 values: fn, args, kwargs
     kernel -> judge   {"op": "returned"}                                   values: value (+ args, kwargs
                                                                            after a direct call)
@@ -23,7 +23,9 @@ is a :class:`StudentFunction`, an :class:`autograder.question.Remote`: ``questio
 becomes a ``call`` that the kernel runs through ``question.call`` on the real function (copies,
 quiet, in-place changes and errors named there), and a plain ``fn(...)`` becomes a ``direct`` call,
 after which the arguments the function changed in place are written back here, so the check sees
-what it would have seen in-process. The check's own output is captured and sent with the verdict.
+what it would have seen in-process. A ``probe`` runs a :func:`autograder.question.kernel_side` function of
+the check package (``name`` is ``module:function``) in the kernel on the student's object (a class of the
+notebook's, say) and returns its plain-data result. The check's own output is captured and sent with the verdict.
 
 A kernel that hangs up in the middle of a check (an interrupt, a crash), or sends a frame that
 breaks the codec, ends that check as failed ("the kernel stopped answering"); the judge then waits
@@ -54,11 +56,10 @@ import numpy as np
 from .. import question
 from ..feedback import CheckFailed, describe_exception
 from ..properties import Violation
-from . import codec
+from . import codec, confirm
 
 SOCKET = "judge.sock"
 RECORD = "record.jsonl"
-LITERALS = (type(None), bool, int, float, str)
 
 
 class Hangup(BaseException):
@@ -81,6 +82,9 @@ class StudentFunction(question.Remote):
 
     def remote_call(self, args, kwargs, *, name, context):
         return self._session.call(self, "call", args, kwargs, name=name, context=context)
+
+    def remote_probe(self, name, args, kwargs):
+        return self._session.call(self, "probe", (self, *args), kwargs, name=name)
 
     def __call__(self, *args, **kwargs):
         return self._session.call(self, "direct", args, kwargs)
@@ -196,7 +200,7 @@ class Session:
             args, kwargs = values.get("args", []), values.get("kwargs", {})
             if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 raise codec.WireError("a check needs a list of arguments and a dict of named options")
-            entry["options"] = {k: v for k, v in kwargs.items() if type(v) in LITERALS}
+            entry["options"] = confirm.recorded(kwargs)
             with contextlib.redirect_stdout(out):
                 result = fn(*args, **kwargs)
             entry.update(passed=True, message=str(result))

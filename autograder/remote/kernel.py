@@ -12,12 +12,13 @@ by ``$XAI_JUDGE`` (the protocol is in :mod:`autograder.remote.judge`): it sends 
 student's functions as handles; while the judge checks, it answers each ``call`` by running the
 student's function here, through :func:`autograder.question.call` (copies, quiet, in-place changes
 and errors named) or, for a direct call, plainly, sending back the arguments as the function left
-them; at the ``verdict`` it prints what the check printed and returns the ✓ message, or raises the
+them, or, for a probe, the check package's own kernel-side function on the student's object; at the ``verdict`` it prints what the check printed and returns the ✓ message, or raises the
 same :class:`~autograder.feedback.CheckFailed` that the check raised at the grader.
 """
 from __future__ import annotations
 
 import builtins
+import importlib
 import inspect
 import os
 import socket
@@ -106,10 +107,13 @@ def _serve(message: dict, values: dict) -> tuple[dict, dict]:
     fn, args, kwargs = values.get("fn"), values.get("args"), values.get("kwargs")
     if not callable(fn) or type(args) is not list or type(kwargs) is not dict:
         raise codec.WireError("a call without a function, a list of arguments and a dict of options")
-    direct = message.get("mode") == "direct"
+    direct, mode = message.get("mode") == "direct", message.get("mode")
     try:
         with question.one_torch_thread():
-            if direct:
+            if mode == "probe":
+                with question.quiet():
+                    out = _probe(str(message.get("name")))(*args, **kwargs)
+            elif direct:
                 with question.quiet():
                     out = fn(*args, **kwargs)
             else:
@@ -121,6 +125,18 @@ def _serve(message: dict, values: dict) -> tuple[dict, dict]:
         base = next(c for c in type(err).__mro__ if getattr(builtins, c.__name__, None) is c)
         return {"op": "raised", "type": type(err).__name__, "base": base.__name__, "message": str(err)}, {}
     return {"op": "returned"}, {"value": out, **({"args": args, "kwargs": kwargs} if direct else {})}
+
+
+def _probe(name: str):
+    """The :func:`autograder.question.kernel_side` function ``module:function`` of a check package (the stub
+    carries its module); anything else is refused."""
+    module, _, function = name.partition(":")
+    if not module.startswith("autograder.questions.") or not function.isidentifier():
+        raise codec.WireError(f"no kernel-side function {name[:80]!r}")
+    target = getattr(importlib.import_module(module), function, None)
+    if not getattr(target, "kernel_side", False):
+        raise codec.WireError(f"{name[:80]!r} is not a kernel-side function")
+    return target
 
 
 _connection: Connection | None = None

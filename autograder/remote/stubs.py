@@ -9,14 +9,18 @@ if it has one); and the values of the public names that the notebook uses from t
 its checks (``used``), which must be plain data: a function, class or module there is a
 :class:`StubError` (that assignment cannot be judged at the grader).
 
-Nothing else of the real module goes in: no oracle, no private helper, no reference import.
+Nothing else of the real module goes in: no oracle, no private helper, no reference import; except the
+modules of the package that hold :func:`autograder.question.kernel_side` functions (code that builds and
+runs a student's class and returns plain data), which go in as they are.
 """
 from __future__ import annotations
 
 import importlib
 import inspect
 import io
+import sys
 import types
+from pathlib import Path
 
 from .. import question
 from . import codec
@@ -66,4 +70,10 @@ def build(assignment: str, used=()) -> dict[str, bytes]:
     codec.send(frame, spec, {"defaults": defaults, "data": _data(module, used)})
     is_package = hasattr(module, "__path__")
     base = f"{assignment}/__init__" if is_package else assignment
-    return {f"{base}.py": STUB.format(module=name).encode(), f"{base}.frame": frame.getvalue()}
+    files = {f"{base}.py": STUB.format(module=name).encode(), f"{base}.frame": frame.getvalue()}
+    for helper in sorted(m for m in question.KERNEL_SIDE if m == name or m.startswith(name + ".")):
+        if helper == name:
+            raise StubError(f"{name} holds kernel-side functions itself: keep them in a module of their own")
+        files[helper[len("autograder.questions."):].replace(".", "/") + ".py"] = \
+            Path(sys.modules[helper].__file__).read_bytes()
+    return files

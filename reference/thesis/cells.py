@@ -102,10 +102,11 @@ class RecurrentClassifier(nn.Module):
                  head: nn.Sequential, recur_dropout: float = 0.0):
         super().__init__()
         self.cell, self.seq_len, self.width = cell, seq_len, 28 // seq_len
+        self.feature_size, self.n4, self.recur_dropout = feature_size, n4, recur_dropout   # to rebuild it
         self.features = features
         self.combine = NegBiasLinear(feature_size + (RECURRENT if seq_len > 1 else 0), n4)
         self.recur = NegBiasLinear(n4, RECURRENT) if seq_len > 1 else None
-        self.recur_dropout = nn.Dropout(recur_dropout)   # on a4_t where it enters layer 5 (Shallow only)
+        self.dropout5 = nn.Dropout(recur_dropout)   # on a4_t where it enters layer 5 (Shallow only)
         self.head = head
 
     def chunks(self, x):
@@ -128,7 +129,7 @@ class RecurrentClassifier(nn.Module):
             a4 = torch.relu(self.combine(inp))
             trace.append({"x": x[:, t], "features": f, "r": r, "a4": a4})
             if self.recur is not None and t < self.seq_len - 1:
-                r = torch.relu(self.recur(self.recur_dropout(a4)))
+                r = torch.relu(self.recur(self.dropout5(a4)))
         return trace
 
     def forward(self, x):

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from reference.thesis import TABLE_4_3
 
-from ...feedback import CheckFailed, describe_exception, passed
+from ...feedback import CheckFailed, passed
 from ...question import question
+from . import probe
 from .models import RECURRENT, SEQ, WIDTHS, _fmt_vec, shipped, test_digits
+from .probe import PARTS
 
 # === 1. x_t for each sequence length (Table 4.1) ====================================================
 
@@ -63,7 +64,6 @@ def xt_shapes(ask, answer):
 
 # === 2. the Deep cell ================================================================================
 
-PARTS = ("features", "combine", "recur", "head")
 LABELS = {"features": ["layer 1'"], "combine": ["layer 4"], "recur": ["layer 5"],
           "head": ["layer 4'", "the output layer 6"]}
 
@@ -75,33 +75,12 @@ def _expected_layers(seq: int) -> dict:
             "head": [(256, 64), (64, 10)]}
 
 
-def _weighted(module):
-    """The Linear-like layers of ``module``, in order: modules with a 2-D ``weight``."""
-    out = []
-    for m in module.modules():
-        w = getattr(m, "weight", None)
-        if isinstance(w, torch.Tensor) and w.dim() == 2:
-            out.append(m)
-    return out
-
-
-def _bias_of(m):
-    for name in ("b", "bias"):
-        v = getattr(m, name, None)
-        if isinstance(v, torch.Tensor):
-            return name, v
-    return None, None
-
-
-def _count(module):
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 def _layer_issues(part, got, want, seq):
-    """Readable differences between the student's layers of ``part`` and the expected ones."""
+    """Readable differences between the student's layers of ``part`` (as :mod:`.probe` describes them) and the
+    expected ones."""
     issues = []
     labels = LABELS[part]
-    shapes = [(m.weight.shape[1], m.weight.shape[0]) for m in got]
+    shapes = [(m["shape"][1], m["shape"][0]) for m in got]
     if len(got) != len(want):
         listed = ", ".join(f"{i} -> {o}" for i, o in shapes) or "none"
         wanted = ", ".join(f"{i} -> {o}" for i, o in want)
@@ -110,7 +89,7 @@ def _layer_issues(part, got, want, seq):
         return issues
     D = 28 * WIDTHS[seq]
     for m, (i_want, o_want), label in zip(got, want, labels):
-        i_got, o_got = m.weight.shape[1], m.weight.shape[0]
+        o_got, i_got = m["shape"]
         if i_got != i_want:
             if part == "features" and seq != SEQ and i_got == 28 * WIDTHS[SEQ]:
                 hint = (f"{i_got} = 28 x {WIDTHS[SEQ]} is the chunk of SEQ = {SEQ}; compute the width from "
@@ -135,12 +114,11 @@ def _layer_issues(part, got, want, seq):
         if o_got != o_want:
             issues.append(f"{label} has {o_got} units, expected {o_want} (Fig. 4.6: n(1') = 512, n(4) = 256, "
                           f"n(4') = 64, n(5) = 128, 10 classes)")
-        name, b = _bias_of(m)
-        if b is None:
+        if m["bias"] is None:
             issues.append(f"{label} has no bias: every layer of the thesis has the bias -softplus(b) "
                           f"(use NegBiasLinear, or nn.Linear with its bias)")
-        elif b.numel() != o_got:
-            issues.append(f"{label}'s bias `{name}` has {b.numel()} entries, expected one per unit ({o_got})")
+        elif m["bias"][1] != o_got:
+            issues.append(f"{label}'s bias `{m['bias'][0]}` has {m['bias'][1]} entries, expected one per unit ({o_got})")
     return issues
 
 
@@ -152,28 +130,10 @@ def _breakdown(seq):
     return "Table 4.3, part by part:\n" + "\n".join(lines) + f"\n  {'total':<22} {'':>23}{TABLE_4_3['deep'][seq]:>7}"
 
 
-def _make(cls, seq, q, name="DeepRNN"):
-    if isinstance(cls, torch.nn.Module):
-        if seq != SEQ:
-            return None
-        return cls
-    if not callable(cls):
-        raise CheckFailed(q, f"expected the class {name} (a torch.nn.Module), got {type(cls).__name__}")
-    try:
-        model = cls() if seq == SEQ else cls(seq)
-    except NotImplementedError:
-        raise CheckFailed(q, f"{name} is not written yet (building it raises NotImplementedError)") from None
-    except Exception as err:
-        call = f"{name}()" if seq == SEQ else f"{name}({seq})"
-        raise CheckFailed(q, f"{call} raised {describe_exception(err)}") from None
-    if not isinstance(model, torch.nn.Module):
-        raise CheckFailed(q, f"{name}() should build a torch.nn.Module, got {type(model).__name__}")
-    return model
-
-
-def structure_issues(model, seq=SEQ):
-    """Differences between ``model``'s parts and the Deep cell (empty when the layers are right)."""
-    missing = [p for p in PARTS if not isinstance(getattr(model, p, None), torch.nn.Module)]
+def structure_issues(described: dict, seq=SEQ):
+    """Differences between the parts of a model (as :func:`.probe.describe` gives them) and the Deep cell (empty
+    when the layers are right)."""
+    missing = [p for p in PARTS if described["parts"][p] is None]
     if missing:
         return [f"your model has no part named {', '.join(f'`{m}`' for m in missing)}: keep the thesis's four "
                 f"parts as attributes: self.features (layer 1'), self.combine (layer 4), self.recur (layer 5), "
@@ -181,7 +141,7 @@ def structure_issues(model, seq=SEQ):
     want = _expected_layers(seq)
     issues = []
     for part in PARTS:
-        issues += _layer_issues(part, _weighted(getattr(model, part)), want[part], seq)
+        issues += _layer_issues(part, described["parts"][part]["layers"], want[part], seq)
     return issues
 
 
@@ -192,20 +152,19 @@ def deep_cell_parameters(ask, DeepRNN, seq_lens=(SEQ,)):
     """``DeepRNN(seq_len=7)`` has 271946 trainable parameters (and 314954 / 243274 for SEQ = 4 / 14)."""
     q = ask.title
     for seq in seq_lens:
-        model = _make(DeepRNN, seq, q)
-        if model is None:
-            raise CheckFailed(q, f"pass the class DeepRNN itself (not an instance), so that the check can build "
-                                 f"it for SEQ = {seq}")
-        got, want = _count(model), TABLE_4_3["deep"][seq]
-        if got == want and not structure_issues(model, seq):
-            continue
+        model = probe.describe(DeepRNN, seq)
+        if model.get("failed"):
+            raise CheckFailed(q, model["failed"])
+        got, want = model["parameters"], TABLE_4_3["deep"][seq]
         issues = structure_issues(model, seq)
+        if got == want and not issues:
+            continue
         lines = [f"your Deep-{seq} cell has {got} trainable parameters; Table 4.3 says {want}"
                  + (f" (difference {got - want:+d})" if got != want else "")]
         if got == want:
             lines[0] += ", but its layers are not the thesis's"
         lines += ["- " + s for s in issues]
-        inside = sum(_count(getattr(model, p)) for p in PARTS if isinstance(getattr(model, p, None), torch.nn.Module))
+        inside = sum(p["count"] for p in model["parts"].values() if p is not None)
         if got != inside and not any("no part named" in s for s in issues):
             lines.append(f"- {got - inside} parameters sit outside the four parts features, combine, recur, head")
         lines.append(_breakdown(seq))
@@ -215,19 +174,6 @@ def deep_cell_parameters(ask, DeepRNN, seq_lens=(SEQ,)):
 
 
 # --- the forward pass against the shipped Deep-7 ------------------------------------------------
-
-def transfer_weights(model, reference):
-    """Copy ``reference``'s weights into ``model``'s layers, part by part and in order.
-
-    A layer with a parameter ``b`` gets ``b`` (its bias is ``-softplus(b)``); a plain ``nn.Linear`` gets
-    ``bias = -softplus(b)``, so that both compute the same function as the reference."""
-    with torch.no_grad():
-        for part in PARTS:
-            for m, r in zip(_weighted(getattr(model, part)), _weighted(getattr(reference, part))):
-                m.weight.copy_(r.weight)
-                name, b = _bias_of(m)
-                b.copy_(r.b if name == "b" else -F.softplus(r.b))
-
 
 def _variant_forward(ref, images, *, columns=True, flatten_rows=True, order="fr", carry=True, relu_r=True,
                     relu_a4=True):
@@ -263,37 +209,39 @@ FORWARD_MISTAKES = [
 ]
 
 
+def _scores(q, run: dict, images, n_images) -> torch.Tensor:
+    """The scores of one run of :func:`.probe.run_with_weights`, or the failed check that says why there are none."""
+    if run.get("not_implemented"):
+        raise CheckFailed(q, "forward is not written yet (it raises NotImplementedError)")
+    if "raised" in run:
+        raise CheckFailed(q, f"model(images) with images of shape {tuple(images.shape)} (B, 28, 28) raised "
+                             f"{run['raised']}")
+    if "returned" in run:
+        raise CheckFailed(q, f"forward should return the raw scores h as a tensor (B, 10), got {run['returned']}")
+    out = run["scores"].to(images.dtype)
+    if tuple(out.shape) != (n_images, 10):
+        raise CheckFailed(q, f"forward returned shape {tuple(out.shape)} for {n_images} images; expected (B, 10) = "
+                             f"({n_images}, 10): the head's output at the last step")
+    return out
+
+
 @question("Deep cell: forward pass (shipped Deep-7)", answers="DeepRNN",
           hint="per step: cut chunk t, flatten it row by row, layer 1', concatenate [a1; r_t], layer 4, then layer 5 gives the next r; the head reads the last step's a4")
 def deep_cell_forward(ask, DeepRNN, n_images: int = 12):
     """Copy the shipped Deep-7 weights into ``DeepRNN()`` and compare the raw scores h on test digits."""
     q = ask.title
-    model = _make(DeepRNN, SEQ, q)
-    issues = structure_issues(model)
-    if issues:
-        raise CheckFailed(q, "fix the layers first (see the parameter check above):\n- " + "\n- ".join(issues))
     ref = shipped("deep")
-    transfer_weights(model, ref)
     images = test_digits()[0][:n_images].clone()
+    run = probe.run_with_weights(DeepRNN, ref, images)
+    if run.get("failed"):
+        raise CheckFailed(q, run["failed"])
+    issues = structure_issues(run)
+    if issues or "transfer" in run:
+        raise CheckFailed(q, "fix the layers first (see the parameter check above):\n- "
+                             + "\n- ".join(issues or [f"the shipped weights do not fit them: {run['transfer']}"]))
     want = ref(images).detach()
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(images.clone())
-    except NotImplementedError:
-        raise CheckFailed(q, "forward is not written yet (it raises NotImplementedError)") from None
-    except Exception as err:
-        raise CheckFailed(q, f"model(images) with images of shape {tuple(images.shape)} (B, 28, 28) raised "
-                             f"{describe_exception(err)}") from None
-    if not isinstance(out, torch.Tensor):
-        raise CheckFailed(q, f"forward should return the raw scores h as a tensor (B, 10), got {type(out).__name__}")
-    out = out.detach()
-    if tuple(out.shape) != (n_images, 10):
-        raise CheckFailed(q, f"forward returned shape {tuple(out.shape)} for {n_images} images; expected (B, 10) = "
-                             f"({n_images}, 10): the head's output at the last step")
-    with torch.no_grad():
-        again = model(images.clone()).detach()
-    if not torch.allclose(out, again):
+    out = _scores(q, run["eval"], images, n_images)
+    if not torch.allclose(out, _scores(q, run["again"], images, n_images)):
         raise CheckFailed(q, "in eval mode your forward pass gives different results on the same images: use "
                              "nn.Dropout modules (model.eval() switches them off), not F.dropout(..., training=True)")
     if not torch.allclose(out, want, rtol=1e-4, atol=1e-4):
@@ -306,13 +254,7 @@ def deep_cell_forward(ask, DeepRNN, n_images: int = 12):
                              f"Per step: x_t = columns t*w..(t+1)*w flattened row by row, a1 = relu(layer1'(x_t)), "
                              f"a4 = relu(layer4([a1; r_t])), r_(t+1) = relu(layer5(a4)) with r_0 = 0; "
                              f"h = head(a4) at the last step.")
-    model.train()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        with torch.no_grad():
-            noisy = model(images.clone()).detach()
-    model.eval()
-    if torch.allclose(noisy, out):
+    if torch.allclose(_scores(q, run["train"], images, n_images), out):
         raise CheckFailed(q, "in training mode your model gives the same scores as in eval mode: the Deep cell "
                              "applies dropout 0.5 to a1 (after layer 1') and to a4_T before the head (nn.Dropout(0.5))")
     return passed(q, f"the shipped Deep-7 weights give the model's scores on {n_images} test digits")

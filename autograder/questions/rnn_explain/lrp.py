@@ -217,7 +217,9 @@ def lrp_recurrent(ask, fn):
 
 def _variant_explain(model, images, *, recurrent=True, reverse=False, rows=False, pixels="zbeta", target="max",
                     shift=False):
-    """LRP through time like ``reference.thesis.explain.explain``, optionally with one typical mistake."""
+    """LRP through time like ``reference.thesis.explain.explain``, optionally with one typical mistake.
+    ``pixels``: "zbeta" or "zplus" for the layer that sees the pixels, or a rule ``(x_t, r, w4, R_a4) ->
+    (R_x, R_r)`` for Shallow's layer 4."""
     model.eval()
     with torch.no_grad():
         trace = model.steps(images)
@@ -238,11 +240,11 @@ def _variant_explain(model, images, *, recurrent=True, reverse=False, rows=False
         s = trace[t]
         n = s["features"].shape[1]
         inp = torch.cat([s["features"], s["r"]], 1)
-        if shallow and pixels == "zbeta":
-            R_in = zbeta_zplus(inp, w4, R, n, 0.0, 1.0)
+        if shallow and callable(pixels):   # a rule handed to the student's function: (x_t, r, w4, R) -> parts
+            R_f, R_r = pixels(s["features"], s["r"], w4, R)
         else:
-            R_in = ref_lrp.zplus(inp, w4, R)
-        R_f, R_r = R_in[:, :n], R_in[:, n:]
+            R_in = zbeta_zplus(inp, w4, R, n, 0.0, 1.0) if shallow and pixels == "zbeta" else ref_lrp.zplus(inp, w4, R)
+            R_f, R_r = R_in[:, :n], R_in[:, n:]
         if shallow:
             R_x = R_f
         else:

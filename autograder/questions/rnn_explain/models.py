@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-
 import numpy as np
 import torch
 
@@ -16,8 +15,8 @@ from reference.thesis.train import load_checkpoint
 
 from ...feedback import CheckFailed
 from ...properties import Violation
+from .probe import SEQ
 
-SEQ = 7
 RECURRENT = 128
 CLASS = 1
 WIDTHS = {1: 28, 4: 7, 7: 4, 14: 2}

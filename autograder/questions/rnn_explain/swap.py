@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from reference import lrp as ref_lrp
 from reference.propagation import thesis_weight
 from reference.thesis.explain import step_distribution, wasserstein_steps, zbeta_zplus
+from reference.torch_functions import InputShare
 
 from ...choices import Choices
 from ...feedback import CheckFailed, passed
@@ -184,7 +185,8 @@ def _reference_profile(model, images, pixels="zbeta"):
 def _profile_cases():
     images = class_digits()[:PROFILE_DIGITS]
     return [("the shipped Shallow-7", shipped("shallow"), images, "zbeta"),
-            ("the shipped Shallow-7 with shallow_rule=<z+ at the concatenation>", shipped("shallow"), images, "zplus"),
+            ("the shipped Shallow-7 with shallow_rule=<another rule: each input a_j gets a_j / sum a of R>",
+             shipped("shallow"), images, InputShare()),
             ("the shipped Deep-7", shipped("deep"), images, "zbeta"),
             ("Shallow-7 with random weights (seed 0)", random_model("shallow", SEQ, 0), images, "zbeta"),
             ("Deep-7 with random weights (seed 0)", random_model("deep", SEQ, 0), images, "zbeta")]
@@ -201,7 +203,7 @@ def _profile_guesses(model, images, pixels, P, Q):
                                                     "step is P[-1]"),
            ((wasserstein_steps(mean_P, mean_Q), float(mean_P[-1])),
             "you averaged per-image shares; step_shares adds up the population first")]
-    if pixels == "zplus":
+    if pixels != "zbeta":
         zb, _, _ = _reference_profile(model, images, "zbeta")
         out.append(((zb["emd"], zb["last"]), "these are the numbers of z^beta: your step_profile (or your "
                                              "explain_sequence) does not use the shallow_rule it is given"))
@@ -218,7 +220,7 @@ def step_profile(ask, fn):
     ask.function(fn, "step_profile", "step_profile(model, images, shallow_rule=shallow_step)")
     for name, model, images, pixels in _profile_cases():
         where = f"{name} on {len(images)} class-1 test digits"
-        args = (model, images.clone()) + ((_reference_zplus_step,) if pixels == "zplus" else ())
+        args = (model, images.clone()) + ((pixels,) if callable(pixels) else ())
         try:
             out = call(fn, *args, name="step_profile")
         except NotImplementedError:
@@ -243,7 +245,7 @@ def step_profile(ask, fn):
                              f"  pixel shares Q     = {_fmt_vec(Q)}\nP = step_shares(explain_sequence(model, "
                              f"images, shallow_rule), T), Q = step_shares(images, T); do the explain_sequence and "
                              f"step_shares checks pass?")
-    return passed(q, "the shipped and random Shallow-7 / Deep-7, z^beta and z+ at Shallow's concatenation")
+    return passed(q, "the shipped and random Shallow-7 / Deep-7, and the shallow_rule it is given")
 
 
 # --- what the two experiments say ---------------------------------------------------------------------
