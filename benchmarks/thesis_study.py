@@ -560,7 +560,7 @@ def rule_dependence(rows) -> str:
     else:
         text += " It is clearly positive under no rule."
     if before:
-        text += (" Most of Shallow's last-step share is there before training (untrained of trained: "
+        text += (" At least half of Shallow's last-step share is there before training (untrained of trained: "
                  + "; ".join(before) + "): the model-randomisation check fails for it.")
     if deep_same:
         text += (" Deep's per-step shares are the same under zbeta, zplus and w2: its pixel rule acts on layer 1', "

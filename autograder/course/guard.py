@@ -222,7 +222,8 @@ def _imports_reference(tree, namespace: dict, modules: dict, allowed=frozenset()
     """The first way ``tree`` reaches the reference implementation, or None.
 
     ``import reference...``; ``from reference... import``; ``__import__`` / ``import_module`` with a
-    string naming it; ``sys.modules[...]`` (or ``.get``) of one; an import, from the checks, of a name that *is* a reference object; or
+    string naming it; ``sys.modules[...]`` (or ``.get``) of one; an import, from the checks, of a name
+    that *is* a reference object; or
     ``alias.name`` where ``alias`` is a module in ``namespace`` and ``name`` a reference object.
     ``namespace`` and ``modules`` (``sys.modules``) are plain copies with exact-str keys (``_entries``).
     ``allowed`` holds the ``(module, name)`` pairs the instructor's own cells import (helpers such as

@@ -66,8 +66,8 @@ MAX_PAYLOAD = 256 << 20
 MAX_DEPTH = 100
 MAX_LAYER_SIZE = 1 << 24   # weights of one torch layer a frame may ask to build
 NPY_KINDS = "biufcmMUS"   # booleans, numbers, dates, text: no objects, no structured records
-# Data classes that travel with their class (their fields are values of this codec; nothing else of
-# them is sent, and the receiver calls the class it has itself).
+# Classes that travel as their name and fields (a data class's fields, a torch module's constructor arguments
+# and state; nothing else of them is sent, and the receiver calls the class it has itself).
 RECORDS = frozenset({"reference.maxnets.MaxNet", "reference.torch_functions.Linear",
                      "reference.torch_functions.TanhSum", "reference.torch_functions.Score",
                      "reference.torch_functions.InputShare",

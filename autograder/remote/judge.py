@@ -25,7 +25,8 @@ quiet, in-place changes and errors named there), and a plain ``fn(...)`` becomes
 after which the arguments the function changed in place are written back here, so the check sees
 what it would have seen in-process. A ``probe`` runs a :func:`autograder.question.kernel_side` function of
 the check package (``name`` is ``module:function``) in the kernel on the student's object (a class of the
-notebook's, say) and returns its plain-data result. The check's own output is captured and sent with the verdict.
+notebook's, say) and returns its plain-data result. The check's own output is captured and sent with the
+verdict.
 
 A kernel that hangs up in the middle of a check (an interrupt, a crash), or sends a frame that
 breaks the codec, ends that check as failed ("the kernel stopped answering"); the judge then waits

@@ -12,7 +12,8 @@ by ``$XAI_JUDGE`` (the protocol is in :mod:`autograder.remote.judge`): it sends 
 student's functions as handles; while the judge checks, it answers each ``call`` by running the
 student's function here, through :func:`autograder.question.call` (copies, quiet, in-place changes
 and errors named) or, for a direct call, plainly, sending back the arguments as the function left
-them, or, for a probe, the check package's own kernel-side function on the student's object; at the ``verdict`` it prints what the check printed and returns the ✓ message, or raises the
+them, or, for a probe, the check package's own kernel-side function on the student's object; at the
+``verdict`` it prints what the check printed and returns the ✓ message, or raises the
 same :class:`~autograder.feedback.CheckFailed` that the check raised at the grader.
 """
 from __future__ import annotations
@@ -107,7 +108,8 @@ def _serve(message: dict, values: dict) -> tuple[dict, dict]:
     fn, args, kwargs = values.get("fn"), values.get("args"), values.get("kwargs")
     if not callable(fn) or type(args) is not list or type(kwargs) is not dict:
         raise codec.WireError("a call without a function, a list of arguments and a dict of options")
-    direct, mode = message.get("mode") == "direct", message.get("mode")
+    mode = message.get("mode")
+    direct = mode == "direct"
     try:
         with question.one_torch_thread():
             if mode == "probe":
