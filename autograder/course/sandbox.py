@@ -92,11 +92,16 @@ class Execution:
     cpu: float = 0.0                  # CPU seconds of the executor and its kernel (bwrap does not pass them on)
 
 
+def _rlimits(limits: Limits) -> dict[int, tuple[int, int]]:
+    return {resource.RLIMIT_AS: (limits.memory, limits.memory),
+            resource.RLIMIT_FSIZE: (limits.file_size, limits.file_size),
+            resource.RLIMIT_CORE: (0, 0)}
+
+
 def _set_limits(limits: Limits):
     def apply():
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for which, values in _rlimits(limits).items():
+            resource.setrlimit(which, values)
     return apply
 
 
@@ -257,14 +262,14 @@ def _judged(judged: Judged, env: dict, executor: list[str], job: str, limits: Li
         for name, content in judged.stubs.items():
             (stubs / name).parent.mkdir(parents=True, exist_ok=True)
             (stubs / name).write_bytes(content)
-        with judge.running(Path(folder), judged.module, kernel_environment(), _set_limits(limits)) as j:
+        with judge.running(Path(folder), judged.module, kernel_environment(), _rlimits(limits)) as j:
             binds = [(str(stubs), questions_dir()), (str(j.socket), f"{JOB}/{judge.SOCKET}")]
             argv = bwrap_command(bwrap_binary(), limits, {**env, kernel.ENV: f"{JOB}/{judge.SOCKET}"}, binds)
             run = _run(argv + executor, None, {}, job, limits, start)
         run.verdicts = j.verdicts()
-        if j.process.returncode not in (0, None):   # the grader's failure, never the student's 0
+        if j.problem:   # the grader's failure, never the student's 0
             run.verdicts.append({"check": None, "options": {}, "passed": False, "fault": "grader",
-                                 "message": f"the judge exited with status {j.process.returncode}: {j.log()[-600:]}"})
+                                 "message": f"{j.problem}: {j.log()[-600:]}"})
     return run
 
 

@@ -1,9 +1,17 @@
 """The grader-side judge: the real checks, run outside the sandbox on what the kernel sends.
 
-One judge process per graded submission (:func:`running` starts it next to the sandbox). It imports
+One judge process per graded submission (:func:`running` starts it next to the sandbox). It has
 the assignment's real check module, listens on a Unix socket that the sandbox binds at
 ``/job/judge.sock``, and records every verdict in ``record.jsonl`` in a folder only the grader
 sees. Expected values exist only here: the kernel receives verdicts, never an oracle.
+
+Importing a check module (torch, SymPy, the reference) costs up to 3 s of CPU, more than the judging
+of many submissions. So each grading process keeps a **judge server** per module, started on first
+use, that imports it once and forks a fresh judge for every submission (``serve_jobs``): each
+submission still gets a process of its own, with nothing of another submission's judge in it. The
+grader hands the server the job's folder and two descriptors over a control socket: the listening
+socket and the job's end; when the grader closes the end, the judge exits (it is killed after
+``GRACE`` seconds) and the server sends its exit status back.
 
 The protocol, one frame of :mod:`autograder.remote.codec` per message (values in ``"values"``)::
 
@@ -33,11 +41,13 @@ breaks the codec, ends that check as failed ("the kernel stopped answering"); th
 for the next connection. A record line: ``{"check", "options" (the literal keyword arguments),
 "passed", "question", "message", "fault": null | "kernel" | "grader"}``.
 
-Run as ``python -m autograder.remote.judge MODULE RECORD FD`` (FD: the listening socket);
-it ends when its stdin closes.
+The server runs as ``python -m autograder.remote.judge --server MODULE FD RLIMITS`` (FD: its end of
+the control socket; RLIMITS: JSON ``{resource: [soft, hard]}``); it ends when the control socket
+closes and its last judge has exited.
 """
 from __future__ import annotations
 
+import atexit
 import builtins
 import contextlib
 import importlib
@@ -45,10 +55,16 @@ import inspect
 import io
 import json
 import os
+import resource
+import selectors
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -223,11 +239,12 @@ class Session:
             return {"op": "verdict", "passed": False, "question": title, "reason": reason, "stdout": ""}, entry
 
 
-def main(argv: list[str]) -> int:
-    module_name, record_path, fd = argv
-    listener = socket.socket(fileno=int(fd))
-    module = importlib.import_module(module_name)
-    checks = {e.check for e in question.entries(module_name)}
+
+# --- one judge: the connections of one submission's kernel ------------------------------------------
+
+def _serve(module, checks: set[str], listener: socket.socket, record_path: Path, end: socket.socket) -> None:
+    """Judge every connection on ``listener``, recording in ``record_path``, until ``end`` reaches EOF
+    (the grader's job is over); then the process exits."""
     lock = threading.Lock()
     record = open(record_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the process's life
 
@@ -236,16 +253,174 @@ def main(argv: list[str]) -> int:
             record.write(json.dumps(entry, default=str) + "\n")
             record.flush()
 
-    def watch_stdin():   # the grader closes our stdin when the job is over
-        sys.stdin.buffer.read()
-        record.close()
+    def watch_end():
+        with contextlib.suppress(OSError):
+            while end.recv(64):
+                pass
+        with lock:
+            record.close()
         os._exit(0)
 
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    threading.Thread(target=watch_end, daemon=True).start()
     while True:
         conn, _ = listener.accept()
         with conn, conn.makefile("rwb") as stream:
             Session(stream, module, checks, write).serve()
+
+
+def _judge_job(module, checks: set[str], folder: str, listener: socket.socket, end: socket.socket):
+    """The forked child of the server: one submission's judge, in ``folder``, logging to judge.log."""
+    try:
+        os.chdir(folder)
+        log = os.open("judge.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        _serve(module, checks, listener, Path(RECORD), end)   # exits the process when the job ends
+    except BaseException:  # noqa: BLE001 - the child must never return into the server's loop
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(1)
+
+
+# --- the server: the check module imported once, a judge forked per submission -----------------------
+
+GRACE = 10.0   # seconds a judge may take to exit after its job ended, then it is killed
+
+
+@dataclass
+class _Job:
+    end: socket.socket
+    deadline: float | None = None   # set when the grader ended the job
+
+
+def serve_jobs(module_name: str, control: socket.socket) -> int:
+    """Import ``module_name`` once; for each job that arrives on ``control`` (``{"folder"}`` with two
+    descriptors: the listening socket and the job's end), fork a judge. When a judge has exited, its
+    status goes back on the job's end as ``{"status": code}``. Ends when ``control`` closes and the last
+    job is over. Single-threaded, so that forking is safe."""
+    module = importlib.import_module(module_name)
+    checks = {e.check for e in question.entries(module_name)}
+    jobs: dict[int, _Job] = {}
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ)
+    accepting = True
+    while accepting or jobs:
+        for key, _ in selector.select(timeout=0.2):
+            if key.fileobj is not control:   # the grader ended the job (EOF on its end)
+                selector.unregister(key.fileobj)
+                jobs[key.data].deadline = time.monotonic() + GRACE
+                continue
+            try:
+                message, fds, _, _ = socket.recv_fds(control, 4096, 2)
+            except OSError:
+                message, fds = b"", []
+            if not message:
+                selector.unregister(control)
+                accepting = False
+                continue
+            listener, end = (socket.socket(fileno=fd) for fd in fds)
+            pid = os.fork()
+            if pid == 0:
+                selector.close()
+                control.close()
+                for job in jobs.values():
+                    job.end.close()
+                _judge_job(module, checks, json.loads(message)["folder"], listener, end)
+            listener.close()
+            jobs[pid] = _Job(end)
+            selector.register(end, selectors.EVENT_READ, pid)
+        _reap(jobs, selector)
+    return 0
+
+
+def _reap(jobs: dict[int, _Job], selector) -> None:
+    """Report the judges that have exited, kill those past their grace."""
+    now = time.monotonic()
+    for pid, job in jobs.items():
+        if job.deadline is not None and now > job.deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    while jobs:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        job = jobs.pop(pid, None)
+        if job is None:
+            continue
+        with contextlib.suppress(KeyError, ValueError):
+            selector.unregister(job.end)
+        with contextlib.suppress(OSError):
+            job.end.sendall(json.dumps({"status": os.waitstatus_to_exitcode(status)}).encode() + b"\n")
+        job.end.close()
+
+
+class _Server:
+    """The grader's handle on a judge server (``python -m autograder.remote.judge --server``)."""
+
+    def __init__(self, module: str, env: dict, rlimits: dict):
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.errors = tempfile.TemporaryFile()   # noqa: SIM115 - the server's stderr, for the instructor
+        limits = json.dumps({str(k): v for k, v in rlimits.items()})
+        with theirs:   # cwd /: `-m` puts the working directory first on sys.path
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "autograder.remote.judge", "--server", module, str(theirs.fileno()), limits],
+                cwd="/", env=env, stdin=subprocess.DEVNULL, stdout=self.errors, stderr=self.errors,
+                pass_fds=[theirs.fileno()], start_new_session=True)
+
+    def send(self, folder: Path, listener: socket.socket, end: socket.socket) -> None:
+        socket.send_fds(self.control, [json.dumps({"folder": str(folder)}).encode()], [listener.fileno(), end.fileno()])
+
+    def stderr(self) -> str:
+        self.errors.seek(0)
+        return self.errors.read()[-2000:].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        """No more jobs: the server ends when its last judge has."""
+        self.control.close()
+
+
+_servers: dict[tuple, _Server] = {}
+_servers_lock = threading.Lock()
+KEEP = 2   # servers kept per grading process (one per assignment being graded)
+
+
+def _server(module: str, env: dict, rlimits: dict, *, fresh: bool = False) -> _Server:
+    key = (module, tuple(sorted(env.items())), tuple(sorted(rlimits.items())))
+    with _servers_lock:
+        server = _servers.pop(key, None)
+        if server is not None and (fresh or server.process.poll() is not None):
+            server.close()
+            server = None
+        if server is None:
+            server = _Server(module, env, rlimits)
+        _servers[key] = server   # most recently used last
+        while len(_servers) > KEEP:
+            _servers.pop(next(iter(_servers))).close()
+        return server
+
+
+def close_servers() -> None:
+    """End every judge server of this process (each finishes the jobs it has)."""
+    with _servers_lock:
+        while _servers:
+            _servers.popitem()[1].close()
+
+
+def _forget_servers() -> None:
+    """In a forked grading process (a process pool's worker): the parent's servers stay the parent's."""
+    global _servers_lock
+    _servers_lock = threading.Lock()
+    for server in _servers.values():
+        server.control.close()   # this process's copy only
+    _servers.clear()
+
+
+atexit.register(close_servers)
+os.register_at_fork(after_in_child=_forget_servers)
 
 
 # --- the grader's handle on a judge ---------------------------------------------------------------
@@ -253,7 +428,7 @@ def main(argv: list[str]) -> int:
 @dataclass
 class Judge:
     folder: Path
-    process: subprocess.Popen
+    problem: str | None = None   # set when the job ends: why the judge's record cannot be trusted
 
     @property
     def socket(self) -> Path:
@@ -275,31 +450,64 @@ class Judge:
 
 
 @contextlib.contextmanager
-def running(folder: Path, module: str, env: dict, preexec_fn=None):
+def running(folder: Path, module: str, env: dict, rlimits: dict | None = None):
     """A judge for ``module`` with its socket and record in ``folder`` (the grader's, mode 0700), for
-    the duration of the ``with``; the socket exists (and queues connections) before this yields."""
+    the duration of the ``with``; the socket exists (and queues connections) before this yields.
+
+    The judge is forked from this process's server for ``module`` (started with ``env`` and the
+    resource limits ``rlimits``, ``{resource.RLIMIT_*: (soft, hard)}``, on first use), so the check
+    module is imported once per grading process, not once per submission. Afterwards ``problem`` says
+    whether the judge exited cleanly."""
     folder = Path(folder)
+    rlimits = dict(rlimits or {})
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(folder / SOCKET))
-    listener.listen(8)
-    log = open(folder / "judge.log", "wb")  # noqa: SIM115 - closed below
+    ours, end = socket.socketpair()
+    server = None
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "autograder.remote.judge", module, str(folder / RECORD),
-                                 str(listener.fileno())], cwd=folder, env=env, stdin=subprocess.PIPE, stdout=log,
-                                stderr=log, pass_fds=[listener.fileno()], preexec_fn=preexec_fn)
+        listener.bind(str(folder / SOCKET))
+        listener.listen(8)
+        for fresh in (False, True):   # a server that has died is started again, once
+            server = _server(module, env, rlimits, fresh=fresh)
+            try:
+                server.send(folder, listener, end)
+                break
+            except OSError:
+                if fresh:
+                    raise
     finally:
         listener.close()
-        log.close()
+        end.close()
+    judge = Judge(folder)
     try:
-        yield Judge(folder, proc)
+        yield judge
     finally:
+        judge.problem = _ended(ours, server)
+
+
+def _ended(ours: socket.socket, server: _Server) -> str | None:
+    """End the job and read the judge's exit status: None when it exited cleanly."""
+    with ours:
+        ours.shutdown(socket.SHUT_WR)
+        ours.settimeout(GRACE + 5)
+        answer = b""
         with contextlib.suppress(OSError):
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            while not answer.endswith(b"\n") and (chunk := ours.recv(64)):
+                answer += chunk
+    try:
+        status = json.loads(answer)["status"]
+    except (ValueError, KeyError, TypeError):
+        return f"the judge server stopped without reporting the judge's status: {server.stderr()}"
+    return None if status == 0 else f"the judge exited with status {status}"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 4 or argv[0] != "--server":
+        print("usage: python -m autograder.remote.judge --server MODULE FD RLIMITS_JSON", file=sys.stderr)
+        return 2
+    _, module, fd, limits = argv
+    for resource_id, (soft, hard) in json.loads(limits).items():
+        resource.setrlimit(int(resource_id), (soft, hard))
+    return serve_jobs(module, socket.socket(fileno=int(fd)))
 
 
 if __name__ == "__main__":
