@@ -121,20 +121,69 @@ class Remote:
         raise NotImplementedError
 
 
-def kernel_side(fn):
+def kernel_side(fn=None, *, returns=None):
     """Mark ``fn(student_object, ...)``, a check's helper that builds and runs a student's class and returns
     plain data (no expected value in it), as run where that object lives. In process it is ``fn`` itself; at
     the grader's judge, where the object is a :class:`Remote`, the call goes to the kernel, which runs its own
-    copy of ``fn`` (the grading stub carries ``fn``'s module: :mod:`autograder.remote.stubs`)."""
-    @functools.wraps(fn)
-    def run(obj, *args, **kwargs):
-        if isinstance(obj, Remote):
-            return obj.remote_probe(f"{fn.__module__}:{fn.__qualname__}", args, kwargs)
-        return fn(obj, *args, **kwargs)
+    copy of ``fn`` (the grading stub carries ``fn``'s module: :mod:`autograder.remote.stubs`).
 
-    run.kernel_side = True
-    KERNEL_SIDE.add(fn.__module__)
-    return run
+    returns: the template of what ``fn`` returns (see :func:`conforming`); what comes back from a kernel is
+    the kernel's word, so it is checked against the template before any check reads it, and a kernel that
+    sends something else fails the check (a :class:`Violation`), rather than breaking the grader."""
+    def mark(fn):
+        @functools.wraps(fn)
+        def run(obj, *args, **kwargs):
+            if isinstance(obj, Remote):
+                value = obj.remote_probe(f"{fn.__module__}:{fn.__qualname__}", args, kwargs)
+            else:
+                value = fn(obj, *args, **kwargs)
+            return value if returns is None else conforming(value, returns, fn.__name__)
+
+        run.kernel_side = True
+        KERNEL_SIDE.add(fn.__module__)
+        return run
+
+    return mark if fn is None else mark(fn)
+
+
+def conforming(value, template, name: str):
+    """``value`` if it has the form of ``template``, else a :class:`Violation` naming where it differs.
+
+    A template is a type (``int`` does not take a bool), ``None``, a tuple of alternatives, ``[item]`` (a list
+    of such items) or a dict of templates (``"key?"``: the key may be missing; no other keys)."""
+    problem = _unlike(value, template, "the result")
+    if problem:
+        where, what = problem
+        raise Violation(f"{name} sent back something the grader cannot read: {where} {what}")
+    return value
+
+
+def _unlike(value, template, where: str) -> tuple[str, str] | None:
+    """``(where, how)`` value and template first differ, or None; of alternatives, the one matched deepest."""
+    def kind(expected):
+        return where, f"is a {type(value).__name__}, expected {expected}"
+
+    if isinstance(template, tuple):
+        problems = [_unlike(value, t, where) for t in template]
+        return None if None in problems else max(problems, key=lambda p: len(p[0]))
+    if template is None:
+        return None if value is None else kind("None")
+    if isinstance(template, type):
+        ok = isinstance(value, template) and not (template in (int, float) and isinstance(value, bool))
+        return None if ok else kind(template.__name__)
+    if isinstance(template, list):
+        if type(value) is not list:
+            return kind("a list")
+        return next(filter(None, (_unlike(v, template[0], f"{where}[{i}]") for i, v in enumerate(value))), None)
+    if type(value) is not dict:
+        return kind("a dict")
+    keys = {k.rstrip("?"): k.endswith("?") for k in template}
+    unknown = [k for k in value if k not in keys]
+    missing = [k for k, optional in keys.items() if not optional and k not in value]
+    if unknown or missing:
+        return where, f"has the keys {sorted(map(str, value))}, expected {sorted(keys)}"
+    return next(filter(None, (_unlike(value[k], template[k if k in template else k + "?"], f"{where}[{k!r}]")
+                              for k in value)), None)
 
 
 #: The modules holding :func:`kernel_side` functions (the grading stub carries them).

@@ -19,6 +19,7 @@ import sympy
 from hostile_submissions import FRAME_WALKER
 
 from autograder.course import sandbox
+from autograder import question as question_module
 from autograder.feedback import CheckFailed
 from autograder.question import entries
 from autograder.questions import bptt as check
@@ -269,6 +270,44 @@ def test_a_kernel_side_function_runs_in_process_and_goes_to_the_kernel_for_a_rem
     assert size([1, 2], 1) == {"size": 3}
     assert size(Elsewhere(), 1) == (f"{__name__}:test_a_kernel_side_function_runs_in_process_and_goes_to_the_"
                                     f"kernel_for_a_remote_object.<locals>.size", (1,))
+
+
+class Answering(question_module.Remote):
+    """A kernel that answers every probe with ``answer`` (a hostile one, for the malformed answers)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def remote_probe(self, name, args, kwargs):
+        return self.answer
+
+
+@pytest.mark.parametrize("answer, where", [
+    ("a string", "the result is a str, expected"),
+    ({"parameters": True, "parts": {}}, "the result['parameters'] is a bool, expected int"),
+    ({"failed": None}, "the result['failed'] is a NoneType, expected str"),
+    ({"parameters": 1, "parts": {p: None for p in ("features", "combine", "recur", "head")}, "x": 1},
+     "the result has the keys ['parameters', 'parts', 'x']"),
+    ({"parameters": 1, "parts": {p: {"count": 1, "layers": [{"shape": [2, "3"], "bias": None}]}
+                                 for p in ("features", "combine", "recur", "head")}},
+     "the result['parts']['features']['layers'][0]['shape'][1] is a str, expected int"),
+])
+def test_a_kernel_whose_probe_answer_has_the_wrong_form_fails_the_check_not_the_grader(answer, where):
+    from autograder.questions.rnn_explain import cell
+
+    with pytest.raises(CheckFailed) as err:
+        cell.deep_cell_parameters(Answering(answer))
+    assert "describe sent back something the grader cannot read" in str(err.value)
+    assert where in str(err.value)
+
+
+def test_a_probe_answer_of_the_right_form_is_read_as_before():
+    from autograder.questions.rnn_explain import cell
+
+    parts = {p: {"count": 1, "layers": [{"shape": [2, 3], "bias": ["bias", 2]}]} for p in ("features", "combine",
+                                                                                           "recur", "head")}
+    with pytest.raises(CheckFailed, match="your Deep-7 cell has 4 trainable parameters; Table 4.3 says 271946"):
+        cell.deep_cell_parameters(Answering({"parameters": 4, "parts": parts}))
 
 
 @pytest.mark.parametrize("name", ["autograder.questions.rnn_explain.models:shipped", "os:system",

@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).parents[1]
@@ -81,6 +82,44 @@ def test_a_class_without_relevance_is_left_out_of_the_emd(S):
     assert S.class_emds(shares, {0: ink, 1: ink, 2: ink}) == pytest.approx([0.0, 0.75])
 
 
+def test_emds_measured_before_the_rule_are_redone_where_no_training_is_needed(S, tmp_path):
+    import torch
+
+    from reference.thesis import data, faithfulness
+
+    test = data.load("mnist5k")["test"]
+    idx = S.stratified(test.labels, 20)
+    x, y = torch.as_tensor(test.images[idx]), test.labels[idx]
+    net = faithfulness.randomized_model("shallow", 7, 3)
+    heat, _ = S.explain_method("zbeta", net, S.Scaled(net, 0.0, 1.0).eval(), x, torch.as_tensor(y), 7)
+    last = float(faithfulness.step_shares(heat, 7)[-1])
+    base = {"dataset": "mnist5k", "seq": 7, "cell": "shallow", "seed": 3, "scaling": "01", "n_eval": 20}
+    records = {
+        "untrained": {**base, "trained": False, "methods": {"zbeta": {"emd": 99.0, "last": last}}},
+        "other-model": {**base, "trained": False, "methods": {"zbeta": {"emd": 99.0, "last": last + 0.5}}},
+        "trained": {**base, "trained": True, "methods": {"zbeta": {"emd": 1.5, "last": 0.5, "explained": 0.95},
+                                                         "zplus": {"emd": 1.5, "last": 0.5, "explained": 0.9},
+                                                         "ig": {"emd": 1.5, "last": 0.5}}},
+    }
+    for name, record in records.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(record))
+    said = []
+    S.remeasure_emd(tmp_path, said.append)
+    back = {name: json.loads((tmp_path / f"{name}.json").read_text())["methods"] for name in records}
+    zbeta = back["untrained"]["zbeta"]
+    shares = {int(c): faithfulness.step_shares(heat[torch.as_tensor(y) == c], 7) for c in np.unique(y)}
+    pixels = {int(c): faithfulness.step_shares(x[torch.as_tensor(y) == c], 7) for c in np.unique(y)}
+    emds = S.class_emds(shares, pixels)
+    assert zbeta["emd_classes"] == len(emds) and zbeta["emd"] == pytest.approx(np.mean(emds), abs=1e-3)   # stored rounded
+    assert back["other-model"]["zbeta"] == records["other-model"]["methods"]["zbeta"]   # not the same model
+    assert len(said) == 1 and "not the same model" in said[0]
+    # 1 of 20 images unexplained: no class (2 images) can be all zero; 2 of 20 could be one whole class
+    assert back["trained"]["zbeta"]["emd_classes"] == 10 and back["trained"]["zbeta"]["emd"] == 1.5
+    assert "emd_classes" not in back["trained"]["zplus"] and "emd_classes" not in back["trained"]["ig"]
+    text = S.before_the_rule([{**records["trained"], "methods": back["trained"]}])
+    assert text.startswith("2 EMDs here (trained ig 1, trained zplus 1) were measured before that rule")
+
+
 def _rows(last):
     """Rows of :func:`thesis_study.method_rows` with only what the verdict reads: ``last[(cell, rule, trained)]``
     is one value per seed."""
@@ -101,6 +140,44 @@ def test_the_rule_dependence_is_said_in_words_from_the_numbers(S):
     last[("deep", "zplus", True)] = [0.1, 0.1, 0.1]
     text = S.rule_dependence(_rows(last))
     assert "clearly positive under every rule" in text and "Deep's per-step shares are the same" not in text
+
+
+def _flip_rows(ratios: dict) -> list[dict]:
+    """Trained rows with a flip count of ``8 * ratio`` against a random order of 8, per (cell, method)."""
+    return [{"cell": cell, "method": method, "trained": True, "seed": seed, "flips/zero/most": 8 * ratio,
+             "random/flips/zero/random": 8.0, "ratio/flips/zero/most": ratio}
+            for (cell, method), rs in ratios.items() for seed, ratio in enumerate(rs)]
+
+
+def test_the_flip_counts_are_set_beside_the_thesis_codes_with_the_verdict_from_the_numbers(S):
+    ratios = {("shallow", "zbeta"): [0.98, 0.99], ("deep", "zbeta"): [0.57, 0.6], ("deepv2", "zbeta"): [1.0, 1.02],
+              ("convdeep", "zbeta"): [0.4, 0.42], ("shallow", "zbeta-pm1"): [0.85, 0.86]}
+    lines = S.flips_beside_thesis(_flip_rows(ratios))
+    shallow = next(line for line in lines if line.startswith("| shallow"))
+    assert "8.70 vs 5.25 (1.66)" in shallow and "no: more flips than random there, about random here" in shallow
+    assert "(0.98 ± 0.01)" in shallow and "(0.85 ± 0.01)" in shallow
+    deepv2 = next(line for line in lines if line.startswith("| deepv2"))
+    assert "yes: about random there, about random here" in deepv2
+    assert "The level agrees for 1 of 4 cells (deepv2)" in lines[-1]
+    assert "thesis code deepv2, deep, convdeep, shallow; here (zbeta) convdeep, deep, shallow, deepv2" in lines[-1]
+    assert "both put Shallow last" not in lines[-1]
+    ratios[("deepv2", "zbeta")] = [0.5, 0.5]
+    assert "both put Shallow last" in S.flips_beside_thesis(_flip_rows(ratios))[-1]
+    assert S.flips_beside_thesis([]) == []
+
+
+def test_the_step_figure_keeps_the_trained_lines_readable_when_an_untrained_one_runs_off(monkeypatch, tmp_path):
+    from reference.thesis import report
+
+    figures = []
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    pixels = [0.1, 0.3, 0.4, 0.2]
+    shares = {("ig", "deep", True): [[0.1, 0.2, 0.3, 0.4]], ("ig", "deep", False): [[40.0, -39.0, 0.5, -0.5]],
+              ("zbeta", "deep", True): [[0.0, 0.1, 0.2, 0.7]], ("zbeta", "deep", False): [[0.2, 0.3, 0.3, 0.2]]}
+    report.study_steps(np.asarray(pixels), shares, tmp_path / "steps.png")
+    ig, zbeta = figures[0].axes
+    assert ig.get_ylim()[1] < 1.2 and ig.get_ylim()[0] > -0.2 and ig.get_title() == "ig (untrained cut off)"
+    assert zbeta.get_title() == "zbeta"
 
 
 def test_tracked_results_are_complete_records():

@@ -188,14 +188,20 @@ def study_heatmaps(images: np.ndarray, maps: dict, path, title: str = "") -> Pat
 def study_steps(pixels: np.ndarray, shares: dict, path, title: str = "") -> Path:
     """Per-step relevance share per method (one panel each): a line per cell, trained solid and untrained
     dashed (mean over seeds, band = ± std), the pixel intensity per step in black.
-    ``shares[(method, cell, trained)]``: (seeds, T)."""
+    ``shares[(method, cell, trained)]``: (seeds, T).
+
+    The y-range is that of the trained lines and the pixels (what the panels compare); an untrained model's
+    signed shares can lie far outside [0, 1] (IG's positive and negative relevance nearly cancel), so its
+    line is cut at the edge and the panel's title says so, instead of squeezing every other line flat."""
     methods = list(dict.fromkeys(m for m, _, _ in shares))
     cells = list(dict.fromkeys(c for _, c, _ in shares))
-    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.8), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(methods), figsize=(2.6 * len(methods), 2.8), squeeze=False)
     steps = np.arange(1, len(pixels) + 1)
     colors = {c: f"C{i}" for i, c in enumerate(cells)}
     for ax, method in zip(axes[0], methods):
         ax.plot(steps, pixels, "k:", label="pixel intensity")
+        shown = [np.asarray(pixels, dtype=float)]
+        cut = False
         for (m, cell, trained), v in shares.items():
             if m != method:
                 continue
@@ -203,9 +209,19 @@ def study_steps(pixels: np.ndarray, shares: dict, path, title: str = "") -> Path
             mean = v.mean(0)
             ax.plot(steps, mean, "-" if trained else "--", color=colors[cell],
                     label=f"{cell}{'' if trained else ' (untrained)'}")
-            if trained and len(v) > 1:
-                ax.fill_between(steps, mean - v.std(0, ddof=1), mean + v.std(0, ddof=1), color=colors[cell], alpha=0.2)
-        ax.set_title(method, fontsize=8)
+            if trained:
+                shown.append(mean)
+                if len(v) > 1:
+                    ax.fill_between(steps, mean - v.std(0, ddof=1), mean + v.std(0, ddof=1), color=colors[cell],
+                                    alpha=0.2)
+        lo, hi = min(0.0, *(x.min() for x in shown)), max(1.0, *(x.max() for x in shown))
+        margin = 0.05 * (hi - lo)
+        ax.set_ylim(lo - margin, hi + margin)
+        for (m, _, trained), v in shares.items():
+            if m == method and not trained:
+                mean = np.asarray(v).mean(0)
+                cut = cut or bool(mean.min() < lo - margin or mean.max() > hi + margin)
+        ax.set_title(method + (" (untrained cut off)" if cut else ""), fontsize=8)
         ax.set_xlabel("time step")
     axes[0, 0].set_ylabel("share of relevance")
     axes[0, -1].legend(fontsize=6)

@@ -9,7 +9,8 @@ imports no sibling module and nothing of the reference: the shipped model and th
 
 A layer is described as ``{"shape": [out, in], "bias": [name, entries] | None}`` (the modules with a 2-D
 ``weight``, in order); a part as ``{"count": trainable parameters, "layers": [...]}``, or ``None`` if the
-model has no module of that name.
+model has no module of that name. The templates ``LAYERS`` and ``RUN`` say so for the judge, which reads
+only what has that form.
 """
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ from autograder.question import kernel_side
 
 SEQ = 7
 PARTS = ("features", "combine", "recur", "head")
+
+# What the functions below return, as :func:`~autograder.question.conforming` templates.
+FAILED = {"failed": str}
+LAYERS = {"parameters": int, "parts": {part: (None, {"count": int, "layers": [
+    {"shape": [int], "bias": (None, [(str, int)])}]}) for part in PARTS}}
+SCORES = ({"scores": torch.Tensor}, {"raised": str, "not_implemented": bool}, {"returned": str})
+RUN = (FAILED, {**LAYERS, "transfer?": str, "eval?": SCORES, "again?": SCORES, "train?": SCORES})
 
 
 def weighted(module):
@@ -76,7 +84,7 @@ def _build(cls, seq: int, name: str = "DeepRNN"):
     return model, None
 
 
-@kernel_side
+@kernel_side(returns=(FAILED, LAYERS))
 def describe(cls, seq: int) -> dict:
     """``{"failed": why}``, or the layers of ``cls`` built for ``seq`` (see the module docstring)."""
     model, failed = _build(cls, seq)
@@ -108,7 +116,7 @@ def _scores(model, images) -> dict:
     return {"scores": out.detach()}
 
 
-@kernel_side
+@kernel_side(returns=RUN)
 def run_with_weights(cls, reference, images) -> dict:
     """Build ``cls()``, copy ``reference``'s weights (the shipped Deep-7) into its layers and run it on ``images``:
     its layers (as :func:`describe`), then the scores in eval mode (``"eval"``), again (``"again"``), and in
