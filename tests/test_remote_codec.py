@@ -161,6 +161,32 @@ def test_a_network_module_of_the_records_travels_with_its_constructor_arguments_
     assert torch.equal(back(x), net(x)) and torch.equal(back.classifier.weight, net.classifier.weight)
 
 
+def test_a_thesis_cell_is_rebuilt_without_its_random_initialisation_and_computes_the_same():
+    from reference.thesis.cells import build_model
+
+    torch.manual_seed(3)
+    net = build_model("deep", 7).eval()
+    before = torch.random.get_rng_state()
+    back = round_trip(net)
+    assert torch.equal(torch.random.get_rng_state(), before)   # the student's seed stays where it was
+    assert not any(t.is_meta for t in (*back.parameters(), *back.buffers()))
+    x = torch.rand(3, 28, 28)
+    assert torch.equal(back(x), net(x)) and not back.training
+    assert [p.requires_grad for p in back.parameters()] == [p.requires_grad for p in net.parameters()]
+
+
+def test_a_module_that_keeps_a_tensor_outside_its_state_is_built_for_real():
+    class Keeps(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 2)
+            self.table = torch.arange(3.0)   # not a parameter or buffer: not in the state
+
+    with torch.device("meta"):
+        meta = Keeps()
+    assert codec._has_meta(meta) and not codec._has_meta(Keeps())
+
+
 def test_the_functions_a_check_hands_over_arrive_as_themselves():
     from reference.black_boxes import CurvedBoundary, Polynomial
     from reference.torch_functions import Score

@@ -46,6 +46,7 @@ frame cut short, an ``srepr`` calling ``__import__``) is a :class:`WireError` sa
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import inspect
@@ -282,13 +283,34 @@ def _record(name, fields, tree):
     if torch is None or not issubclass(cls, torch.nn.Module):
         return cls(**fields)
     _check_size(name, fields.values())
-    try:
-        with torch.random.fork_rng(devices=[]):   # its initial weights are overwritten: leave the seed alone
-            value = cls(**fields)
-    except RuntimeError as err:
-        raise WireError(f"a {name} that cannot be built: {str(err)[:200]}") from None
-    _load_state(value, name, tree)
+    # Built on the meta device first: its initial weights (tens of ms of random numbers for a thesis cell) would
+    # be overwritten by the state anyway. A module that keeps a tensor the state does not hold is built again
+    # for real.
+    value = _build(cls, name, fields, torch.device("meta"))
+    _load_state(value, name, tree, assign=True)
+    if _has_meta(value):
+        value = _build(cls, name, fields, None)
+        _load_state(value, name, tree)
     return value.train(bool(tree.get("training", True)))
+
+
+def _build(cls, name, fields, device):
+    torch = _torch()
+    try:
+        with torch.random.fork_rng(devices=[]), torch.device(device) if device else contextlib.nullcontext():
+            return cls(**fields)   # the seed is left alone: its initial weights are overwritten
+    except (RuntimeError, NotImplementedError) as err:
+        if device is not None:
+            return _build(cls, name, fields, None)
+        raise WireError(f"a {name} that cannot be built: {str(err)[:200]}") from None
+
+
+def _has_meta(module) -> bool:
+    """Whether any tensor of ``module`` (parameters, buffers, plain attributes) is still on the meta device."""
+    torch = _torch()
+    return any(isinstance(v, torch.Tensor) and v.is_meta
+               for m in module.modules() for v in (*vars(m).values(), *m.parameters(recurse=False),
+                                                   *m.buffers(recurse=False)))
 
 
 def _check_size(kind, values):
@@ -298,8 +320,9 @@ def _check_size(kind, values):
         raise WireError(f"a torch {kind} of sizes {sizes}: more than {MAX_LAYER_SIZE} weights")
 
 
-def _load_state(module, kind, tree):
-    """``module.load_state_dict`` (strict) from the frame's ``state``, in the dtype of that state."""
+def _load_state(module, kind, tree, *, assign: bool = False):
+    """``module.load_state_dict`` (strict) from the frame's ``state``, in the dtype of that state; with
+    ``assign`` the module takes the state's tensors themselves (a module built on the meta device)."""
     state = {str(k): v for k, v in tree.get("state", [])}
     torch = _torch()
     if not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -307,7 +330,7 @@ def _load_state(module, kind, tree):
     if state:
         module.to(next(iter(state.values())).dtype)
     try:
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(state, strict=True, assign=assign)
     except RuntimeError as err:
         raise WireError(f"a torch {kind} whose state does not fit it: {str(err)[:200]}") from None
 
