@@ -230,7 +230,7 @@ def remeasure_emd(results: Path, log) -> None:
     where that needs no training; no other measure depends on the rule.
 
     An untrained model is rebuilt from its seed and explained again; its last-step share must come out as
-    recorded (the same model, the same images), else the record is left alone. A trained model's LRP EMD stands
+    recorded, to the record's rounding (the same model, the same images), else the record is left alone. A trained model's LRP EMD stands
     as measured when fewer of its images had f <= 0 than a class has images (then no class can be all zero):
     ``emd_classes`` is every class. Trained IG and occlusion measurements stay marked: their checkpoints are
     not kept."""
@@ -259,7 +259,7 @@ def remeasure_emd(results: Path, log) -> None:
             for m in stale:
                 heat, _ = explain_method(m, net, forward, x, target, r["seq"])
                 last = float(F.step_shares(heat, r["seq"])[-1])
-                if abs(last - r["methods"][m]["last"]) > 1e-3:
+                if abs(last - r["methods"][m]["last"]) > 1e-3 * (1 + abs(r["methods"][m]["last"])):   # stored rounded
                     log(f"{path.name} {m}: the rebuilt model's last-step share is {last:.4f}, recorded "
                         f"{r['methods'][m]['last']:.4f}: not the same model, left as it was")
                     continue
