@@ -561,7 +561,7 @@ def flips_beside_thesis(rows) -> list[str]:
     models, z^beta on [0, 1] and on [-1, 1] pixels, each as a ratio to its own random order; then whether the
     two agree on the level (ratio in words) and on the order of the cells."""
     lines = [("| cell | thesis code: Deep Taylor vs random (ratio) | here: zbeta, most vs random (ratio) | "
-              "here: zbeta-pm1 (ratio) | the same verdict |"), "|---|---|---|---|---|"]
+              "here: zbeta-pm1 (ratio) | the same verdict (zbeta) |"), "|---|---|---|---|---|"]
     ours, theirs = {}, {}
     for cell, (dt, rnd) in THESIS_FLIPS.items():
         theirs[cell] = dt / rnd

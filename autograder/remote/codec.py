@@ -295,6 +295,8 @@ def _record(name, fields, tree):
 
 
 def _build(cls, name, fields, device):
+    """``cls(**fields)`` under ``device`` (None: for real), the RNG state untouched; a class that cannot be
+    built on the meta device is built for real."""
     torch = _torch()
     try:
         with torch.random.fork_rng(devices=[]), torch.device(device) if device else contextlib.nullcontext():

@@ -239,7 +239,6 @@ class Session:
             return {"op": "verdict", "passed": False, "question": title, "reason": reason, "stdout": ""}, entry
 
 
-
 # --- one judge: the connections of one submission's kernel ------------------------------------------
 
 def _serve(module, checks: set[str], listener: socket.socket, record_path: Path, end: socket.socket) -> None:
@@ -474,6 +473,9 @@ def running(folder: Path, module: str, env: dict, rlimits: dict | None = None):
             except OSError:
                 if fresh:
                     raise
+    except BaseException:
+        ours.close()
+        raise
     finally:
         listener.close()
         end.close()
