@@ -3,6 +3,7 @@ assignment)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -94,3 +95,19 @@ def test_a_missing_bubblewrap_is_named(monkeypatch):
     assert "was not found at /nonexistent/bwrap" in sandbox.sandbox_problem()
     with pytest.raises(sandbox.SandboxUnavailable, match="Debian package 'bubblewrap'"):
         run("print(1)")
+
+
+def test_a_python_environment_reached_through_a_symlink_runs(tmp_path):
+    """A venv that is a link to another (``ln -s ../main/.venv .venv`` in a second checkout): the
+    kernel is started by the link's name, which must exist inside the sandbox too."""
+    link = tmp_path / "linked-venv"
+    link.symlink_to(sys.prefix)
+    script = ("import nbformat, sys\nfrom nbformat.v4 import new_code_cell, new_notebook\n"
+              "from autograder.course import sandbox\n"
+              "nb = new_notebook(cells=[new_code_cell('import sys; print(sys.prefix)')])\n"
+              "ex = sandbox.execute(nbformat.writes(nb), trusted_sources=[], protected=[])\n"
+              "print(ex.problems, nbformat.reads(ex.notebook, as_version=4).cells[0].outputs[0].text.strip())")
+    run_ = subprocess.run([str(link / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, check=False)
+    assert run_.returncode == 0, run_.stderr[-2000:]
+    assert run_.stdout.split() == ["[]", str(link)]

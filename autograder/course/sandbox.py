@@ -128,15 +128,26 @@ def readonly_paths() -> list[str]:
     """What the sandbox mounts read-only beside the system directories: the Python environment
     (``sys.prefix``, ``sys.base_prefix``) and the folders of the two packages the kernel imports
     (an editable install leaves them in the repository, whose other folders stay out of sight)."""
-    import autograder
-    import reference
-
-    paths = [sys.prefix, sys.base_prefix, Path(autograder.__file__).parent, Path(reference.__file__).parent]
     out = []
-    for p in sorted({os.path.realpath(p) for p in paths}):
+    for p in sorted({os.path.realpath(p) for p in _environment_paths()}):
         if not any(p == q or p.startswith(q + os.sep) for q in out) and not p.startswith(SYSTEM):
             out.append(p)
     return out
+
+
+def _environment_paths() -> list[str]:
+    import autograder
+    import reference
+
+    return [sys.prefix, sys.base_prefix, str(Path(autograder.__file__).parent), str(Path(reference.__file__).parent)]
+
+
+def symlinked_paths() -> list[tuple[str, str]]:
+    """``(real path, path as the grader names it)`` for each environment path reached through a
+    symlink (a venv that is a link to another): the kernel is started by the name, so the real folder
+    is bound there too."""
+    pairs = {(os.path.realpath(p), os.path.abspath(p)) for p in _environment_paths()}
+    return sorted((real, named) for real, named in pairs if real != named and not named.startswith(SYSTEM))
 
 
 @functools.cache
@@ -175,6 +186,8 @@ def bwrap_command(binary: str, limits: Limits, env: dict, binds: list[tuple[str,
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     for path in readonly_paths():
         argv += ["--ro-bind", path, path]
+    for real, named in symlinked_paths():
+        argv += ["--ro-bind", real, named]
     for source, target in binds:
         argv += ["--ro-bind", source, target]
     if font_cache():
