@@ -292,6 +292,12 @@ def test_an_array_is_written_as_np_save_writes_it_and_read_back_writable(array):
     assert back.dtype == np.asarray(array).dtype and np.array_equal(back, array) and back.flags.writeable
 
 
+def test_an_npy_of_a_dtype_without_size_is_refused_not_a_grader_failure():
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|S0", "fortran_order": False, "shape": (3,)})
+    refused(frame(b'{"values": {"v": {"npy": 0}}}', buffer.getvalue()), "not a readable .npy array")
+
+
 def test_a_pickled_npy_is_refused():
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)

@@ -186,8 +186,10 @@ def _from_npy(data: bytes) -> np.ndarray:
     if need != len(data) - start - size:
         raise WireError(f"an .npy of shape {shape} and dtype {dtype} needs {need} bytes of data, "
                         f"it has {len(data) - start - size}")
-    flat = np.frombuffer(data, dtype=dtype, count=need // dtype.itemsize if dtype.itemsize else 0,
-                         offset=start + size).copy()
+    try:
+        flat = np.frombuffer(data, dtype=dtype, count=need // dtype.itemsize, offset=start + size).copy()
+    except (ValueError, ZeroDivisionError) as err:   # e.g. a dtype of no size, "|S0"
+        raise WireError(f"not a readable .npy array: {err}") from None
     return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
 
 
