@@ -198,9 +198,12 @@ def check_properties(question: str, props: Mapping[str, Callable[..., None]],
 
 
 def _all_of(props: Mapping[str, Callable[..., None]]) -> Callable[..., None]:
+    from .question import each_input_once   # question builds on this module
+
     def every(**example):
-        for prop in props.values():
-            prop(**example)
+        with each_input_once():   # the properties of one example share the student's calls
+            for prop in props.values():
+                prop(**example)
     return every
 
 

@@ -131,8 +131,10 @@ def test_the_record_holds_every_verdict_with_its_literal_options(running, remote
     remote("rnn_forward", forward, batch=True)
     outcome(lambda: remote("vanishing_term", "A"))
     *_, passed, failed = running.verdicts()
+    timing = {k: passed.pop(k) for k in ("seconds", "calls", "call_seconds")}
     assert passed == {"check": "rnn_forward", "options": {"batch": True}, "passed": True, "fault": None,
                       "question": "RNN forward pass", "message": passed["message"]}
+    assert timing["calls"] > 0 and timing["seconds"] >= timing["call_seconds"] > 0   # where the check's time went
     assert passed["message"].startswith("✓ RNN forward pass: agrees with eqs 1-3")
     assert failed["check"] == "vanishing_term" and not failed["passed"] and failed["message"].startswith("not (A):")
 
@@ -453,6 +455,7 @@ def probe_module(tmp_path, monkeypatch):
     imports = tmp_path / "imports"
     (tmp_path / f"{SERVED}.py").write_text(f'''
 import os
+import sys
 from autograder.question import question
 
 with open({str(imports)!r}, "a") as f:
@@ -465,7 +468,7 @@ def where(ask, crash=False):
     if crash:
         os._exit(3)
     STATE.append(1)
-    return f"pid={{os.getpid()}} state={{len(STATE)}}"
+    return f"pid={{os.getpid()}} state={{len(STATE)}} torch={{'torch' in sys.modules}}"
 ''')
     env = {**sandbox.kernel_environment(), "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     yield env, imports
@@ -492,7 +495,13 @@ def test_the_server_imports_the_checks_once_and_forks_a_fresh_judge_per_submissi
     assert imports.read_text().splitlines() == ["imported"]
     pids = {m.split()[0] for m in said}
     assert len(pids) == 3 and pids.isdisjoint({f"pid={os.getpid()}"})
-    assert all(m.endswith("state=1") for m in said)   # nothing of one judge's state in the next
+    assert all("state=1 " in m for m in said)   # nothing of one judge's state in the next
+
+
+def test_a_forked_judge_starts_with_what_the_checks_import_inside_their_functions(probe_module, tmp_path):
+    env, _ = probe_module   # the module does not import torch; the server did, once, before the fork
+    with judge.running(tmp_path, SERVED, env) as running:
+        assert ask(running).endswith("torch=True")
 
 
 def test_a_judge_that_dies_in_a_job_is_reported_and_the_next_job_is_served(probe_module, tmp_path):

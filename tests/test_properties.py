@@ -101,3 +101,35 @@ def test_shrinking_stops_at_its_budget_and_still_reports_a_failure():
     calls.clear()
     find_counterexample(always_wrong, STRATEGY, shrink_seconds=60.0)
     assert len(calls) > 1    # the control: with time to spare, Hypothesis shrinks
+
+
+def test_a_right_answer_is_called_once_per_example_however_many_properties_use_it():
+    from autograder.question import call
+
+    runs = []
+
+    def counted(x):
+        runs.append(1)
+        return double(x)
+
+    def doubles(x):
+        assert_close(call(counted, x), 2 * x, "fn(x)")
+
+    def linear(x):
+        assert_close(call(counted, x) + call(counted, -x), 0 * x, "fn(x) + fn(-x)")
+
+    check_properties("double", {"doubles": doubles, "odd": linear}, STRATEGY, max_examples=20)
+    assert 20 <= len(runs) <= 2 * 20   # x and -x per example, not three calls
+
+
+def test_a_failing_answer_is_reported_by_the_property_that_breaks_as_before():
+    from autograder.question import call
+
+    def doubles(x):
+        assert_close(call(off_by_one_when_big, x), 2 * x, "fn(x)")
+
+    def shape(x):
+        assert call(off_by_one_when_big, x).shape == x.shape
+
+    with pytest.raises(CheckFailed, match="property 'doubles'"):
+        check_properties("double", {"shape": shape, "doubles": doubles}, STRATEGY)

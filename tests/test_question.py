@@ -19,6 +19,7 @@ from autograder.question import (
     Diagnosis,
     array,
     call,
+    each_input_once,
     entries,
     function,
     multiple_choice,
@@ -139,6 +140,55 @@ def test_call_lets_not_implemented_through_and_adds_context():
         call(lambda: (_ for _ in ()).throw(NotImplementedError()))
     with pytest.raises(Violation, match="your f raised KeyError: 'k'\nIt must accept a dict"):
         call(lambda d: d["k"], {}, name="f", context="\nIt must accept a dict")
+
+
+def test_within_one_example_each_plain_input_is_run_once_and_each_caller_gets_its_own_copy():
+    runs = []
+
+    def double(x, k=2):
+        runs.append(x.copy())
+        return k * x
+
+    x = np.array([1.0, 2.0])
+    with each_input_once():
+        first = call(double, x)
+        first[0] = 99.0                           # a property that spoils its result
+        again = call(double, x.copy())
+        other = call(double, x, k=3), call(double, x.astype(np.float32)), call(double, x.reshape(2, 1))
+    assert len(runs) == 4 and again.tolist() == [2.0, 4.0] and other[0].tolist() == [3.0, 6.0]
+    call(double, x)
+    assert len(runs) == 5                         # outside the block every call runs
+
+
+@pytest.mark.parametrize("args", [
+    (torch.ones(2, requires_grad=True),),           # a graph may be what the check looks at
+    (torch.nn.Linear(2, 2),),                       # an object: its state is not a key
+    ({1, 2},),                                      # a set: no order to key on
+    (lambda v: v,),
+])
+def test_inputs_that_are_not_plain_data_are_run_every_time(args):
+    runs = []
+    with each_input_once():
+        for _ in range(2):
+            call(lambda a: runs.append(1), *args)
+    assert len(runs) == 2
+
+
+def test_a_failing_or_graph_carrying_result_is_not_shared():
+    runs = []
+
+    def flaky(x):
+        runs.append(1)
+        if len(runs) == 1:
+            raise ValueError("first time")
+        return torch.ones(1, requires_grad=True) * x
+
+    with each_input_once():
+        with pytest.raises(Violation, match="first time"):
+            call(flaky, 1.0)
+        call(flaky, 1.0)
+        assert call(flaky, 1.0).grad_fn is not None
+    assert len(runs) == 3
 
 
 # --- coercions --------------------------------------------------------------------------------------

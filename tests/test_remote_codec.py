@@ -281,6 +281,23 @@ def refused(stream, match):
         codec.receive(stream)
 
 
+@pytest.mark.parametrize("array", [np.arange(6.0).reshape(2, 3), np.asfortranarray(np.ones((2, 3), np.float32)),
+                                   np.arange(24).reshape(2, 3, 4)[:, ::2], np.array("text"), np.zeros((0, 3)),
+                                   np.array([True]), np.complex64(1j), np.array(b"\x00\x01")])
+def test_an_array_is_written_as_np_save_writes_it_and_read_back_writable(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    assert codec._npy(np.asarray(array)) == buffer.getvalue()
+    back = codec._from_npy(buffer.getvalue())
+    assert back.dtype == np.asarray(array).dtype and np.array_equal(back, array) and back.flags.writeable
+
+
+def test_an_npy_of_a_dtype_without_size_is_refused_not_a_grader_failure():
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "|S0", "fortran_order": False, "shape": (3,)})
+    refused(frame(b'{"values": {"v": {"npy": 0}}}', buffer.getvalue()), "not a readable .npy array")
+
+
 def test_a_pickled_npy_is_refused():
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib
 import inspect
 import io
@@ -150,36 +151,62 @@ def _refuse(why: str):
 # --- arrays ------------------------------------------------------------------------------------
 
 def _npy(array: np.ndarray) -> bytes:
+    """``array`` in ``.npy`` format (version 1.0, as ``np.save`` writes it); the header of each dtype and shape
+    is made once (numpy's own writer), the data is the array's bytes."""
+    fortran = bool(array.flags.f_contiguous and not array.flags.c_contiguous)
+    try:
+        header = _npy_header(array.dtype, array.shape, fortran)
+    except (TypeError, ValueError):   # an object or structured dtype, or a header too long for 1.0
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        return buffer.getvalue()
+    return header + array.tobytes("F" if fortran else "C")
+
+
+@functools.lru_cache(maxsize=1024)
+def _npy_header(dtype: np.dtype, shape: tuple, fortran: bool) -> bytes:
+    if dtype.hasobject:
+        raise TypeError("an object array has no .npy without pickle")
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, array, allow_pickle=False)
+    np.lib.format.write_array_header_1_0(buffer, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": fortran, "shape": shape})
     return buffer.getvalue()
 
 
 def _from_npy(data: bytes) -> np.ndarray:
     """An array from ``.npy`` bytes, its header checked before anything is allocated."""
-    fp = io.BytesIO(data)
+    if data[:6] != b"\x93NUMPY" or len(data) < 12:
+        raise WireError("not an .npy array: it does not start with the .npy magic")
+    size, start = {1: (int.from_bytes(data[8:10], "little"), 10),
+                   2: (int.from_bytes(data[8:12], "little"), 12)}.get(data[6], (None, None))
+    if size is None or data[7] != 0:
+        raise WireError(f"an .npy of version {data[6]}.{data[7]}, expected 1.0 or 2.0")
+    shape, fortran, dtype = _npy_layout(bytes(data[:start + size]))
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need != len(data) - start - size:
+        raise WireError(f"an .npy of shape {shape} and dtype {dtype} needs {need} bytes of data, "
+                        f"it has {len(data) - start - size}")
+    try:
+        flat = np.frombuffer(data, dtype=dtype, count=need // dtype.itemsize, offset=start + size).copy()
+    except (ValueError, ZeroDivisionError) as err:   # e.g. a dtype of no size, "|S0"
+        raise WireError(f"not a readable .npy array: {err}") from None
+    return flat.reshape(shape[::-1]).transpose() if fortran else flat.reshape(shape)
+
+
+@functools.lru_cache(maxsize=1024)
+def _npy_layout(header: bytes) -> tuple[tuple, bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of an ``.npy`` header, read by numpy's own parser (once per header:
+    the arrays of a check repeat a few shapes)."""
+    fp = io.BytesIO(header)
     try:
         version = np.lib.format.read_magic(fp)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-        if read_header is None:
-            raise WireError(f"an .npy of version {version}, expected 1.0 or 2.0")
-        shape, fortran, dtype = read_header(fp)
-    except WireError:
-        raise
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}[version]
+        shape, fortran, dtype = read(fp)
     except Exception as err:  # noqa: BLE001 - numpy's own complaint about the header
         raise WireError(f"not an .npy array: {err}") from None
     if dtype.hasobject or dtype.kind not in NPY_KINDS or dtype.fields:
         raise WireError(f"an .npy of dtype {dtype} (objects would need pickle; only numbers, booleans and text)")
-    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if need != len(data) - fp.tell():
-        raise WireError(f"an .npy of shape {shape} and dtype {dtype} needs {need} bytes of data, "
-                        f"it has {len(data) - fp.tell()}")
-    fp.seek(0)
-    try:
-        return np.lib.format.read_array(fp, allow_pickle=False)
-    except ValueError as err:
-        raise WireError(f"not a readable .npy array: {err}") from None
+    return shape, fortran, dtype
 
 
 # --- values ------------------------------------------------------------------------------------

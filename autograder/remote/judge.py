@@ -142,6 +142,7 @@ class Session:
 
     def __init__(self, stream, module, checks: set[str], record):
         self.stream, self.module, self.checks, self.record = stream, module, checks, record
+        self.calls, self.call_seconds = 0, 0.0   # round trips into the kernel during the check in hand
 
     # --- calls into the kernel ---------------------------------------------------------------
     def _describe(self, fn) -> dict:
@@ -158,6 +159,14 @@ class Session:
         return header, payloads
 
     def call(self, fn: StudentFunction, mode: str, args, kwargs, *, name=None, context=""):
+        start = time.perf_counter()
+        try:
+            return self._call(fn, mode, args, kwargs, name=name, context=context)
+        finally:
+            self.calls += 1
+            self.call_seconds += time.perf_counter() - start
+
+    def _call(self, fn: StudentFunction, mode: str, args, kwargs, *, name, context):
         try:
             codec.send(self.stream, {"op": "call", "mode": mode, "name": name, "context": context},
                        {"fn": fn, "args": list(args), "kwargs": dict(kwargs)}, functions=self._describe)
@@ -195,7 +204,10 @@ class Session:
             if header.get("op") != "check":
                 return
             name = header.get("check")
+            self.calls, self.call_seconds, start = 0, 0.0, time.perf_counter()
             verdict, entry = self._judge(name, header, payloads)
+            entry.update(seconds=round(time.perf_counter() - start, 4), calls=self.calls,
+                         call_seconds=round(self.call_seconds, 4))
             self.record(entry)
             if entry["fault"] == "kernel":
                 return
@@ -299,6 +311,7 @@ def serve_jobs(module_name: str, control: socket.socket) -> int:
     status goes back on the job's end as ``{"status": code}``. Ends when ``control`` closes and the last
     job is over. Single-threaded, so that forking is safe."""
     module = importlib.import_module(module_name)
+    _preload()
     checks = {e.check for e in question.entries(module_name)}
     jobs: dict[int, _Job] = {}
     selector = selectors.DefaultSelector()
@@ -331,6 +344,18 @@ def serve_jobs(module_name: str, control: socket.socket) -> int:
             selector.register(end, selectors.EVENT_READ, pid)
         _reap(jobs, selector)
     return 0
+
+
+# What the checks import inside their functions (torch above all: 3 s of a judge's first check otherwise),
+# imported once by the server, so that every forked judge starts with them. Imports only: nothing that
+# starts torch's thread pools before a fork.
+PRELOAD = ("torch", "torch.optim", "sympy")
+
+
+def _preload() -> None:
+    for name in PRELOAD:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _reap(jobs: dict[int, _Job], selector) -> None:
