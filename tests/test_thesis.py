@@ -279,6 +279,35 @@ def test_training_improves_saves_and_resumes(tmp_path):
         train(TrainConfig(cell="shallow", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
 
 
+
+def test_a_learning_rate_step_extends_a_checkpoint_as_if_trained_in_one_go(tmp_path):
+    """20 epochs at lr then 3 at lr/10 (the full-MNIST budget) may resume a checkpoint of the first 20,
+    even one written before the schedule existed; it must not resume one that trained past the step."""
+    step = TrainConfig(cell="shallow", seq_len=4, epochs=2, max_train=200, lr=3e-3, milestones=(1,))
+    assert [step.lr_at(e) for e in range(3)] == pytest.approx([3e-3, 3e-4, 3e-4])
+    straight, _ = train(step, tmp_path / "straight.pt", progress=False)
+
+    first = tmp_path / "first.pt"
+    train(TrainConfig(cell="shallow", seq_len=4, epochs=1, max_train=200, lr=3e-3), first, progress=False)
+    state = torch.load(first, weights_only=False)
+    for key in ("milestones", "gamma"):   # as a checkpoint of an older version has it
+        del state["config"][key]
+    torch.save(state, first)
+    extended, result = train(step, first, progress=False)
+    assert result.epochs_done == 2
+    assert torch.load(first, weights_only=False)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(3e-4)
+    for a, b in zip(straight.parameters(), extended.parameters()):
+        torch.testing.assert_close(a, b)
+
+    with pytest.raises(ValueError, match="different configuration"):   # epoch 2 was trained at 3e-4
+        train(TrainConfig(cell="shallow", seq_len=4, epochs=3, max_train=200, lr=3e-3, milestones=(2,)),
+              tmp_path / "straight.pt", progress=False)
+    for bad in ((2, 1), (0,), (1.5,)):
+        with pytest.raises(ValueError, match="milestones must be increasing"):
+            TrainConfig(milestones=bad)
+    with pytest.raises(ValueError, match="gamma"):
+        TrainConfig(gamma=0)
+
 def test_pixel_flipping_drops_faster_for_a_faithful_ranking():
     torch.manual_seed(0)
     model = build_model("deep", 4).eval()

@@ -1,7 +1,9 @@
 """Training the thesis's classifiers (Sec. 4.4, Table 4.2): Adam, batch 50, dropout 0.5, checkpoints.
 
 A checkpoint holds the model, the optimizer, the configuration, the epoch reached, the learning
-curve and the test accuracy; training with the same checkpoint path resumes where it stopped.
+curve and the test accuracy; training with the same checkpoint path resumes where it stopped. A run
+may be extended: more epochs, or a learning-rate step (``milestones``) after the epochs done, resume
+from the same checkpoint, since the epochs already trained had the same learning rates.
 """
 from __future__ import annotations
 
@@ -31,6 +33,20 @@ class TrainConfig:
     batch_size: int = 50
     seed: int = 0
     max_train: int | None = None    # use only the first N training images (tests, quick runs)
+    milestones: tuple = ()          # epochs (counted from 0) at which the learning rate is multiplied by gamma
+    gamma: float = 0.1              # as torch's MultiStepLR: the last epochs of a short budget at lr / 10
+
+    def __post_init__(self):
+        self.milestones = tuple(self.milestones)   # a checkpoint's config may hold a list
+        if list(self.milestones) != sorted(set(self.milestones)) or any(
+                not isinstance(m, int) or m < 1 for m in self.milestones):
+            raise ValueError(f"milestones must be increasing epochs >= 1, got {self.milestones}")
+        if not 0 < self.gamma <= 1:
+            raise ValueError(f"gamma must be in (0, 1], got {self.gamma}")
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of epoch ``epoch`` (from 0): lr * gamma ** #{m in milestones : m <= epoch}."""
+        return self.lr * self.gamma ** sum(m <= epoch for m in self.milestones)
 
 
 @dataclass
@@ -88,12 +104,17 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, *, progress
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt and ckpt.is_file():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
-        if state["config"] != asdict(config) | {"epochs": state["config"]["epochs"]}:
-            raise ValueError(f"{ckpt}: holds a different configuration ({state['config']}); "
-                             f"use another checkpoint path")
+        done = TrainConfig(**state["config"])   # a key added since it was written takes its default
+        schedule = {"epochs": config.epochs, "milestones": config.milestones, "gamma": config.gamma}
+        if (asdict(done) | schedule != asdict(config)
+                or any(done.lr_at(e) != config.lr_at(e) for e in range(state["epoch"]))):
+            raise ValueError(f"{ckpt}: holds a different configuration ({state['config']}, "
+                             f"{state['epoch']} epochs done); use another checkpoint path")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch, history, seconds = state["epoch"], state["history"], state.get("seconds", 0.0)
+        if "rng" in state:   # dropout's random state: a resumed run draws the masks it would have drawn
+            torch.set_rng_state(state["rng"])
 
     Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
     gen = torch.Generator().manual_seed(config.seed)
@@ -103,6 +124,8 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, *, progress
     name = f"{config.cell}-{config.seq_len} on {config.dataset}"
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
+        for group in opt.param_groups:
+            group["lr"] = config.lr_at(epoch)
         model.train()
         losses = []
         batches = torch.randperm(len(Xt), generator=gen).split(config.batch_size)
@@ -124,7 +147,8 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, *, progress
             ckpt.parent.mkdir(parents=True, exist_ok=True)
             tmp = ckpt.with_name(ckpt.name + ".tmp")
             torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "config": asdict(config),
-                        "epoch": epoch + 1, "history": history, "accuracy": acc, "seconds": seconds}, tmp)
+                        "epoch": epoch + 1, "history": history, "accuracy": acc, "seconds": seconds,
+                        "rng": torch.get_rng_state()}, tmp)
             tmp.replace(ckpt)
     model.eval()
     return model, Result(config, acc, max(start_epoch, config.epochs), seconds, history)
