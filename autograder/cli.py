@@ -123,8 +123,13 @@ def thesis(args) -> int:
     from reference.thesis.train import TrainConfig, load_checkpoint, train
 
     if args.action == "train":
-        config = TrainConfig(cell=args.cell, seq_len=args.seq, dataset=args.dataset, data_dir=args.data_dir,
-                             epochs=args.epochs, lr=args.lr, seed=args.seed, max_train=args.max_train)
+        try:
+            config = TrainConfig(cell=args.cell, seq_len=args.seq, dataset=args.dataset, data_dir=args.data_dir,
+                                 epochs=args.epochs, lr=args.lr, seed=args.seed, max_train=args.max_train,
+                                 milestones=tuple(args.lr_step), gamma=args.gamma)
+        except ValueError as err:
+            print(f"xai-course thesis train: {err} (--lr-step, --gamma)", file=sys.stderr)
+            return 2
         ckpt = args.checkpoint or Path("build/thesis") / f"{args.cell}-{args.seq}-{args.dataset}.pt"
         _, result = train(config, ckpt)
         verdict = "meets" if result.meets_table_4_4 else "does not meet"
@@ -221,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     p_tr.add_argument("--data-dir", default=None, help="folder with the IDX files (default: environment or Debian's)")
     p_tr.add_argument("--epochs", type=int, default=10)
     p_tr.add_argument("--lr", type=float, default=1e-3)
+    p_tr.add_argument("--lr-step", type=int, nargs="+", default=[], metavar="EPOCH",
+                      help="multiply the learning rate by --gamma after each of these epochs (e.g. --epochs 23 "
+                           "--lr-step 20: the last 3 epochs at lr / 10); extends a checkpoint trained before it")
+    p_tr.add_argument("--gamma", type=float, default=0.1, help="factor of each --lr-step (default %(default)s)")
     p_tr.add_argument("--seed", type=int, default=0)
     p_tr.add_argument("--max-train", type=int, default=None, help="train on the first N images only (quick runs)")
     p_tr.add_argument("--checkpoint", type=Path, default=None,

@@ -68,7 +68,19 @@ def test_the_cli_trains_a_gated_cell(tmp_path):
     assert 0 <= info.accuracy <= 1 and info.epochs_done == 1
 
 
-# --- conservation -----------------------------------------------------------------------------------
+
+def test_the_cli_steps_the_learning_rate_and_refuses_a_bad_step(tmp_path, capsys):
+    ckpt = tmp_path / "shallow-4.pt"
+    assert cli(["thesis", "train", "--cell", "shallow", "--seq", "4", "--epochs", "2", "--lr-step", "1",
+                "--max-train", "100", "--checkpoint", str(ckpt)]) == 0
+    _, info = load_checkpoint(ckpt)
+    assert info.config.milestones == (1,) and info.config.lr_at(1) == pytest.approx(1e-4)
+    assert cli(["thesis", "train", "--lr-step", "0", "--checkpoint", str(tmp_path / "bad.pt")]) == 2
+    assert "milestones must be increasing epochs >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "bad.pt").exists()
+
+
+# --- conservation --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cell", GATED_CELLS)
 @pytest.mark.parametrize("seq", [1, 4, 7])
