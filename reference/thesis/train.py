@@ -140,7 +140,8 @@ def train(config: TrainConfig, checkpoint: str | Path | None = None, *, progress
         acc = accuracy(model, splits["test"].images, splits["test"].labels)
         history.append((epoch + 1, float(np.mean(losses)), acc))
         if progress:
-            print(f"{name}: epoch {epoch + 1}, lr {config.lr_at(epoch):g}, loss {np.mean(losses):.4f}, test accuracy {acc:.4f}")
+            print(f"{name}: epoch {epoch + 1}, lr {config.lr_at(epoch):g}, loss {np.mean(losses):.4f}, "
+                  f"test accuracy {acc:.4f}")
         if on_epoch:
             on_epoch(epoch + 1, float(np.mean(losses)), acc, seconds)
         if ckpt:
