@@ -68,7 +68,6 @@ def test_the_cli_trains_a_gated_cell(tmp_path):
     assert 0 <= info.accuracy <= 1 and info.epochs_done == 1
 
 
-
 def test_the_cli_steps_the_learning_rate_and_refuses_a_bad_step(tmp_path, capsys):
     ckpt = tmp_path / "shallow-4.pt"
     assert cli(["thesis", "train", "--cell", "shallow", "--seq", "4", "--epochs", "2", "--lr-step", "1",
@@ -80,7 +79,7 @@ def test_the_cli_steps_the_learning_rate_and_refuses_a_bad_step(tmp_path, capsys
     assert not (tmp_path / "bad.pt").exists()
 
 
-# --- conservation --------------------------------------------------------------------------------
+# --- conservation -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("cell", GATED_CELLS)
 @pytest.mark.parametrize("seq", [1, 4, 7])

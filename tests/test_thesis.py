@@ -279,7 +279,6 @@ def test_training_improves_saves_and_resumes(tmp_path):
         train(TrainConfig(cell="shallow", seq_len=7, epochs=2, max_train=1000, lr=3e-3), ckpt, progress=False)
 
 
-
 def test_a_learning_rate_step_extends_a_checkpoint_as_if_trained_in_one_go(tmp_path):
     """20 epochs at lr then 3 at lr/10 (the full-MNIST budget) may resume a checkpoint of the first 20,
     even one written before the schedule existed; it must not resume one that trained past the step."""
@@ -307,6 +306,7 @@ def test_a_learning_rate_step_extends_a_checkpoint_as_if_trained_in_one_go(tmp_p
             TrainConfig(milestones=bad)
     with pytest.raises(ValueError, match="gamma"):
         TrainConfig(gamma=0)
+
 
 def test_pixel_flipping_drops_faster_for_a_faithful_ranking():
     torch.manual_seed(0)
