@@ -474,9 +474,15 @@ def load_records(results: Path) -> list[dict]:
 
 
 def wall_minutes(records: list[dict]) -> float:
-    """From the start of the earliest run to the last result written, in minutes."""
-    starts = [r["finished"] - r["measure_seconds"] - (r["train_seconds"] if r["trained"] else 0) for r in records]
-    return (max(r["finished"] for r in records) - min(starts)) / 60 if records else 0.0
+    """Minutes during which at least one run was going: the union of the intervals [finished - training -
+    measuring, finished] (the study spans sessions days apart, so first start to last result says nothing)."""
+    spans = sorted((r["finished"] - r["measure_seconds"] - (r["train_seconds"] if r["trained"] else 0), r["finished"])
+                   for r in records)
+    busy, end = 0.0, -np.inf
+    for start, finish in spans:
+        busy += max(0.0, finish - max(start, end))
+        end = max(end, finish)
+    return busy / 60
 
 
 def method_rows(records: list[dict]) -> list[dict]:
@@ -928,7 +934,8 @@ def write_results(profile: Profile, results: Path, machine_text: str, seconds: f
     loads = [r["load_average"] for r in everything if "load_average" in r]
     load = (f"the 1-minute load average when a result was written was {np.median(loads):.1f} (median; at most "
             f"{max(loads):.1f}) on {os.cpu_count()} cores" if loads else "the load was not recorded")
-    lines += ["", (f"Wall time: {wall_minutes(everything):.0f} min from the first run's start to the last result; "
+    lines += ["", (f"Wall time: {wall_minutes(everything):.0f} min while at least one run was going (over several "
+                   "sessions; a resumed run counts as one interval); "
                    f"{total / 60:.0f} min of training and measuring summed over the runs (workers may run side by "
                    f"side). The machine was shared with other jobs and the study ran at nice 19: {load}, so wall "
                    "times are inflated; the CPU times are the better measure of cost, though contention inflates "

@@ -51,6 +51,17 @@ def test_records_are_rounded_and_one_key_per_line(S):
     assert '   "emd": 2.123,' in lines and '   "steps": [0.1235,1e-09]' in lines and lines[0] == "{"
 
 
+def test_the_wall_time_counts_overlapping_runs_once_and_not_the_days_between_sessions(S):
+    def record(finished, train, measure, trained=True):
+        return {"finished": finished, "train_seconds": train, "measure_seconds": measure, "trained": trained}
+    day = 86400
+    records = [record(600, 500, 100), record(900, 600, 60),           # 0-600 and 240-900 overlap: 900 s
+               record(900 + 3 * day, 60, 60, trained=False),         # 60 s measuring, three days later
+               record(960 + 3 * day, 60, 60, trained=False)]         # starting as that one ends: 60 s more
+    assert S.wall_minutes(records) == pytest.approx((900 + 60 + 60) / 60)
+    assert S.wall_minutes([]) == 0
+
+
 def test_example_heatmaps_are_stored_as_percent_of_their_maximum(S):
     import torch
     heat = torch.randn(3, 28, 28) * torch.tensor([1e-3, 1.0, 50.0])[:, None, None]
