@@ -515,7 +515,8 @@ def select(rows, **where):
 
 
 def by_seed(rows, value) -> dict:
-    return {r["seed"]: r[value] for r in rows}
+    """``{seed: value}``; an undefined value (the EMD of a model with no image explained: NaN) is no seed."""
+    return {r["seed"]: r[value] for r in rows if np.isfinite(r[value])}
 
 
 def accuracy_table(records, profile) -> list[str]:
@@ -622,7 +623,8 @@ def factor_analysis(rows, cells) -> tuple[list[str], dict]:
     for value, name in (("emd", "EMD"), ("last", "last-step share")):
         if len(lrp) < 2:
             continue
-        v = report.variance_shares(lrp, ("cell", "rule", "trained"), value)
+        defined = [r for r in lrp if np.isfinite(r[value])]   # NaN: no image of that model explained
+        v = report.variance_shares(defined, ("cell", "rule", "trained"), value)
         shares[value] = v
         lines.append(f"| {name} | {v['cell']:.2f} | {v['rule']:.2f} | {v['trained']:.2f} | {v['residual']:.2f} |")
     return lines, shares

@@ -138,6 +138,15 @@ def _rows(last):
             for (c, rule, t), values in last.items() for k, v in enumerate(values)]
 
 
+def test_a_model_with_no_image_explained_leaves_the_factor_analysis_and_the_seeds_defined(S):
+    rows = [{"cell": c, "rule": rule, "method": rule, "trained": t, "seed": 0, "emd": e + (2.0 if c == "shallow" else 0),
+             "last": 0.5} for c in ("shallow", "deep") for rule in ("zbeta", "zplus") for t, e in ((True, 1.0), (False, 0.0))]
+    rows.append(dict(rows[-1], seed=1, emd=float("nan")))     # dead untrained model: EMD undefined
+    _, shares = S.factor_analysis(rows, ("shallow", "deep"))
+    assert shares["emd"]["cell"] > 0.5 and shares["emd"]["residual"] < 0.5
+    assert S.by_seed(rows[-2:], "emd") == {0: 0.0}
+
+
 def test_the_rule_dependence_is_said_in_words_from_the_numbers(S):
     last = {("shallow", "zbeta", True): [0.62, 0.64, 0.66], ("deep", "zbeta", True): [0.02, 0.03, 0.02],
             ("shallow", "zplus", True): [0.01, 0.02, 0.01], ("deep", "zplus", True): [0.02, 0.03, 0.02],
